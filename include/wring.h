@@ -1,0 +1,11 @@
+/* wring: WebSocket and HTTP/1.1 servers and clients on io_uring. The one header to include. */
+#ifndef WRING_H
+#define WRING_H
+
+#include "wring/common.h"
+#include "wring/server.h"
+#include "wring/client.h"
+
+#define WRING_VERSION "0.1.0"
+
+#endif

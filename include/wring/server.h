@@ -1,0 +1,156 @@
+/* wring: the server — reactors, HTTP routes and WebSocket routes.
+ *
+ * A wr_server owns `threads` reactors (one pinned thread and io_uring each). Routes are
+ * registered before wr_server_listen() and are read-only afterwards. Every callback runs on the
+ * reactor thread that owns the connection; handlers must not block. */
+#ifndef WRING_SERVER_H
+#define WRING_SERVER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wr_server wr_server;
+typedef struct wr_req wr_req;         /* a parsed request, borrowed until the callback returns */
+typedef struct wr_res wr_res;         /* the response being built, borrowed until the callback returns */
+typedef struct wr_ws wr_ws;           /* a WebSocket connection, valid until on_close returns */
+typedef struct wr_upgrade wr_upgrade; /* the pending 101 answer, borrowed during on_upgrade */
+
+/* Zero means the default for every field. */
+typedef struct wr_server_config {
+	unsigned threads;             /* reactors; 0 = one per online CPU */
+	unsigned max_conns;           /* per reactor; default 65536 */
+	unsigned recv_buf_count;      /* provided receive buffers per reactor (power of 2); 1024 */
+	unsigned recv_buf_size;       /* bytes per receive buffer; 16384 */
+	unsigned max_header_bytes;    /* request line + headers; 8192, past it 431 */
+	size_t max_body_bytes;        /* request body; 1 MiB, past it 413 */
+	size_t max_message_bytes;     /* WebSocket message; 16 MiB, past it close 1009 */
+	size_t max_send_buffer;       /* bytes queued per connection before a slow consumer is
+	                                 closed with 1008 (WebSocket) or dropped (HTTP); 64 MiB */
+	unsigned handshake_timeout_ms;/* first request / TLS handshake; 10000 */
+	unsigned idle_timeout_ms;     /* HTTP keep-alive idle; WebSocket idle is ping-checked; 60000 */
+	unsigned ping_interval_ms;    /* WebSocket: ping after this much silence; 30000; -1u: never */
+	unsigned close_timeout_ms;    /* WebSocket closing handshake; 5000 */
+	int backlog;                  /* listen(2) backlog; 4096 */
+	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
+} wr_server_config;
+
+/* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL
+ * and sets *out_err (if non-NULL) on failure: -EINVAL bad config, -ENOTSUP TLS not built in,
+ * -ENOENT/-EBADMSG unreadable certificate or key. */
+WR_API wr_server *wr_server_new(const wr_server_config *cfg, int *out_err);
+
+/* Stop (if running) and free. Accepts NULL. Must not be called from a reactor thread. */
+WR_API void wr_server_free(wr_server *srv);
+
+/* ---- HTTP ---- */
+
+typedef void (*wr_http_handler)(wr_req *req, wr_res *res, void *user);
+
+/* Register a route. method is "GET", "POST", ... or NULL for any method; pattern is an exact
+ * path with optional ":name" segments ("/hello/:name"). Both strings are copied. Returns 0,
+ * -EINVAL for a bad pattern, -EBUSY once the server listens. */
+WR_API int wr_server_route(wr_server *srv, const char *method, const char *pattern,
+                           wr_http_handler fn, void *user);
+WR_API int wr_server_get(wr_server *srv, const char *pattern, wr_http_handler fn, void *user);
+WR_API int wr_server_post(wr_server *srv, const char *pattern, wr_http_handler fn, void *user);
+WR_API int wr_server_put(wr_server *srv, const char *pattern, wr_http_handler fn, void *user);
+WR_API int wr_server_delete(wr_server *srv, const char *pattern, wr_http_handler fn, void *user);
+
+/* Request view. Returned wr_str point into the connection's buffers: borrowed until the
+ * callback returns. */
+WR_API wr_str wr_req_method(const wr_req *req);
+WR_API wr_str wr_req_path(const wr_req *req);   /* without the query */
+WR_API wr_str wr_req_query(const wr_req *req);  /* after '?', without it; len 0 if none */
+WR_API wr_str wr_req_body(const wr_req *req);
+WR_API int wr_req_version(const wr_req *req);   /* 10 or 11 */
+/* Case-insensitive header lookup; the first match; {NULL, 0} if absent. name is borrowed. */
+WR_API wr_str wr_req_header(const wr_req *req, const char *name);
+WR_API size_t wr_req_header_count(const wr_req *req);
+/* i-th header; returns 0 or -ERANGE. out_name/out_value untouched on failure. */
+WR_API int wr_req_header_at(const wr_req *req, size_t i, wr_str *out_name, wr_str *out_value);
+/* Value of a ":name" path segment; {NULL, 0} if the route has none of that name. */
+WR_API wr_str wr_req_param(const wr_req *req, const char *name);
+
+/* Response. Default status 200 and an empty body. Strings are copied. */
+WR_API void wr_res_status(wr_res *res, int status);
+WR_API int wr_res_header(wr_res *res, const char *name, const char *value);
+WR_API int wr_res_body(wr_res *res, const void *data, size_t len);
+WR_API int wr_res_text(wr_res *res, const char *text); /* body + text/plain content type */
+
+/* ---- WebSocket ---- */
+
+typedef void (*wr_send_done)(const void *data, int status, void *user);
+
+typedef struct wr_ws_handlers {
+	/* Before the 101: see the whole request; return 0 to accept or an HTTP status (>= 400) to
+	 * refuse (headers added with wr_upgrade_header go into that answer). Optional. */
+	int (*on_upgrade)(const wr_req *req, wr_upgrade *up, void *user);
+	/* After the 101 was queued; req is the handshake request (borrowed until return). */
+	void (*on_open)(wr_ws *ws, const wr_req *req, void *user);
+	/* A whole text or binary message; msg.data is borrowed until return. */
+	void (*on_message)(wr_ws *ws, wr_msg msg, void *user);
+	/* Optional: a ping arrived (the pong is sent by wring) / a pong arrived. */
+	void (*on_ping)(wr_ws *ws, wr_msg msg, void *user);
+	void (*on_pong)(wr_ws *ws, wr_msg msg, void *user);
+	/* Optional: the send buffer went back under the drain mark after wr_ws_send said -EAGAIN
+	 * or wr_ws_buffered() was high. */
+	void (*on_drain)(wr_ws *ws, void *user);
+	/* Always called once after on_open: code is the peer's close code, or 1006 when the
+	 * connection dropped, or our own code when we failed it; reason is borrowed. */
+	void (*on_close)(wr_ws *ws, int code, wr_str reason, void *user);
+	void *user; /* passed to every callback; must outlive the server */
+} wr_ws_handlers;
+
+/* Register a WebSocket route; h is copied. Returns 0, -EINVAL, -EBUSY. */
+WR_API int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *h);
+
+/* During on_upgrade: add a header to the answer (101 or refusal); choose a subprotocol
+ * (must be one the client offered); attach per-connection data, read with wr_ws_data(). */
+WR_API int wr_upgrade_header(wr_upgrade *up, const char *name, const char *value);
+WR_API int wr_upgrade_protocol(wr_upgrade *up, const char *protocol);
+WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
+
+/* Send one message (text, binary, ping, pong). data is copied into the output buffer and
+ * flushed once per loop turn. Returns 0; -EINVAL (bad opcode, control > 125 bytes, text not
+ * UTF-8 is NOT checked: the caller promises it); -EPIPE after close; -ENOBUFS when past
+ * max_send_buffer (the connection is then closed with 1008). */
+WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);
+WR_API int wr_ws_send_text(wr_ws *ws, const char *text);
+/* Send without copying: data must stay valid until the completion callback, which runs on
+ * this reactor with status 0 once the kernel is done with it, or a negative code if the
+ * connection closed first. */
+WR_API int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op,
+                         wr_send_done done, void *user);
+/* Start the closing handshake (code 1000-4999 except the reserved ones; reason <= 123 bytes
+ * of UTF-8, borrowed). Further sends fail with -EPIPE. */
+WR_API int wr_ws_close(wr_ws *ws, int code, const char *reason);
+WR_API size_t wr_ws_buffered(const wr_ws *ws);
+WR_API void *wr_ws_data(const wr_ws *ws);
+WR_API void wr_ws_set_data(wr_ws *ws, void *data);
+WR_API wr_str wr_ws_protocol(const wr_ws *ws);
+/* Index of the reactor that owns ws (0-based). */
+WR_API unsigned wr_ws_reactor(const wr_ws *ws);
+
+/* ---- running ---- */
+
+/* Bind host:port on every reactor (SO_REUSEPORT) and serve until wr_server_stop(). Port 0
+ * picks an ephemeral port (see wr_server_port). Blocks; returns 0 after a stop, or -errno. */
+WR_API int wr_server_listen(wr_server *srv, const char *host, uint16_t port);
+/* Like listen but returns once every reactor is accepting; wr_server_wait() joins. */
+WR_API int wr_server_start(wr_server *srv, const char *host, uint16_t port);
+WR_API int wr_server_wait(wr_server *srv);
+WR_API uint16_t wr_server_port(const wr_server *srv);
+WR_API unsigned wr_server_threads(const wr_server *srv);
+/* Thread-safe and async-signal-safe: stop accepting, finish responses in flight, close
+ * connections (WebSocket: 1001), then let listen/wait return. */
+WR_API void wr_server_stop(wr_server *srv);
+/* Thread-safe: run fn(arg) on reactor `idx` (IORING_OP_MSG_RING). Returns 0, -EINVAL, -ESHUTDOWN. */
+WR_API int wr_server_post(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+/* Route table: exact paths and ":name" segments, per method. Built before the server starts,
+ * read-only (and so shared by every reactor) afterwards. */
+#ifndef WR_LIB_ROUTER_H
+#define WR_LIB_ROUTER_H
+
+#include <stddef.h>
+#include "wring/common.h"
+
+#define WR_MAX_PARAMS 8
+
+enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_WS };
+
+/* What a route leads to; copied by wr__router_add. */
+typedef struct wr_route {
+	enum wr_route_kind kind;
+	void *fn;        /* wr_http_handler for HTTP */
+	void *user;
+	const void *ws;  /* wr_ws_handlers * for WebSocket routes (owned by the caller) */
+} wr_route;
+
+typedef struct wr_route_params {
+	size_t n;
+	wr_str name[WR_MAX_PARAMS];
+	wr_str value[WR_MAX_PARAMS]; /* views into the matched path */
+} wr_route_params;
+
+typedef struct wr_router wr_router;
+
+wr_router *wr__router_new(void);
+void wr__router_free(wr_router *r);
+/* method: "GET", ... or NULL for any. pattern must start with '/'; ":name" takes a whole
+ * segment; at most WR_MAX_PARAMS. Returns 0, -EINVAL (bad pattern), -EEXIST, -ENOMEM. */
+int wr__router_add(wr_router *r, const char *method, const char *pattern, const wr_route *route);
+/* Exact segments win over ":name" ones. HEAD falls back to GET routes. Returns 0 with
+ * *out_route/*out_params set, -ENOENT (no path matches: 404) or -EPERM (path matches, the
+ * method does not: 405). */
+int wr__router_match(const wr_router *r, wr_str method, wr_str path, const wr_route **out_route,
+                     wr_route_params *out_params);
+/* "GET, HEAD, POST" for the Allow header of a 405; returns its length (NUL-terminated,
+ * truncated to cap). */
+size_t wr__router_allow(const wr_router *r, wr_str path, char *buf, size_t cap);
+
+#endif
