@@ -1,0 +1,383 @@
+/* The async client: a reactor run by the caller's thread, with many WebSocket client
+ * connections on it — connect, opening handshake, then the same session code as the server. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "log.h"
+#include "reactor.h"
+#include "ud.h"
+#include "url.h"
+
+struct wr_loop {
+	wr_shared sh;
+	wr_reactor *r;
+};
+
+/* What one client connection needs until it is open; owned by the connection. */
+struct wr_client_spec {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	wr_ws_handlers h;
+	char *request;          /* the upgrade request up to the key header */
+	size_t request_len;
+	char **protocols;       /* NULL-terminated copies */
+	char accept[29];        /* expected Sec-WebSocket-Accept */
+	unsigned handshake_ms;
+};
+
+int wr__config_defaults(wr_server_config *c);
+
+wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
+{
+	int rc;
+	wr_loop *l = calloc(1, sizeof(*l));
+	if (!l) {
+		rc = -ENOMEM;
+		goto err_alloc;
+	}
+	l->sh.cfg.threads = 1;
+	if (cfg) {
+		l->sh.cfg.max_conns = cfg->max_conns;
+		l->sh.cfg.recv_buf_count = cfg->recv_buf_count;
+		l->sh.cfg.recv_buf_size = cfg->recv_buf_size;
+	}
+	rc = wr__config_defaults(&l->sh.cfg);
+	if (rc < 0)
+		goto err_cfg;
+	l->sh.cfg.ping_interval_ms = (unsigned)-1; /* clients answer pings; they do not send them */
+	l->sh.loop = l;
+	l->r = aligned_alloc(64, (sizeof(wr_reactor) + 63) & ~(size_t)63);
+	if (!l->r) {
+		rc = -ENOMEM;
+		goto err_cfg;
+	}
+	if (cfg && cfg->pin && cfg->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cfg->cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	rc = wr__reactor_init(l->r, &l->sh, 0, cfg ? cfg->cpu : -1);
+	if (rc < 0)
+		goto err_reactor;
+	return l;
+
+err_reactor:
+	free(l->r);
+err_cfg:
+	free(l);
+err_alloc:
+	if (out_err)
+		*out_err = rc;
+	return NULL;
+}
+
+int wr_loop_run(wr_loop *loop)
+{
+	loop->r->stopping = false;
+	atomic_store(&loop->r->stop, false);
+	return wr__reactor_run(loop->r);
+}
+
+void wr_loop_stop(wr_loop *loop)
+{
+	wr__reactor_wake(loop->r);
+}
+
+void wr__client_spec_free(struct wr_client_spec *s)
+{
+	if (!s)
+		return;
+	free(s->request);
+	if (s->protocols)
+		for (char **p = s->protocols; *p; p++)
+			free(*p);
+	free(s->protocols);
+	free(s);
+}
+
+void wr_loop_free(wr_loop *loop)
+{
+	if (!loop)
+		return;
+	wr_reactor *r = loop->r;
+	wr_list *pos, *tmp;
+	wr_list_for_each_safe(pos, tmp, &r->all) {
+		wr_conn *c = wr_container_of(pos, wr_conn, all_link);
+		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "loop freed");
+		wr__conn_close_hard(c);
+		c->inflight = 0; /* the ring goes away with its requests */
+	}
+	wr__conn_free_closed(r);
+	wr__reactor_finish(r);
+	free(r);
+	free(loop);
+}
+
+int wr_loop_every(wr_loop *loop, unsigned ms, void (*fn)(wr_loop *, void *), void *user)
+{
+	if (!ms || !fn)
+		return -EINVAL;
+	wr_every *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->period_ns = (uint64_t)ms * 1000000ull;
+	e->next_ns = wr__now_ns() + e->period_ns;
+	e->fn = fn;
+	e->user = user;
+	e->next = loop->r->every;
+	loop->r->every = e;
+	return 0;
+}
+
+static bool header_line_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	if (!colon || colon == s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return false;
+	return true;
+}
+
+/* Build what every connection to this URL shares. */
+int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws_handlers *h,
+                        struct wr_client_spec **out, wr_url *out_url)
+{
+	wr_url u;
+	int rc = wr__url_parse(url, &u);
+	if (rc < 0)
+		return rc;
+	if (u.tls && !WR_TLS_BUILT)
+		return -ENOTSUP;
+	struct wr_client_spec *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (h)
+		s->h = *h;
+	s->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
+	char host[256], port[8];
+	if (u.host.len >= sizeof(host)) {
+		rc = -EINVAL;
+		goto err;
+	}
+	memcpy(host, u.host.data, u.host.len);
+	host[u.host.len] = 0;
+	snprintf(port, sizeof(port), "%u", u.port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai;
+	int gai = getaddrinfo(host, port, &hints, &ai);
+	if (gai != 0) {
+		rc = gai == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+		goto err;
+	}
+	memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+	s->addrlen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+
+	wr_buf b = { 0 };
+	char line[512];
+	bool default_port = u.port == (u.tls ? 443 : 80);
+	int n = snprintf(line, sizeof(line), "GET %.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n",
+	                 (int)u.resource.len, u.resource.data, u.ipv6 ? "[" : "", host,
+	                 u.ipv6 ? "]" : "", default_port ? "" : ":", default_port ? "" : port);
+	rc = wr__buf_append(&b, line, (size_t)n);
+	static const char fixed[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	                            "Sec-WebSocket-Version: 13\r\n";
+	if (rc == 0)
+		rc = wr__buf_append(&b, fixed, sizeof(fixed) - 1);
+	if (o && o->headers)
+		for (const char *const *hp = o->headers; *hp && rc == 0; hp++) {
+			if (!header_line_ok(*hp)) {
+				rc = -EINVAL;
+				break;
+			}
+			rc = wr__buf_append(&b, *hp, strlen(*hp));
+			if (rc == 0)
+				rc = wr__buf_append(&b, "\r\n", 2);
+		}
+	if (o && o->protocols && o->protocols[0] && rc == 0) {
+		size_t np = 0;
+		while (o->protocols[np])
+			np++;
+		s->protocols = calloc(np + 1, sizeof(char *));
+		rc = s->protocols ? wr__buf_append(&b, "Sec-WebSocket-Protocol: ", 24) : -ENOMEM;
+		for (size_t i = 0; i < np && rc == 0; i++) {
+			const char *p = o->protocols[i];
+			if (!*p || strpbrk(p, " ,\r\n\t")) {
+				rc = -EINVAL;
+				break;
+			}
+			s->protocols[i] = strdup(p);
+			if (!s->protocols[i])
+				rc = -ENOMEM;
+			else
+				rc = wr__buf_append(&b, i ? ", " : "", i ? 2 : 0) ?: wr__buf_append(&b, p, strlen(p));
+		}
+		if (rc == 0)
+			rc = wr__buf_append(&b, "\r\n", 2);
+	}
+	if (rc < 0) {
+		wr__buf_free(&b);
+		goto err;
+	}
+	s->request = (char *)b.data;
+	s->request_len = b.len;
+	*out = s;
+	if (out_url)
+		*out_url = u;
+	return 0;
+err:
+	wr__client_spec_free(s);
+	return rc;
+}
+
+/* "Sec-WebSocket-Key: <24>\r\n\r\n" appended to the shared request; fills the expected accept. */
+size_t wr__client_key(uint64_t *rng, char key_line[64], char accept[29])
+{
+	uint8_t raw[16];
+	for (int i = 0; i < 2; i++) {
+		uint64_t x = *rng;
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		*rng = x;
+		x *= 0x2545F4914F6CDD1Dull;
+		memcpy(raw + 8 * i, &x, 8);
+	}
+	char key[25];
+	wr__base64_encode(raw, 16, key);
+	wr__ws_accept_key(key, 24, accept);
+	return (size_t)snprintf(key_line, 64, "Sec-WebSocket-Key: %s\r\n\r\n", key);
+}
+
+static uint64_t seed(wr_reactor *r)
+{
+	if (!r->rng && getrandom(&r->rng, sizeof(r->rng), 0) != sizeof(r->rng))
+		r->rng = wr__now_ns() ^ (uintptr_t)r;
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 7;
+	r->rng ^= r->rng << 17;
+	return r->rng | 1;
+}
+
+int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opts,
+                    const wr_ws_handlers *h)
+{
+	if (!loop || !url || !h)
+		return -EINVAL;
+	struct wr_client_spec *s;
+	int rc = wr__client_spec_new(url, opts, h, &s, NULL);
+	if (rc < 0)
+		return rc;
+	wr_reactor *r = loop->r;
+	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	wr_conn *c = wr__conn_new(r, fd);
+	if (!c) {
+		close(fd);
+		rc = -EMFILE;
+		goto err;
+	}
+	c->client = s;
+	c->state = WR_CONN_CONNECTING;
+	c->flags |= WR_CF_CLIENT | WR_CF_OPENED; /* on_close is owed from here on */
+	c->ws.h = &s->h;
+	c->rng = seed(r);
+	if (opts && opts->max_message_bytes)
+		c->ws.parser.max_msg = opts->max_message_bytes; /* re-applied at start */
+	wr__ring_connect(r->ring, fd, (struct sockaddr *)&s->addr, s->addrlen,
+	                 wr_ud(WR_OPK_CONNECT, c->gen, c->idx));
+	c->inflight++;
+	wr__timer_arm(c, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000);
+	return 0;
+err:
+	wr__client_spec_free(s);
+	return rc;
+}
+
+static void client_fail(wr_conn *c, int err, const char *why)
+{
+	c->ws.error = err;
+	wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, why);
+	wr__conn_close_hard(c);
+}
+
+void wr__client_on_connect(wr_conn *c, int res)
+{
+	if (c->state != WR_CONN_CONNECTING)
+		return;
+	if (res < 0) {
+		client_fail(c, res, wr_strerror(res));
+		return;
+	}
+	struct wr_client_spec *s = c->client;
+	c->state = WR_CONN_CLIENT_HS;
+	char key_line[64];
+	size_t kl = wr__client_key(&c->rng, key_line, s->accept);
+	uint8_t *p = wr__conn_write_reserve(c, s->request_len + kl);
+	if (!p) {
+		client_fail(c, -ENOMEM, "out of memory");
+		return;
+	}
+	memcpy(p, s->request, s->request_len);
+	memcpy(p + s->request_len, key_line, kl);
+	wr__timer_arm(c, s->handshake_ms);
+	wr__conn_recv_arm(c);
+}
+
+void wr__client_on_data(wr_conn *c, uint8_t *p, size_t n)
+{
+	struct wr_client_spec *s = c->client;
+	if (wr__buf_append(&c->in, p, n) < 0) {
+		client_fail(c, -ENOMEM, "out of memory");
+		return;
+	}
+	wr_http_resp_head h;
+	int hl = wr__http_parse_response((const char *)c->in.data, c->in.len, 0, 16384, &h);
+	if (hl == -EAGAIN)
+		return;
+	if (hl < 0) {
+		client_fail(c, -EPROTO, "malformed handshake answer");
+		return;
+	}
+	if (h.status != 101) {
+		client_fail(c, h.status, "server refused the upgrade");
+		return;
+	}
+	wr_str proto;
+	if (wr__ws_check_response(&h, s->accept, (const char *const *)s->protocols, &proto) < 0) {
+		client_fail(c, -EPROTO, "invalid handshake answer");
+		return;
+	}
+	if (proto.len && proto.len < sizeof(c->ws.protocol)) {
+		memcpy(c->ws.protocol, proto.data, proto.len);
+		c->ws.protocol_len = (uint8_t)proto.len;
+	}
+	uint64_t max = c->ws.parser.max_msg;
+	wr__ws_start(c, &s->h, NULL, true);
+	if (max)
+		c->ws.parser.max_msg = max;
+	wr_buf rest = c->in;
+	c->in = (wr_buf){ 0 };
+	if (s->h.on_open)
+		s->h.on_open((wr_ws *)c, NULL, s->h.user);
+	if (c->state == WR_CONN_WS && rest.len > (size_t)hl)
+		wr__ws_on_data(c, rest.data + hl, rest.len - (size_t)hl);
+	wr__buf_free(&rest);
+}

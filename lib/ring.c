@@ -1,0 +1,238 @@
+#include "ring.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wr_config.h"
+
+#define BGID 0 /* each reactor has its own ring, so one group id per ring suffices */
+
+struct wr_ring {
+	struct io_uring ring;
+	unsigned setup_flags;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	uint8_t *bufs;
+	unsigned buf_count, buf_size, buf_mask;
+};
+
+/* liburing 2.3 lacks io_uring_setup_buf_ring: map the ring memory and register it here. */
+static int setup_buf_ring(wr_ring *r)
+{
+	r->br_bytes = (size_t)r->buf_count * sizeof(struct io_uring_buf);
+	void *mem = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	r->br = mem;
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uintptr_t)mem,
+		.ring_entries = r->buf_count,
+		.bgid = BGID,
+	};
+	int rc = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (rc < 0) {
+		munmap(mem, r->br_bytes);
+		r->br = NULL;
+		return rc;
+	}
+	io_uring_buf_ring_init(r->br);
+	for (unsigned i = 0; i < r->buf_count; i++)
+		io_uring_buf_ring_add(r->br, r->bufs + (size_t)i * r->buf_size, r->buf_size, i,
+		                      r->buf_mask, i);
+	io_uring_buf_ring_advance(r->br, r->buf_count);
+	return 0;
+}
+
+int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
+{
+	if ((cfg->buf_count & (cfg->buf_count - 1)) || cfg->buf_count > 32768 ||
+	    (cfg->buf_count && cfg->buf_size < 64))
+		return -EINVAL;
+	wr_ring *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->buf_count = cfg->buf_count;
+	r->buf_size = cfg->buf_size;
+	r->buf_mask = cfg->buf_count ? io_uring_buf_ring_mask(cfg->buf_count) : 0;
+
+	/* Newest flags first; each older kernel rejects with -EINVAL and we drop a flag. */
+	const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int rc = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		unsigned f = tries[i];
+		if (!cfg->single_issuer)
+			f &= ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+		struct io_uring_params p = { .flags = f | IORING_SETUP_CQSIZE,
+		                             .cq_entries = cfg->entries * 4 };
+		rc = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
+		if (rc == 0) {
+			r->setup_flags = f;
+			break;
+		}
+		if (rc != -EINVAL)
+			break;
+	}
+	if (rc < 0)
+		goto err_ring;
+
+	if (!r->buf_count) { /* a ring that only sends (MSG_RING posting) */
+		*out = r;
+		return 0;
+	}
+	r->bufs = mmap(NULL, (size_t)r->buf_count * r->buf_size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->bufs == MAP_FAILED) {
+		rc = -errno;
+		r->bufs = NULL;
+		goto err_bufs;
+	}
+	rc = setup_buf_ring(r);
+	if (rc < 0)
+		goto err_br;
+	*out = r;
+	return 0;
+
+err_br:
+	munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
+err_bufs:
+	io_uring_queue_exit(&r->ring);
+err_ring:
+	free(r);
+	return rc;
+}
+
+void wr__ring_free(wr_ring *r)
+{
+	if (!r)
+		return;
+	io_uring_queue_exit(&r->ring);
+	if (r->br)
+		munmap(r->br, r->br_bytes);
+	if (r->bufs)
+		munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
+	free(r);
+}
+
+int wr__ring_fd(const wr_ring *r) { return r->ring.ring_fd; }
+unsigned wr__ring_flags(const wr_ring *r) { return r->setup_flags; }
+
+/* Never NULL: a full SQ is submitted to make room. */
+static struct io_uring_sqe *get_sqe(wr_ring *r)
+{
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&r->ring)))
+		io_uring_submit(&r->ring);
+	return sqe;
+}
+
+void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_connect(sqe, fd, sa, len);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_read(wr_ring *r, int fd, void *p, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_read(sqe, fd, p, (unsigned)len, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_msg_ring(sqe, target_fd, (unsigned)res, payload, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+int wr__ring_submit(wr_ring *r)
+{
+	return io_uring_submit(&r->ring);
+}
+
+int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns)
+{
+	if (timeout_ns < 0)
+		return io_uring_submit_and_wait(&r->ring, 1);
+	if (timeout_ns == 0)
+		return io_uring_submit_and_get_events(&r->ring);
+	struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
+	                                .tv_nsec = timeout_ns % 1000000000 };
+	struct io_uring_cqe *cqe;
+	return io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+}
+
+unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&r->ring, head, cqe) {
+		if (n == max)
+			break;
+		out[n].ud = cqe->user_data;
+		out[n].res = cqe->res;
+		out[n].flags = cqe->flags;
+		n++;
+	}
+	io_uring_cq_advance(&r->ring, n);
+	return n;
+}
+
+uint8_t *wr__ring_buf(wr_ring *r, unsigned bid)
+{
+	return r->bufs + (size_t)bid * r->buf_size;
+}
+
+unsigned wr__ring_buf_size(const wr_ring *r) { return r->buf_size; }
+
+void wr__ring_buf_recycle(wr_ring *r, unsigned bid)
+{
+	io_uring_buf_ring_add(r->br, wr__ring_buf(r, bid), r->buf_size, bid, r->buf_mask, 0);
+	io_uring_buf_ring_advance(r->br, 1);
+}

@@ -1,0 +1,31 @@
+/* TLS behind a small table of operations (wolfSSL with in-memory I/O callbacks): ciphertext in
+ * from the receive ring, ciphertext out into the connection's send queue. Without the tls
+ * feature these return -ENOTSUP. */
+#ifndef WR_LIB_TLS_H
+#define WR_LIB_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "wring/common.h"
+#include "wr_config.h"
+
+#define WR_TLS_BUILT WR_HAVE_TLS
+
+struct wr_conn;
+struct wr_tls_ctx;
+
+int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **out);
+void wr__tls_ctx_free(struct wr_tls_ctx *ctx);
+/* Server side: start a handshake on an accepted connection. */
+int wr__tls_accept(struct wr_conn *c);
+/* Client side: start a handshake (sni: host name to send and verify, may be NULL). */
+int wr__tls_connect(struct wr_conn *c, struct wr_tls_ctx *ctx, const char *sni);
+/* Ciphertext arrived: decrypt and deliver plaintext with wr__conn_deliver. */
+void wr__tls_on_data(struct wr_conn *c, const uint8_t *p, size_t n);
+/* Encrypt queued plaintext p into the connection's output. */
+int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n);
+/* Encrypt buffered plaintext into the send queue (once per turn). */
+void wr__tls_flush(struct wr_conn *c);
+void wr__tls_conn_free(struct wr_conn *c);
+
+#endif
