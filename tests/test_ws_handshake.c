@@ -112,7 +112,7 @@ Test(ws_handshake, upgrade_defects)
 		{"key 15 bytes", "GET", "1.1", HOST, UPG, CONN,
 		 "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\n", VER, 400},
 		{"key 17 bytes", "GET", "1.1", HOST, UPG, CONN,
-		 "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n", VER, 400},
+		 "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=\r\n", VER, 400},
 		{"key 18 bytes", "GET", "1.1", HOST, UPG, CONN,
 		 "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAA\r\n", VER, 400},
 		{"key unpadded", "GET", "1.1", HOST, UPG, CONN,
