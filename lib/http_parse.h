@@ -73,6 +73,7 @@ typedef struct wr_chunked {
 	uint64_t total;     /* decoded so far */
 	uint64_t max;       /* -EFBIG past it; 0 = no limit */
 	unsigned ext_len;   /* guards against endless extensions/trailers */
+	unsigned digits;    /* hex digits of the current size line */
 } wr_chunked;
 
 void wr__chunked_init(wr_chunked *d, uint64_t max);

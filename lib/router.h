@@ -32,7 +32,7 @@ void wr__router_free(wr_router *r);
  * segment; at most WR_MAX_PARAMS. Returns 0, -EINVAL (bad pattern), -EEXIST, -ENOMEM. */
 int wr__router_add(wr_router *r, const char *method, const char *pattern, const wr_route *route);
 /* Exact segments win over ":name" ones. HEAD falls back to GET routes. Returns 0 with
- * *out_route/*out_params set, -ENOENT (no path matches: 404) or -EPERM (path matches, the
+ * *out_route and *out_params set, -ENOENT (no path matches: 404) or -EPERM (path matches, the
  * method does not: 405). */
 int wr__router_match(const wr_router *r, wr_str method, wr_str path, const wr_route **out_route,
                      wr_route_params *out_params);

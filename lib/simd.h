@@ -30,5 +30,15 @@ typedef void (*wr_unmask_fn)(uint8_t *p, size_t len, const uint8_t key[4], unsig
 void wr__unmask(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
 /* NULL when v is not supported here. */
 wr_unmask_fn wr__unmask_impl(enum wr_simd v);
+/* The plain one-byte-at-a-time loop: the baseline the benchmark compares against. */
+void wr__unmask_bytewise(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
+
+/* Per-variant entry points, defined in unmask*.c; those of a variant not compiled for this
+ * architecture do not exist, so go through wr__unmask_impl(). */
+void wr__unmask_scalar(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
+void wr__unmask_sse2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
+void wr__unmask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
+void wr__unmask_avx512(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
+void wr__unmask_neon(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
 
 #endif

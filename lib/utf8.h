@@ -25,4 +25,24 @@ int wr__utf8_finish(const wr_utf8 *s);
 /* Whole-buffer check through the dispatcher. */
 bool wr__utf8_valid(const uint8_t *p, size_t len);
 
+/* Per-variant feed functions (go through wr__utf8_impl(): those not compiled for this
+ * architecture do not exist). */
+int wr__utf8_feed_scalar(wr_utf8 *s, const uint8_t *p, size_t len);
+int wr__utf8_feed_sse2(wr_utf8 *s, const uint8_t *p, size_t len);
+int wr__utf8_feed_avx2(wr_utf8 *s, const uint8_t *p, size_t len);
+int wr__utf8_feed_avx512(wr_utf8 *s, const uint8_t *p, size_t len);
+int wr__utf8_feed_neon(wr_utf8 *s, const uint8_t *p, size_t len);
+
+/* Shared by the variants. The DFA state after p[0..len) from *state; false (with *state
+ * undefined) as soon as a byte makes the prefix invalid; *done counts the bytes consumed,
+ * stopping early at the first character boundary when stop_at_boundary. */
+bool wr__utf8_dfa(uint32_t *state, const uint8_t *p, size_t len, bool stop_at_boundary,
+	size_t *done);
+/* A block validator: is p[0..len) complete, valid UTF-8 on its own? */
+typedef bool (*wr_utf8_block_fn)(const uint8_t *p, size_t len);
+/* The streaming frame around a block validator: finishes a character left open by the previous
+ * chunk with the DFA, hands the whole characters to fn, and runs the DFA over a trailing
+ * incomplete character so that it fails as soon as it cannot be completed. */
+int wr__utf8_feed_blocks(wr_utf8 *s, const uint8_t *p, size_t len, wr_utf8_block_fn fn);
+
 #endif

@@ -54,11 +54,19 @@ typedef struct wr_ws_parser {
 	uint64_t mask_phase;
 	wr_utf8 utf8;
 	uint8_t ctrl[125];
+	bool msg_begun;        /* a DATA event with msg_start went out for the message */
+	uint16_t err_code;     /* close code once failed (state stays failed) */
+	const char *err_msg;
 } wr_ws_parser;
 
 /* max_msg: message size limit (close 1009 past it); 0 = 16 MiB. */
 void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg);
 /* Consume from buf[0..len) (payload bytes are unmasked in place) until one event is ready.
+ * Data frames of one message that follow each other whole in buf (no control frame between)
+ * are joined into one DATA event: their payloads are moved together over the frame headers
+ * in between, so a message that arrives whole gives one event with msg_start && msg_end.
+ * msg_len_hint is the length of the frame the event's last byte belongs to. An empty
+ * non-final frame gives no event; an empty final one gives an empty DATA with msg_end.
  * Returns bytes consumed (0..len) and fills *ev; call again with the rest. After
  * WR_WS_EV_ERROR the parser stays failed. Rules: 64-bit length with MSB set, unmasked client
  * frame / masked server frame, RSV bits, reserved opcodes, control > 125 or fragmented,
