@@ -33,8 +33,6 @@ struct wr_client_spec {
 	unsigned handshake_ms;
 };
 
-int wr__config_defaults(wr_server_config *c);
-
 wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 {
 	int rc;

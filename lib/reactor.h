@@ -122,7 +122,7 @@ struct wr_conn {
 	};
 	wr_ws_state ws;           /* valid in WR_CONN_WS / client states */
 	uint64_t rng;             /* client role: masking-key generator state */
-	const struct wr_client_spec *client; /* client role: what to connect to */
+	struct wr_client_spec *client; /* client role: what to connect to */
 };
 
 /* Configuration shared (read-only) by the reactors of one server or one loop. */
@@ -237,6 +237,13 @@ void wr__ws_shutdown(wr_conn *c, int code, const char *reason);
 void wr__client_on_connect(wr_conn *c, int res);
 void wr__client_on_data(wr_conn *c, uint8_t *p, size_t n);
 void wr__client_spec_free(struct wr_client_spec *s);
+struct wr_url;
+int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws_handlers *h,
+                        struct wr_client_spec **out, struct wr_url *out_url);
+size_t wr__client_key(uint64_t *rng, char key_line[64], char accept[29]);
+
+/* server.c: fill in defaults; -EINVAL for a config that cannot work. */
+int wr__config_defaults(wr_server_config *c);
 
 static inline uint32_t wr__ms_to_ticks(uint32_t ms) { return (ms + WR_TICK_MS - 1) / WR_TICK_MS; }
 

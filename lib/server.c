@@ -172,9 +172,11 @@ static void *reactor_main(void *arg)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set); /* best effort */
 	}
 	int fd = r->listen_fd;
+	pthread_t self = r->thread;
 	/* The ring is created here: SINGLE_ISSUER binds it to the creating thread. */
 	int rc = wr__reactor_init(r, r->sh, r->idx, r->cpu);
 	r->listen_fd = fd;
+	r->thread = self;
 	pthread_mutex_lock(&srv->start_lock);
 	r->start_rc = rc;
 	srv->started_count++;
@@ -315,7 +317,7 @@ void wr_server_stop(wr_server *srv)
 			wr__reactor_wake(srv->reactors[i]);
 }
 
-int wr_server_post(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg)
+int wr_server_run_on(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg)
 {
 	if (!srv || !fn || idx >= srv->nreactors || !srv->reactors || !srv->reactors[idx])
 		return -EINVAL;

@@ -148,7 +148,7 @@ WR_API unsigned wr_server_threads(const wr_server *srv);
  * connections (WebSocket: 1001), then let listen/wait return. */
 WR_API void wr_server_stop(wr_server *srv);
 /* Thread-safe: run fn(arg) on reactor `idx` (IORING_OP_MSG_RING). Returns 0, -EINVAL, -ESHUTDOWN. */
-WR_API int wr_server_post(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg);
+WR_API int wr_server_run_on(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }
