@@ -1,0 +1,36 @@
+/* Helpers for live tests: a server on an ephemeral loopback port in background threads, and
+ * raw blocking sockets with timeouts for hand-made traffic. */
+#ifndef WR_TESTS_LIVE_H
+#define WR_TESTS_LIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <wring.h>
+
+/* Start srv on 127.0.0.1 port 0; returns the port (asserts on failure). */
+uint16_t live_start(wr_server *srv);
+/* Connect a blocking TCP socket to 127.0.0.1:port with 5 s send/receive timeouts. */
+int live_connect(uint16_t port);
+/* Send all of p. Returns 0 or -errno. */
+int live_send(int fd, const void *p, size_t n);
+int live_send_str(int fd, const char *s);
+/* Read until `needle` was seen, EOF, timeout, or cap bytes; returns bytes read (NUL-terminated
+ * in buf, cap includes the NUL). */
+ssize_t live_recv_until(int fd, char *buf, size_t cap, const char *needle);
+/* Read exactly n bytes (or fewer at EOF/timeout); returns bytes read. */
+ssize_t live_recv_n(int fd, void *buf, size_t n);
+/* Read until EOF or timeout; returns bytes read. */
+ssize_t live_recv_all(int fd, char *buf, size_t cap);
+/* Is the peer closed (EOF within ms)? */
+int live_wait_eof(int fd, int ms);
+/* Count of open file descriptors of this process (leak checks). */
+int live_fd_count(void);
+
+/* Client-side WebSocket frames over a raw socket (masked, as a browser sends them). */
+int live_ws_handshake(int fd, const char *path);
+int live_ws_send(int fd, int fin, int opcode, const void *p, size_t n);
+/* Read one frame: returns payload length, fills *opcode and *fin; -1 on EOF/timeout. */
+ssize_t live_ws_recv(int fd, int *opcode, int *fin, void *buf, size_t cap);
+
+#endif
