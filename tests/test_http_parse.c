@@ -953,7 +953,7 @@ Test(http_chunked, refusals)
 
 Test(http_chunked, bounded_extensions_and_trailers)
 {
-	static char buf[20000];
+	static char buf[40000];
 	size_t n = (size_t)sprintf(buf, "1;x=");
 	memset(buf + n, 'a', 5000);
 	n += 5000;
