@@ -987,3 +987,20 @@ Test(http_chunked, max_total)
 	wr__chunked_init(&d, 1000);
 	cr_assert_eq(wr__chunked_decode(&d, "3e9\r\n", 5, &used, out, &got), -EFBIG);
 }
+
+Test(http_request, garbage_refused_early)
+{
+	wr_http_req_head h;
+	/* The start of a TLS ClientHello: no need to wait for the rest. */
+	cr_assert_eq(parse_req_n("\x16\x03\x01\x02\x00\x01", 6, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("GE\x01", 3, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n(" ", 1, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("\r\n ", 3, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("GET", 3, &h), -EAGAIN);
+	cr_assert_eq(parse_req_n("GET /\x01", 6, &h), -EAGAIN, "only the method is checked early");
+
+	wr_http_resp_head rh;
+	cr_assert_eq(wr__http_parse_response("HTTX", 4, 0, MAX_HEAD, &rh), -EBADMSG);
+	cr_assert_eq(wr__http_parse_response("HTT", 3, 0, MAX_HEAD, &rh), -EAGAIN);
+	cr_assert_eq(wr__http_parse_response("<html>", 6, 0, MAX_HEAD, &rh), -EBADMSG);
+}
