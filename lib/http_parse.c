@@ -95,6 +95,24 @@ static int find_head(const char *buf, size_t len, size_t prev_len, size_t max_he
 		}
 	}
 
+	/* Refuse a start that can never become a head (a TLS ClientHello on the plain port, a
+	 * binary probe) at once, instead of waiting for max_head or the timeout. Only a short
+	 * prefix is looked at, so calling again with more input costs little. */
+	if (skip_empty) {
+		if (s < lim && buf[s] == ' ')
+			return -EBADMSG;
+		/* A CR at s is an empty line still waiting for its LF. */
+		size_t stop = s + 16 < lim ? s + 16 : lim;
+		for (size_t i = s; i < stop && buf[s] != '\r' && buf[i] != ' '; i++)
+			if (!is_tchar((unsigned char)buf[i]))
+				return -EBADMSG;
+	} else {
+		static const char proto[] = "HTTP/";
+		for (size_t i = 0; i < lim && i < sizeof(proto) - 1; i++)
+			if (buf[i] != proto[i])
+				return -EBADMSG;
+	}
+
 	size_t from = prev_len > 3 ? prev_len - 3 : 0;
 	if (from < s)
 		from = s;

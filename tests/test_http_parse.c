@@ -953,7 +953,7 @@ Test(http_chunked, refusals)
 
 Test(http_chunked, bounded_extensions_and_trailers)
 {
-	static char buf[20000];
+	static char buf[40000];
 	size_t n = (size_t)sprintf(buf, "1;x=");
 	memset(buf + n, 'a', 5000);
 	n += 5000;
@@ -986,4 +986,92 @@ Test(http_chunked, max_total)
 	char out[16];
 	wr__chunked_init(&d, 1000);
 	cr_assert_eq(wr__chunked_decode(&d, "3e9\r\n", 5, &used, out, &got), -EFBIG);
+}
+
+Test(http_request, garbage_refused_early)
+{
+	wr_http_req_head h;
+	/* The start of a TLS ClientHello: no need to wait for the rest. */
+	cr_assert_eq(parse_req_n("\x16\x03\x01\x02\x00\x01", 6, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("GE\x01", 3, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n(" ", 1, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("\r\n ", 3, &h), -EBADMSG);
+	cr_assert_eq(parse_req_n("GET", 3, &h), -EAGAIN);
+	cr_assert_eq(parse_req_n("GET /\x01", 6, &h), -EAGAIN, "only the method is checked early");
+
+	wr_http_resp_head rh;
+	cr_assert_eq(wr__http_parse_response("HTTX", 4, 0, MAX_HEAD, &rh), -EBADMSG);
+	cr_assert_eq(wr__http_parse_response("HTT", 3, 0, MAX_HEAD, &rh), -EAGAIN);
+	cr_assert_eq(wr__http_parse_response("<html>", 6, 0, MAX_HEAD, &rh), -EBADMSG);
+}
+
+/* Mutations of valid requests: one byte at each position replaced by each of a set of awkward
+ * values. Whatever the verdict, feeding the bytes a prefix at a time must reach the same one
+ * (resumption never changes the answer), and nothing reads outside the buffer. */
+Test(http_request, mutations_agree_at_every_split)
+{
+	static const char vals[] = {'\0', '\r', '\n', ' ', '\t', ':', ',', 0x7f, (char)0x80, 'a', '0'};
+	static const char *const seeds[] = {
+		"GET /a?b HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+		"\r\nGET / HTTP/1.0\nX: y\n\n",
+	};
+	char buf[256];
+	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		size_t n = strlen(seeds[s]);
+		for (size_t pos = 0; pos < n; pos++) {
+			for (size_t v = 0; v < sizeof(vals); v++) {
+				memcpy(buf, seeds[s], n);
+				buf[pos] = vals[v];
+				wr_http_req_head whole, part;
+				int want = wr__http_parse_request(buf, n, 0, MAX_HEAD, &whole);
+				size_t prev = 0;
+				int rc = -EAGAIN;
+				for (size_t k = 1; k <= n; k++) {
+					rc = wr__http_parse_request(buf, k, prev, MAX_HEAD, &part);
+					if (rc != -EAGAIN)
+						break;
+					prev = k;
+				}
+				cr_assert_eq(rc, want, "seed %zu pos %zu val %#x: %d vs %d", s, pos,
+				             (unsigned char)vals[v], rc, want);
+				if (rc > 0)
+					assert_same_head(&part, buf, &whole, buf);
+			}
+		}
+	}
+}
+
+/* Same for the chunked decoder: whole and byte by byte agree on verdict, consumption, output. */
+Test(http_chunked, mutations_agree_byte_by_byte)
+{
+	static const char vals[] = {'\0', '\r', '\n', ' ', ';', ':', 'f', '0', 'g', 0x7f};
+	static const char seed[] = "5;e=1\r\nhello\r\n1\r\n!\r\n0\r\nT: v\r\n\r\n";
+	size_t n = sizeof(seed) - 1;
+	char in[64], out1[64], out2[64];
+	for (size_t pos = 0; pos < n; pos++) {
+		for (size_t v = 0; v < sizeof(vals); v++) {
+			memcpy(in, seed, n);
+			in[pos] = vals[v];
+			wr_chunked d1, d2;
+			size_t used1 = 0, got1 = 0, used2 = 0, got2 = 0, u, g;
+			wr__chunked_init(&d1, 0);
+			wr__chunked_init(&d2, 0);
+			int rc1 = wr__chunked_decode(&d1, in, n, &used1, out1, &got1);
+			int rc2 = 0;
+			for (size_t i = 0; i < n && rc2 == 0; i++) {
+				rc2 = wr__chunked_decode(&d2, in + i, 1, &u, out2 + got2, &g);
+				if (rc2 >= 0) {
+					used2 += u;
+					got2 += g;
+				}
+			}
+			cr_assert_eq(rc1, rc2, "pos %zu val %#x", pos, (unsigned char)vals[v]);
+			if (rc1 >= 0) {
+				cr_assert_eq(used1, used2);
+				cr_assert_eq(got1, got2);
+				cr_assert_eq(memcmp(out1, out2, got1), 0);
+			}
+		}
+	}
 }
