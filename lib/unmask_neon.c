@@ -3,17 +3,11 @@
  * same at every vector boundary. */
 #if defined(__aarch64__)
 #include <arm_neon.h>
-#include <string.h>
 #include "simd.h"
 
 void wr__unmask_neon(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
-	uint8_t k4[4];
-	for (unsigned i = 0; i < 4; i++)
-		k4[i] = key[(phase + i) & 3];
-	uint32_t w;
-	memcpy(&w, k4, sizeof(w));
-	const uint8x16_t k = vreinterpretq_u8_u32(vdupq_n_u32(w));
+	const uint8x16_t k = vreinterpretq_u8_u32(vdupq_n_u32(wr__unmask_key32(key, phase)));
 
 	size_t i = 0;
 	for (; i + 64 <= len; i += 64) {
