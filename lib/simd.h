@@ -33,6 +33,21 @@ wr_unmask_fn wr__unmask_impl(enum wr_simd v);
 /* The plain one-byte-at-a-time loop: the baseline the benchmark compares against. */
 void wr__unmask_bytewise(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);
 
+/* The key as a 32-bit word whose bytes in memory order start at key[phase & 3]: broadcast it
+ * to fill a word or a vector. Built in registers: assembling it through a byte array on the
+ * stack costs a store-forwarding stall per call, which shows on short payloads. */
+static inline uint32_t wr__unmask_key32(const uint8_t key[4], unsigned phase)
+{
+	uint32_t k = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+		(uint32_t)key[3] << 24; /* little-endian view of the bytes */
+	unsigned r = (phase & 3) * 8;
+	k = r ? (k >> r | k << (32 - r)) : k;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	k = __builtin_bswap32(k);
+#endif
+	return k;
+}
+
 /* Per-variant entry points, defined in unmask*.c; those of a variant not compiled for this
  * architecture do not exist, so go through wr__unmask_impl(). */
 void wr__unmask_scalar(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase);

@@ -11,15 +11,11 @@ void wr__unmask_bytewise(uint8_t *p, size_t len, const uint8_t key[4], unsigned 
 }
 
 /* Eight bytes at a time with the key rotated to the phase. memcpy makes the loads and stores
- * alignment- and aliasing-safe and compiles to plain moves; because the word is built from
- * bytes in memory order, it is endian-neutral. */
+ * alignment- and aliasing-safe and compiles to plain moves. */
 void wr__unmask_scalar(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
-	uint8_t k8[8];
-	for (unsigned i = 0; i < 8; i++)
-		k8[i] = key[(phase + i) & 3];
-	uint64_t k;
-	memcpy(&k, k8, sizeof(k));
+	uint32_t k4 = wr__unmask_key32(key, phase);
+	uint64_t k = (uint64_t)k4 << 32 | k4;
 
 	size_t i = 0;
 	for (; i + 8 <= len; i += 8) {
@@ -28,9 +24,16 @@ void wr__unmask_scalar(uint8_t *p, size_t len, const uint8_t key[4], unsigned ph
 		w ^= k;
 		memcpy(p + i, &w, sizeof(w));
 	}
-	/* i is a multiple of 8, hence of 4: the tail starts at the same phase. */
+	/* i is a multiple of 4: the tail starts at the same phase */
+	if (i + 4 <= len) {
+		uint32_t w;
+		memcpy(&w, p + i, sizeof(w));
+		w ^= k4;
+		memcpy(p + i, &w, sizeof(w));
+		i += 4;
+	}
 	for (; i < len; i++)
-		p[i] ^= k8[i & 7];
+		p[i] ^= key[(phase + i) & 3];
 }
 
 wr_unmask_fn wr__unmask_impl(enum wr_simd v)

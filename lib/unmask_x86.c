@@ -8,18 +8,11 @@
  * cache lines halve their throughput); the skipped head shifts the phase, hence the key. */
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 #include "simd.h"
 
-/* The key as a 32-bit word in memory order starting at phase: broadcast it to fill vectors. */
 static int32_t rotated_key(const uint8_t key[4], unsigned phase)
 {
-	uint8_t k[4];
-	for (unsigned i = 0; i < 4; i++)
-		k[i] = key[(phase + i) & 3];
-	int32_t w;
-	memcpy(&w, k, sizeof(w));
-	return w;
+	return (int32_t)wr__unmask_key32(key, phase);
 }
 
 __attribute__((target("sse2")))
@@ -41,21 +34,26 @@ void wr__unmask_sse2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phas
 		__m128i a = _mm_loadu_si128((const __m128i *)(p + i));
 		_mm_storeu_si128((__m128i *)(p + i), _mm_xor_si128(a, k));
 	}
-	wr__unmask_scalar(p + i, len - i, key, phase); /* i % 4 == 0: same phase */
+	if (i < len)
+		wr__unmask_scalar(p + i, len - i, key, phase); /* i % 4 == 0: same phase */
 }
 
 __attribute__((target("avx2")))
 void wr__unmask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
+	/* Short payloads: the alignment prologue and the 256-bit setup cost more than they save
+	 * (measured: 64 B ran at half the SSE2 speed). */
 	size_t head = (size_t)(-(uintptr_t)p & 31);
-	if (len < head + 32) {
+	if (len < head + 128) {
 		wr__unmask_sse2(p, len, key, phase);
 		return;
 	}
-	wr__unmask_scalar(p, head, key, phase);
-	p += head;
-	len -= head;
-	phase = (phase + (unsigned)head) & 3;
+	if (head) {
+		wr__unmask_scalar(p, head, key, phase);
+		p += head;
+		len -= head;
+		phase = (phase + (unsigned)head) & 3;
+	}
 
 	const __m256i k = _mm256_set1_epi32(rotated_key(key, phase));
 	size_t i = 0;
@@ -79,7 +77,8 @@ void wr__unmask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phas
 		_mm_store_si128((__m128i *)(p + i), _mm_xor_si128(a, _mm256_castsi256_si128(k)));
 		i += 16;
 	}
-	wr__unmask_scalar(p + i, len - i, key, phase);
+	if (i < len)
+		wr__unmask_scalar(p + i, len - i, key, phase);
 }
 
 __attribute__((target("avx512f,avx512bw")))

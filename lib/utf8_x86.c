@@ -163,9 +163,22 @@ AVX2 static bool avx2_valid(const uint8_t *p, size_t len)
 		if (!_mm256_testz_si256(err, err))
 			return false;
 	}
-	/* The rest, padded with NULs: a character cut by the end meets a NUL and is reported as
-	 * TOO_SHORT or as a missing continuation; with nothing left the padding block is ASCII and
-	 * checks the previous block's tail. */
+	if (i == len) /* only the last block's tail is left to check */
+		return _mm256_testz_si256(inc, inc);
+	if (len >= 96) {
+		/* The last 64 bytes again, overlapping what was checked, with the 32 before them as
+		 * context: no copy. An open character at the very end is caught by the tail mask. */
+		__m256i a = _mm256_loadu_si256((const __m256i *)(p + len - 64));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(p + len - 32));
+		if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0)
+			return true; /* it also covers the previous block's tail */
+		__m256i pv = _mm256_loadu_si256((const __m256i *)(p + len - 96));
+		__m256i err = _mm256_or_si256(_mm256_or_si256(avx2_check(a, pv), avx2_check(b, a)),
+			avx2_incomplete(b));
+		return _mm256_testz_si256(err, err);
+	}
+	/* Short input, padded with NULs: a character cut by the end meets a NUL and is reported
+	 * as TOO_SHORT or as a missing continuation. */
 	uint8_t tail[64] = { 0 };
 	memcpy(tail, p + i, len - i);
 	__m256i a = _mm256_loadu_si256((const __m256i *)tail);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "simd.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -165,4 +167,32 @@ Test(simd, unmask_dispatcher)
 		wr__unmask(b + off, len, key, phase);
 		cr_assert_arr_eq(a, b, sizeof(a), "len %zu", len);
 	}
+}
+
+/* Buffers that end exactly at an unmapped page: no variant may touch bytes past the end. */
+Test(simd, unmask_guard_page)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	uint8_t *end = map + pg, ref[600];
+	for (int v = 0; v < WR_SIMD_COUNT; v++) {
+		wr_unmask_fn fn = wr__unmask_impl((enum wr_simd)v);
+		if (!fn)
+			continue;
+		for (size_t len = 0; len <= 520; len++) {
+			uint8_t key[4];
+			unsigned phase = (unsigned)(len & 3);
+			fill_random(key, 4);
+			fill_random(end - len, len);
+			memcpy(ref, end - len, len);
+			wr__unmask_bytewise(ref, len, key, phase);
+			fn(end - len, len, key, phase);
+			cr_assert_arr_eq(end - len, ref, len, "%s len %zu", wr__simd_name((enum wr_simd)v),
+				len);
+		}
+	}
+	munmap(map, (size_t)pg * 2);
 }

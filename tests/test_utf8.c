@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "utf8.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
@@ -172,7 +174,7 @@ static void check_whole(const uint8_t *p, size_t len)
 static void check_embedded(const uint8_t *seq, size_t n, bool splits)
 {
 	static const size_t pres[] = { 0, 1, 13, 15, 16, 29, 31, 32, 61, 63, 64, 127 };
-	uint8_t buf[128 + 8 + 80];
+	uint8_t buf[128 + 32 + 80]; /* longest pre + longest case + post */
 	for (size_t i = 0; i < sizeof(pres) / sizeof(pres[0]); i++) {
 		for (size_t post = 0; post <= 70; post += (post < 4 ? 1 : 33)) {
 			size_t pre = pres[i];
@@ -451,4 +453,25 @@ Test(utf8, pending_bytes_kept)
 	cr_assert_eq(wr__utf8_feed(&s, euro + 2, 1), 0);
 	cr_assert_eq(s.npend, 0);
 	cr_assert_eq(wr__utf8_finish(&s), 0);
+}
+
+/* Inputs that end exactly at an unmapped page: no variant may read past the end. */
+Test(utf8, guard_page)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	uint8_t *end = map + pg;
+	for (size_t len = 0; len <= 300; len++) {
+		gen_valid(end - len, len, (unsigned)(1 + len % 15));
+		if (len % 3 == 0 && len)
+			end[-1] = 0xe2; /* an open character right at the edge */
+		for (size_t cut = 0; cut <= len; cut += 1 + len / 8)
+			for (size_t i = 0; i < NVARIANTS; i++)
+				if (wr__simd_supported(all_variants[i]))
+					check_one(all_variants[i], end - len, len, cut);
+	}
+	munmap(map, (size_t)pg * 2);
 }
