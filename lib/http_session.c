@@ -105,7 +105,8 @@ static void upgrade(wr_conn *c, const wr_route *rt, wr_req *req)
 		return;
 	}
 	memcpy(p, line, (size_t)n);
-	memcpy(p + n, hb->data, hb->len);
+	if (hb->len)
+		memcpy(p + n, hb->data, hb->len);
 	memcpy(p + n + hb->len, "\r\n", 2);
 	if (up.protocol) {
 		size_t pl = strlen(up.protocol);
