@@ -60,20 +60,35 @@ def close_payload(code, reason=b""):
 
 
 class Conn:
-    def __init__(self, port, path="/ws"):
+    def __init__(self, port, path="/ws", req=None, before=b"", after=b""):
+        """Connect and upgrade. req replaces the handshake request; before is sent ahead of
+        it on the same connection (an HTTP exchange, answered and skipped), after goes in
+        the same write as the request (frames sent before the 101 is seen)."""
         self.sock = socket.create_connection((HOST, port), timeout=T_READ)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         key = base64.b64encode(os.urandom(16)).decode()
-        req = (f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n")
-        self.sock.sendall(req.encode())
+        if req is None:
+            req = (f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
         deadline = time.monotonic() + T_READ
+        if before:
+            self.sock.sendall(before)
+            while b"\r\n\r\n" not in self.buf:
+                self._fill(deadline)
+            head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+            clen = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    clen = int(line.split(b":")[1])
+            self._take(len(head) + 4 + clen, deadline)
+        self.sock.sendall(req.encode() + after)
         while b"\r\n\r\n" not in self.buf:
             self._fill(deadline)
         head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
         self.buf = bytearray(rest)
+        self.head = head
         if not head.startswith(b"HTTP/1.1 101"):
             raise Fail("handshake refused: " + head.split(b"\r\n")[0].decode(errors="replace"))
 
@@ -675,6 +690,151 @@ def cat10(port, small_port, limit):
     case("10 default server: 16 MiB + 1 in 17 fragments -> 1009", session, port, default_frag)
 
 
+# ---- 0 opening handshake ----
+
+def http_exchange(port, req):
+    """Send a raw request; return the status code of the answer."""
+    with socket.create_connection((HOST, port), timeout=T_READ) as s:
+        s.sendall(req.encode())
+        data = b""
+        deadline = time.monotonic() + T_READ
+        while b"\r\n" not in data and time.monotonic() < deadline:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+        if not data.startswith(b"HTTP/1.1 "):
+            raise Fail(f"no HTTP answer: {data[:40]!r}")
+        return int(data.split()[1])
+
+
+def cat0(port):
+    key = base64.b64encode(os.urandom(16)).decode()
+
+    def req(**over):
+        h = {"Host": f"{HOST}:{port}", "Upgrade": "websocket", "Connection": "Upgrade",
+             "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
+        h.update(over)
+        return "GET /ws HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()
+                                                if v is not None) + "\r\n"
+
+    def upgraded(r=None, before=b"", after=b"", expect=None):
+        def body():
+            c = Conn(port, req=r, before=before, after=after)
+            try:
+                if expect is not None:
+                    pongs = []
+                    op, got = c.read_message(pongs=pongs)
+                    if got != expect:
+                        raise Fail("early frame not echoed")
+                    if not pongs and c.read_frame()[2] != OP_PONG:
+                        raise Fail("early ping not answered")
+                pl = b"after the handshake"
+                echo_ok(c, [frame(OP_TEXT, pl)], OP_TEXT, pl)
+                clean_close(c)
+            finally:
+                c.close()
+        return body
+    case("0 handshake: accept key and headers", upgraded(req()))
+    case("0 handshake: header names and tokens in other cases, Connection list",
+         upgraded(req(Upgrade="WebSocket", Connection="keep-alive, upgrade")))
+    case("0 handshake: first frames in the same write as the request",
+         upgraded(req(), after=frame(OP_TEXT, b"eager") + frame(OP_PING, b"p"), expect=b"eager"))
+    case("0 handshake: upgrade after an HTTP request on the same connection",
+         upgraded(req(), before=f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()))
+
+    def accept_value():
+        c = Conn(port, req=req())
+        c.close()
+        import hashlib
+        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                                             .encode()).digest())
+        if b"sec-websocket-accept: " + want.lower() not in c.head.lower():
+            raise Fail(f"accept header wrong in {c.head!r}")
+    case("0 handshake: Sec-WebSocket-Accept value", accept_value)
+
+    for name, r, want in (
+            ("version 8", req(**{"Sec-WebSocket-Version": "8"}), 426),
+            ("no version", req(**{"Sec-WebSocket-Version": None}), 426),
+            ("no key", req(**{"Sec-WebSocket-Key": None}), 400),
+            ("short key", req(**{"Sec-WebSocket-Key": "c2hvcnQ="}), 400),
+            ("no Upgrade header", req(Upgrade=None), 400),
+            ("Connection without upgrade", req(Connection="keep-alive"), 400),
+            ("POST", req().replace("GET", "POST", 1), (400, 405)),
+    ):
+        def refused(r=r, want=want):
+            got = http_exchange(port, r)
+            if got not in (want if isinstance(want, tuple) else (want,)):
+                raise Fail(f"status {got}, wanted {want}")
+        case(f"0 handshake refused: {name} -> {want}", refused)
+
+    def unknown():
+        got = http_exchange(port, req().replace("/ws", "/nope", 1))
+        if got != 404:
+            raise Fail(f"status {got}")
+    case("0 handshake on an unknown path -> 404", unknown)
+
+
+# ---- 11 concurrency and full duplex ----
+
+def cat11(port):
+    def many_conns():
+        errs = []
+
+        def worker(i):
+            try:
+                c = Conn(port)
+                for j in range(20):
+                    pl = f"conn {i} msg {j} ✓".encode() * (j + 1)
+                    echo_ok(c, [frame(OP_TEXT, pl)], OP_TEXT, pl)
+                clean_close(c)
+                c.close()
+            except Exception as e:
+                errs.append(f"conn {i}: {type(e).__name__}: {e}")
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(100)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        if any(t.is_alive() for t in ts):
+            raise Fail("a connection hung")
+        if errs:
+            raise Fail(f"{len(errs)} failed, first: {errs[0]}")
+    case("11 100 concurrent connections x 20 echoes", many_conns)
+
+    def duplex(c):
+        msgs = [pattern(16 * MIB - i, i % 2 == 0) for i in range(4)]
+        err = []
+
+        def sender():
+            try:
+                for i, m in enumerate(msgs):
+                    c.sock.sendall(frame(OP_TEXT if i % 2 == 0 else OP_BIN, m))
+            except OSError as e:
+                err.append(e)
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        for i, m in enumerate(msgs):
+            op, got = c.read_message(timeout=60)
+            if got != m:
+                raise Fail(f"message {i} differs")
+        t.join(10)
+        if err:
+            raise Fail(f"send: {err[0]}")
+        clean_close(c)
+    case("11 full duplex: 4 x 16 MiB sent while echoes come back", session, port, duplex)
+
+    def abrupt():
+        for i in range(20):
+            c = Conn(port)
+            c.send(frame(OP_BIN, b"x" * 100000)[:50000 + i * 1000])  # cut mid-frame
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # RST
+        session(port, lambda c: (echo_ok(c, [frame(OP_TEXT, b"still")], OP_TEXT, b"still"),
+                                 clean_close(c)))
+    case("11 20 peers reset mid-frame, the server still echoes", abrupt)
+
+
 # ---- side connection: the server keeps serving others while peers misbehave ----
 
 class Side(threading.Thread):
@@ -701,10 +861,10 @@ class Side(threading.Thread):
 
 def main():
     port, small_port, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    only = sys.argv[4:] or ["1", "2", "3", "4", "5", "6", "7", "9", "10"]
+    only = sys.argv[4:] or ["0", "1", "2", "3", "4", "5", "6", "7", "9", "10", "11"]
     side = Side(port)
     side.start()
-    cats = {"1": lambda: cat1(port), "2": lambda: cat2(port), "3": lambda: cat3(port),
+    cats = {"0": lambda: cat0(port), "11": lambda: cat11(port), "1": lambda: cat1(port), "2": lambda: cat2(port), "3": lambda: cat3(port),
             "4": lambda: cat4(port), "5": lambda: cat5(port), "6": lambda: cat6(port),
             "7": lambda: cat7(port), "9": lambda: cat9(port),
             "10": lambda: cat10(port, small_port, limit)}
