@@ -25,24 +25,8 @@ if ! wait_port "$port" || ! wait_port "$small_port"; then
 	exit
 fi
 
-# One line per case: "ok<TAB>desc" or "not<TAB>desc<TAB>why". The run is bounded as a whole.
-: >"$WR_TMP/cases"
-timeout -k 5 170 "$PY" "$(dirname "$0")/conformance.py" "$port" "$small_port" "$SMALL_LIMIT" "$@" \
-	>"$WR_TMP/cases" 2>"$WR_TMP/cases.err" &
-runner=$!
-WR_PIDS+=("$runner")
-while IFS=$'\t' read -r verdict desc why; do
-	if [ "$verdict" = ok ]; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		echo "# $why"
-	fi
-done < <(tail -n +1 -f --pid="$runner" "$WR_TMP/cases")
-wait "$runner"
-rc=$?
-check "conformance.py ran to the end (exit $rc)" test "$rc" -eq 0
-if [ -s "$WR_TMP/cases.err" ]; then sed 's/^/# /' "$WR_TMP/cases.err" | tail -n 20; fi
+# One TAP line per case; the run is bounded as a whole.
+tap_from timeout -k 5 170 "$PY" "$(dirname "$0")/conformance.py" "$port" "$small_port" "$SMALL_LIMIT" "$@"
 
 check "echo_server still running after the suite" kill -0 "$srv"
 # stop waits for its child, so not inside check's subshell.
