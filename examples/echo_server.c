@@ -9,7 +9,7 @@
 
 static wr_server *srv;
 
-/* The page echoes a text, a binary and a 1 MiB message, then closes with 4000; the outcome
+/* The page echoes a text, a binary and a 1.25 MiB message, then closes with 4000; the outcome
  * lands in window.wrResult (read by tests/interop/browser.sh) and on screen. */
 static const char page[] =
 	"<!doctype html><meta charset=utf-8><title>wring echo</title>\n"
