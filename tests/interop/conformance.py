@@ -60,7 +60,7 @@ def close_payload(code, reason=b""):
 
 
 class Conn:
-    def __init__(self, port, path="/ws", req=None, before=b"", after=b""):
+    def __init__(self, port, path="/ws", req=None, before=b"", after=b"", want_101=True):
         """Connect and upgrade. req replaces the handshake request; before is sent ahead of
         it on the same connection (an HTTP exchange, answered and skipped), after goes in
         the same write as the request (frames sent before the 101 is seen)."""
@@ -89,7 +89,7 @@ class Conn:
         head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
         self.buf = bytearray(rest)
         self.head = head
-        if not head.startswith(b"HTTP/1.1 101"):
+        if want_101 and not head.startswith(b"HTTP/1.1 101"):
             raise Fail("handshake refused: " + head.split(b"\r\n")[0].decode(errors="replace"))
 
     def close(self):
@@ -601,6 +601,15 @@ def cat7(port):
             pass
     case("7 data and ping after close ignored, TCP closed", session, port, after)
 
+    def big_then_close(c):
+        pl = pattern(16 * MIB, False)
+        c.send(frame(OP_BIN, pl) + frame(OP_CLOSE, close_payload(1000)))
+        if c.read_message(timeout=30)[1] != pl:
+            raise Fail("16 MiB echo before the close differs")
+        c.expect_close({1000})
+    case("7 16 MiB message and close in one write: whole echo, then close", session, port,
+         big_then_close)
+
     def close_then_frag(c):
         c.send(frame(OP_TEXT, b"part", fin=False) + frame(OP_CLOSE, close_payload(1000)))
         c.expect_close({1000})
@@ -692,6 +701,7 @@ def cat10(port, small_port, limit):
 
 # ---- 0 opening handshake ----
 
+
 def http_exchange(port, req):
     """Send a raw request; return the status code of the answer."""
     with socket.create_connection((HOST, port), timeout=T_READ) as s:
@@ -752,6 +762,36 @@ def cat0(port):
         if b"sec-websocket-accept: " + want.lower() not in c.head.lower():
             raise Fail(f"accept header wrong in {c.head!r}")
     case("0 handshake: Sec-WebSocket-Accept value", accept_value)
+
+    def pipelined():
+        c = Conn(port, req=f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n" + req(),
+                 after=frame(OP_TEXT, b"pipelined"), want_101=False)
+        try:
+            # The 200 for GET / comes first and Conn stopped at its head: skip its body.
+            head = c.head.lower()
+            if not head.startswith(b"http/1.1 200"):
+                raise Fail(f"first answer {head[:20]!r}")
+            clen = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
+            del c.buf[:clen]
+            deadline = time.monotonic() + T_READ
+            while b"\r\n\r\n" not in c.buf:
+                c._fill(deadline)
+            h2, _, rest = bytes(c.buf).partition(b"\r\n\r\n")
+            c.buf = bytearray(rest)
+            if not h2.startswith(b"HTTP/1.1 101"):
+                raise Fail(f"second answer {h2[:20]!r}")
+            if c.read_message()[1] != b"pipelined":
+                raise Fail("frame after the upgrade not echoed")
+            clean_close(c)
+        finally:
+            c.close()
+    case("0 handshake: GET /, upgrade and a frame pipelined in one write", pipelined)
+
+    def big_head():
+        got = http_exchange(port, req(**{"X-Big": "b" * 9000}))
+        if got != 431:
+            raise Fail(f"status {got}")
+    case("0 handshake with 9000 bytes of headers -> 431", big_head)
 
     for name, r, want in (
             ("version 8", req(**{"Sec-WebSocket-Version": "8"}), 426),
@@ -834,6 +874,102 @@ def cat11(port):
                                  clean_close(c)))
     case("11 20 peers reset mid-frame, the server still echoes", abrupt)
 
+    def heavy():
+        errs = []
+        big = [os.urandom(MIB + i) for i in range(3)]
+        frames_ = b"".join(frame(OP_BIN, b) for b in big)
+
+        def worker(i):
+            try:
+                c = Conn(port)
+                sender = threading.Thread(target=c.send, args=(frames_,), daemon=True)
+                sender.start()
+                for b in big:
+                    if c.read_message(timeout=60)[1] != b:
+                        raise Fail("echo differs")
+                sender.join(10)
+                clean_close(c)
+                c.close()
+            except Exception as e:
+                errs.append(f"conn {i}: {type(e).__name__}: {e}")
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(64)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(90)
+        if any(t.is_alive() for t in ts):
+            raise Fail("a connection hung")
+        if errs:
+            raise Fail(f"{len(errs)} failed, first: {errs[0]}")
+    case("11 64 connections x 3 x 1 MiB at once (receive buffers under pressure)", heavy)
+
+    def slow_consumer(c):
+        # Never read while 6 x 16 MiB are echoed: past max_send_buffer (64 MiB) the server
+        # must give up on this peer rather than grow.
+        pl = bytes(16 * MIB)
+        t = threading.Thread(target=lambda: [c.send(frame(OP_BIN, pl)) for _ in range(6)],
+                             daemon=True)
+        t.start()
+        t.join(60)
+        time.sleep(1)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                c._fill(deadline)
+                c.buf.clear()
+        except Closed:
+            return
+        raise Fail("connection still open after 96 MiB of unread echoes")
+    case("11 slow consumer (96 MiB never read) is cut off", session, port, slow_consumer)
+
+
+# ---- 12 timeouts (the example uses the default handshake_timeout_ms, 10 s) ----
+
+def cat12(port):
+    def watch(sock, trickle, out):
+        """Wait up to 16 s for the server to close sock, sending one header byte a second if
+        trickle; out gets the seconds it took, or None."""
+        t0 = time.monotonic()
+        sock.settimeout(1.0)
+        while time.monotonic() - t0 < 16:
+            try:
+                if trickle:
+                    sock.sendall(b"X")
+                if sock.recv(4096) == b"":
+                    out.append(time.monotonic() - t0)
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                out.append(time.monotonic() - t0)
+                return
+        out.append(None)
+
+    results = {}
+    socks = []
+    for name, first, trickle in (("silent", b"", False),
+                                 ("partial head", b"GET /ws HTTP/1.1\r\nHost: x\r\n", False),
+                                 ("trickled head", b"GET /ws HTTP/1.1\r\nX-Slow: ", True)):
+        sock = socket.create_connection((HOST, port))
+        socks.append(sock)
+        if first:
+            sock.sendall(first)
+        results[name] = []
+        threading.Thread(target=watch, args=(sock, trickle, results[name]), daemon=True).start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(results.values()):
+        time.sleep(0.2)
+    for sock in socks:
+        sock.close()
+    for name, r in results.items():
+        def verdict(r=r):
+            if not r or r[0] is None:
+                raise Fail("still open after 16 s")
+            if r[0] < 8:
+                raise Fail(f"closed after {r[0]:.1f} s, before the timeout")
+        case(f"12 {name} connection closed after the 10 s handshake timeout", verdict)
+
 
 # ---- side connection: the server keeps serving others while peers misbehave ----
 
@@ -861,10 +997,10 @@ class Side(threading.Thread):
 
 def main():
     port, small_port, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    only = sys.argv[4:] or ["0", "1", "2", "3", "4", "5", "6", "7", "9", "10", "11"]
+    only = sys.argv[4:] or ["0", "1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12"]
     side = Side(port)
     side.start()
-    cats = {"0": lambda: cat0(port), "11": lambda: cat11(port), "1": lambda: cat1(port), "2": lambda: cat2(port), "3": lambda: cat3(port),
+    cats = {"0": lambda: cat0(port), "11": lambda: cat11(port), "12": lambda: cat12(port), "1": lambda: cat1(port), "2": lambda: cat2(port), "3": lambda: cat3(port),
             "4": lambda: cat4(port), "5": lambda: cat5(port), "6": lambda: cat6(port),
             "7": lambda: cat7(port), "9": lambda: cat9(port),
             "10": lambda: cat10(port, small_port, limit)}
