@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "live.h"
@@ -395,4 +396,62 @@ Test(http, bad_config_is_an_error)
 	cr_assert_eq(wr_server_get(s, "/late", h_root, NULL), -EBUSY);
 	wr_server_free(s);
 	cr_assert_str_neq(wr_strerror(-EINVAL), "");
+}
+
+static atomic_int emfile_seen;
+static void log_sink(const char *msg, void *user)
+{
+	if (strstr(msg, "accept") && strstr(msg, wr_strerror(-EMFILE)))
+		atomic_fetch_add(&emfile_seen, 1);
+}
+
+Test(http, emfile_on_accept_keeps_serving_and_recovers)
+{
+	wr_set_log(log_sink, NULL);
+	/* io_uring's accept takes the descriptor limit when it is armed: lower it first. */
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)live_fd_count() + 24;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	wr_server *s = make(&(wr_server_config){ .threads = 1 });
+	uint16_t port = live_start(s);
+	int good = live_connect(port);
+	char buf[4096];
+	live_send_str(good, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	live_recv_until(good, buf, sizeof(buf), "root\n");
+	/* Clients in a child process, so that only the server runs out of descriptors. */
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		setrlimit(RLIMIT_NOFILE, &old);
+		enum { N = 40 };
+		int fds[N], answered = 0;
+		for (int i = 0; i < N; i++) {
+			fds[i] = live_connect(port);
+			live_send_str(fds[i], "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+		}
+		usleep(300000); /* hold them all open: the server hits EMFILE meanwhile */
+		for (int i = 0; i < N; i++) {
+			char b[1024];
+			live_send_str(fds[i], "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+			live_recv_all(fds[i], b, sizeof(b));
+			answered += strstr(b, "root\n") != NULL;
+			close(fds[i]); /* frees a server descriptor: the next one gets accepted */
+		}
+		if (answered != N)
+			fprintf(stderr, "answered %d of %d\n", answered, N);
+		_exit(answered == N ? 0 : 1);
+	}
+	usleep(150000);
+	live_send_str(good, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	live_recv_until(good, buf, sizeof(buf), "root\n");
+	cr_assert(strstr(buf, "root\n"), "existing connection not served during EMFILE");
+	int st = 0;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "not every connection was answered after recovery");
+	cr_assert_gt(atomic_load(&emfile_seen), 0, "the server never hit EMFILE: the test proves nothing");
+	setrlimit(RLIMIT_NOFILE, &old);
+	close(good);
+	wr_server_free(s);
 }
