@@ -101,6 +101,7 @@ void wr__reactor_finish(wr_reactor *r)
 	}
 	r->every = NULL;
 	wr__buf_free(&r->scratch);
+	wr__buf_free(&r->body);
 	free(r->conns);
 	free(r->free_idx);
 	r->conns = NULL;
