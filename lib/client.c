@@ -416,65 +416,47 @@ static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
 }
 
 /* Send the upgrade request and check the answer (§4.1). Bytes after the head stay in c->in. */
-static int handshake(wr_client *c, const wr_url *u, const wr_client_options *o,
+static int handshake(wr_client *c, wr_buf *req, char **protos, unsigned timeout_ms,
                      int *out_status)
 {
-	wr_buf req = { 0 };
-	char **protos = NULL;
 	char key_line[64], accept[29];
-	int rc = wr__client_request(u, o, &req, &protos);
-	if (rc < 0)
-		goto out;
 	size_t kl = wr__client_key(&c->rng, key_line, accept);
-	rc = wr__buf_append(&req, key_line, kl);
+	int rc = wr__buf_append(req, key_line, kl);
 	if (rc < 0)
-		goto out;
-	uint64_t deadline = deadline_in(o && o->handshake_timeout_ms ? o->handshake_timeout_ms
-	                                                              : 10000);
-	rc = write_all(c, req.data, req.len, deadline);
+		return rc;
+	uint64_t deadline = deadline_in(timeout_ms);
+	rc = write_all(c, req->data, req->len, deadline);
 	if (rc < 0)
-		goto out;
+		return rc;
 	wr_http_resp_head h;
 	int hl = -EAGAIN;
 	while (hl == -EAGAIN) {
 		size_t prev = c->in_len;
 		ssize_t k = read_some(c, c->in + c->in_len, IN_SIZE - c->in_len, deadline);
-		if (k == 0) {
-			rc = -ECONNRESET;
-			goto out;
-		}
-		if (k < 0) {
-			rc = (int)k;
-			goto out;
-		}
+		if (k == 0)
+			return -ECONNRESET;
+		if (k < 0)
+			return (int)k;
 		c->in_len += (size_t)k;
 		hl = wr__http_parse_response((const char *)c->in, c->in_len, prev, MAX_HEAD, &h);
 	}
-	if (hl < 0) {
-		rc = -EPROTO;
-		goto out;
-	}
+	if (hl < 0)
+		return -EPROTO;
 	if (h.status != 101) {
 		*out_status = h.status;
-		rc = -EPROTO;
-		goto out;
+		return -EPROTO;
 	}
 	wr_str proto;
 	rc = wr__ws_check_response(&h, accept, (const char *const *)protos, &proto);
 	if (rc < 0)
-		goto out;
-	if (proto.len >= sizeof(c->protocol)) {
-		rc = -EPROTO;
-		goto out;
-	}
+		return rc;
+	if (proto.len >= sizeof(c->protocol))
+		return -EPROTO;
 	if (proto.len)
 		memcpy(c->protocol, proto.data, proto.len);
 	c->protocol_len = proto.len;
 	c->in_pos = (size_t)hl;
-out:
-	wr__buf_free(&req);
-	wr__client_protocols_free(protos);
-	return rc;
+	return 0;
 }
 
 wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
@@ -483,6 +465,8 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	wr_client_err err = { 0, 0 };
 	wr_url u;
 	wr_client *c = NULL;
+	wr_buf req = { 0 };
+	char **protos = NULL;
 
 	if (!url) {
 		err.code = -EINVAL;
@@ -496,10 +480,14 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 		err.code = -ENOTSUP;
 		goto err_args;
 	}
+	/* Options are checked before any traffic. */
+	err.code = wr__client_request(&u, opts, &req, &protos);
+	if (err.code < 0)
+		goto err_request;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		err.code = -ENOMEM;
-		goto err_args;
+		goto err_request;
 	}
 	c->fd = -1;
 	c->t = tcp_transport;
@@ -521,16 +509,23 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)
 		goto err_alloc;
-	err.code = handshake(c, &u, opts, &err.http_status);
+	err.code = handshake(c, &req, protos, opts && opts->handshake_timeout_ms
+	                                      ? opts->handshake_timeout_ms : 10000,
+	                     &err.http_status);
 	if (err.code < 0)
 		goto err_alloc;
 	c->state = CS_OPEN;
+	wr__buf_free(&req);
+	wr__client_protocols_free(protos);
 	if (out_err)
 		*out_err = err;
 	return c;
 
 err_alloc:
 	wr_client_free(c);
+err_request:
+	wr__buf_free(&req);
+	wr__client_protocols_free(protos);
 err_args:
 	if (out_err)
 		*out_err = err;
