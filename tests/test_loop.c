@@ -23,6 +23,11 @@ static void on_echo(wr_ws *ws, wr_msg msg, void *user)
 	wr_ws_send(ws, msg.data, msg.len, msg.opcode);
 }
 
+static void on_open_refuse(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_ws_close(ws, WR_CLOSE_POLICY_VIOLATION, "unauthorized");
+}
+
 static wr_server *srv;
 static uint16_t srv_port;
 
@@ -32,6 +37,7 @@ static void start_server(void)
 	srv = wr_server_new(&(wr_server_config){ .threads = 2 }, &err);
 	cr_assert_not_null(srv, "wr_server_new: %s", wr_strerror(err));
 	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_echo });
+	wr_server_websocket(srv, "/refuse", &(wr_ws_handlers){ .on_open = on_open_refuse });
 	srv_port = live_start(srv);
 }
 
@@ -296,4 +302,104 @@ Test(loop, stop_from_another_thread)
 	cr_assert_lt(r.ticks, 100, "the watchdog did not do it");
 	wr_loop_free(loop);
 	cr_assert_eq(idle.closed, 1, "on_close once for the open connection");
+}
+
+Test(loop, server_closes_with_reason)
+{
+	struct run r = { .want = 1, .per_conn = 1 };
+	wr_loop *loop = new_loop(&r, 10000);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/refuse", srv_port);
+	cr_assert_eq(wr_loop_connect(loop, url, NULL, handlers(&r)), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_eq(r.opened, 1);
+	cr_assert_eq(r.closed, 1);
+	cr_assert_eq(r.last_code, WR_CLOSE_POLICY_VIOLATION);
+	cr_assert_str_eq(r.last_reason, "unauthorized");
+	wr_loop_free(loop);
+}
+
+Test(loop, handshake_timeout)
+{
+	/* Listening but never accepting: TCP connects (backlog), no answer ever comes. */
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	socklen_t len = sizeof(sa);
+	getsockname(lfd, (struct sockaddr *)&sa, &len);
+	struct run r = { .want = 1, .per_conn = 1 };
+	wr_loop *loop = new_loop(&r, 10000);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws", ntohs(sa.sin_port));
+	uint64_t t0 = ms_now();
+	cr_assert_eq(wr_loop_connect(loop, url, &(wr_client_options){ .handshake_timeout_ms = 300 },
+	                             handlers(&r)), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	uint64_t dt = ms_now() - t0;
+	cr_assert_eq(r.closed, 1);
+	cr_assert_eq(r.last_code, WR_CLOSE_ABNORMAL);
+	cr_assert_eq(r.last_error, -ETIMEDOUT, "error %d", r.last_error);
+	cr_assert_geq(dt, 250);
+	cr_assert_lt(dt, 2000, "took %llu ms", (unsigned long long)dt);
+	wr_loop_free(loop);
+	close(lfd);
+}
+
+/* Large messages both ways: the client role's masking and the reassembly of big frames. */
+struct big {
+	wr_loop *loop;
+	uint8_t *buf;
+	size_t sizes[4];
+	unsigned i, ok, closed;
+	int code;
+};
+
+static void big_send(wr_ws *ws, struct big *b)
+{
+	size_t n = b->sizes[b->i];
+	for (size_t k = 0; k < n; k++)
+		b->buf[k] = (uint8_t)(k * 13 + b->i);
+	wr_ws_send(ws, b->buf, n, WR_OP_BINARY);
+}
+
+static void big_open(wr_ws *ws, const wr_req *req, void *user) { big_send(ws, user); }
+
+static void big_message(wr_ws *ws, wr_msg msg, void *user)
+{
+	struct big *b = user;
+	if (msg.len == b->sizes[b->i] && !memcmp(msg.data, b->buf, msg.len))
+		b->ok++;
+	if (++b->i < 4)
+		big_send(ws, b);
+	else
+		wr_ws_close(ws, 4000, NULL);
+}
+
+static void big_close(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	struct big *b = user;
+	b->closed++;
+	b->code = code;
+	wr_loop_stop(b->loop);
+}
+
+Test(loop, large_messages)
+{
+	struct run r = { 0 };
+	wr_loop *loop = new_loop(&r, 20000);
+	struct big b = { .loop = loop, .sizes = { 65536, 1u << 20, 0, 16u << 20 } };
+	b.buf = malloc(16u << 20);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws", srv_port);
+	wr_ws_handlers h = { .on_open = big_open, .on_message = big_message,
+	                     .on_close = big_close, .user = &b };
+	cr_assert_eq(wr_loop_connect(loop, url, NULL, &h), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_eq(b.ok, 4, "%u of 4 echoes intact", b.ok);
+	cr_assert_eq(b.closed, 1);
+	cr_assert_eq(b.code, 4000);
+	wr_loop_free(loop);
+	free(b.buf);
 }
