@@ -15,9 +15,12 @@ static atomic_int n_open, n_close, last_close, n_ping, n_drain, zc_done, send_rc
 static char last_reason[128];
 static char seen_auth[64];
 static void *seen_data;
+static wr_ws *open_ws[16];
+static int n_open_ws;
 
 static void reset(void)
 {
+	n_open_ws = 0;
 	n_open = n_close = last_close = n_ping = n_drain = zc_done = send_rc = n_msg = 0;
 	last_reason[0] = seen_auth[0] = 0;
 	seen_data = NULL;
@@ -41,6 +44,8 @@ static int on_upgrade(const wr_req *req, wr_upgrade *up, void *user)
 static void on_open(wr_ws *ws, const wr_req *req, void *user)
 {
 	atomic_fetch_add(&n_open, 1);
+	if (n_open_ws < 16)
+		open_ws[n_open_ws++] = ws;
 	seen_data = wr_ws_data(ws);
 	wr_str auth = wr_req_header(req, "Authorization");
 	snprintf(seen_auth, sizeof(seen_auth), "%.*s", (int)auth.len, auth.data ? auth.data : "");
@@ -85,6 +90,21 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 		cr_assert_eq(wr_ws_send_zc(ws, p, n, WR_OP_BINARY, zc_complete, NULL), 0);
 		return;
 	}
+	if (msg.len == 5 && !memcmp(msg.data, "bcast", 5)) {
+		/* Encoded once, sent to every open connection; large and small frames. */
+		static char payload[10000];
+		memset(payload, 'b', sizeof(payload));
+		wr_frame *big = wr_frame_new(payload, sizeof(payload), WR_OP_BINARY);
+		wr_frame *small = wr_frame_new("tiny", 4, WR_OP_TEXT);
+		cr_assert_null(wr_frame_new("x", 1, WR_OP_CLOSE));
+		for (int i = 0; i < n_open_ws; i++) {
+			cr_assert_eq(wr_ws_send_frame(open_ws[i], big), 0);
+			cr_assert_eq(wr_ws_send_frame(open_ws[i], small), 0);
+		}
+		wr_frame_unref(big); /* the queued sends hold their own references */
+		wr_frame_unref(small);
+		return;
+	}
 	if (msg.len == 4 && !memcmp(msg.data, "args", 4)) {
 		char big[200] = { 0 };
 		int a = wr_ws_send(ws, big, sizeof(big), WR_OP_PING);
@@ -103,6 +123,9 @@ static void on_drain(wr_ws *ws, void *user) { atomic_fetch_add(&n_drain, 1); }
 
 static void on_close(wr_ws *ws, int code, wr_str reason, void *user)
 {
+	for (int i = 0; i < n_open_ws; i++)
+		if (open_ws[i] == ws)
+			open_ws[i] = open_ws[--n_open_ws];
 	snprintf(last_reason, sizeof(last_reason), "%.*s", (int)reason.len, reason.data ? reason.data : "");
 	last_close = code;
 	atomic_fetch_add(&n_close, 1);
@@ -391,5 +414,25 @@ Test(ws, stop_sends_going_away)
 	cr_assert_eq(wr_server_wait(srv), 0);
 	cr_assert_eq(n_close, before_close + 1);
 	close(fd);
+	stop();
+}
+
+Test(ws, broadcast_frame_encoded_once)
+{
+	uint16_t port = start(NULL);
+	int fds[3];
+	for (int i = 0; i < 3; i++)
+		fds[i] = ws_open(port, "/ws");
+	wait_for(&n_open, 3, 1000);
+	live_ws_send(fds[1], 1, 1, "bcast", 5);
+	for (int i = 0; i < 3; i++) {
+		static char buf[10000];
+		int op, fin;
+		ssize_t n = live_ws_recv(fds[i], &op, &fin, buf, sizeof(buf));
+		cr_assert(n == 10000 && op == 2 && buf[0] == 'b' && buf[9999] == 'b', "connection %d", i);
+		n = live_ws_recv(fds[i], &op, &fin, buf, sizeof(buf));
+		cr_assert(n == 4 && op == 1 && !memcmp(buf, "tiny", 4), "connection %d", i);
+		close(fds[i]);
+	}
 	stop();
 }
