@@ -31,6 +31,20 @@ static inline void wr_list_remove(wr_list *n)
 	n->prev = n->next = n;
 }
 
+/* Move every node of src to dst (whose old contents are forgotten); src is left empty. */
+static inline void wr_list_move_all(wr_list *dst, wr_list *src)
+{
+	if (wr_list_empty(src)) {
+		wr_list_init(dst);
+		return;
+	}
+	dst->next = src->next;
+	dst->prev = src->prev;
+	dst->next->prev = dst;
+	dst->prev->next = dst;
+	wr_list_init(src);
+}
+
 #define wr_list_for_each_safe(pos, tmp, head) \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
 

@@ -234,12 +234,19 @@ static void run_timers(wr_reactor *r)
 	while (r->now_ns >= r->next_tick_ns) {
 		r->next_tick_ns += WR_TICK_MS * 1000000ull;
 		r->tick++;
-		wr_list *slot = &r->wheel[r->tick % WR_WHEEL_SLOTS], *pos, *tmp;
-		wr_list_for_each_safe(pos, tmp, slot) {
-			wr_conn *c = wr_container_of(pos, wr_conn, timer_link);
-			if ((int32_t)(c->deadline - r->tick) > 0)
-				continue; /* a later lap */
+		/* A firing timer runs callbacks that may arm, move or cancel any other timer, this
+		 * slot's included: take the slot's entries aside and pop them one at a time, so no
+		 * iterator is left pointing at a node that moved. Re-arming never targets the
+		 * current tick, so nothing put back into the slot is due now. */
+		wr_list *slot = &r->wheel[r->tick % WR_WHEEL_SLOTS], due;
+		wr_list_move_all(&due, slot);
+		while (!wr_list_empty(&due)) {
+			wr_conn *c = wr_container_of(due.next, wr_conn, timer_link);
 			wr_list_remove(&c->timer_link);
+			if ((int32_t)(c->deadline - r->tick) > 0) {
+				wr_list_insert_tail(slot, &c->timer_link); /* a later lap */
+				continue;
+			}
 			timer_fire(c);
 		}
 		if (r->accept_backoff) {

@@ -1,0 +1,65 @@
+/* Regression tests from the core review: each one failed (crash, hang, leak or unbounded
+ * growth) before its fix. Loopback only; every wait is bounded. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "live.h"
+
+/* ---- timer wheel: a timer callback that re-arms or cancels another connection's timer ---- */
+
+#define NPEERS 8
+static wr_ws *peers[NPEERS]; /* reactor thread only (threads = 1) */
+static atomic_int n_closed;
+
+static void partner_open(wr_ws *ws, const wr_req *req, void *user)
+{
+	for (int i = 0; i < NPEERS; i++)
+		if (!peers[i]) {
+			peers[i] = ws;
+			break;
+		}
+}
+
+/* A game server: when one player drops (here: ping timeout), close the others' sessions. */
+static void partner_close(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	atomic_fetch_add(&n_closed, 1);
+	for (int i = 0; i < NPEERS; i++)
+		if (peers[i] == ws)
+			peers[i] = NULL;
+	for (int i = 0; i < NPEERS; i++)
+		if (peers[i])
+			wr_ws_close(peers[i], WR_CLOSE_GOING_AWAY, "partner left");
+}
+
+Test(review, timer_callback_rearms_other_timer_in_same_slot, .timeout = 30)
+{
+	atomic_store(&n_closed, 0);
+	memset(peers, 0, sizeof(peers));
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1, .ping_interval_ms = 300,
+	                                                    .close_timeout_ms = 1000 }, NULL);
+	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_open = partner_open,
+	                                                   .on_close = partner_close });
+	uint16_t port = live_start(srv);
+	int fds[NPEERS];
+	for (int i = 0; i < NPEERS; i++)
+		fds[i] = live_connect(port);
+	/* Handshakes back to back: the idle timers land in the same wheel slot. */
+	for (int i = 0; i < NPEERS; i++)
+		cr_assert_eq(live_ws_handshake(fds[i], "/ws"), 0);
+	/* Nobody answers pings: one ping timeout closes the others (1001), whose close timeout
+	 * then ends them. Every socket must see EOF. */
+	for (int i = 0; i < NPEERS; i++) {
+		cr_assert(live_wait_eof(fds[i], 8000), "peer %d never closed", i);
+		close(fds[i]);
+	}
+	for (int i = 0; i < 100 && atomic_load(&n_closed) < NPEERS; i++)
+		usleep(20000);
+	cr_assert_eq(atomic_load(&n_closed), NPEERS);
+	wr_server_free(srv);
+}
