@@ -391,10 +391,12 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 
 static void handle_wake(wr_reactor *r, const wr_cqe *cqe)
 {
+	(void)cqe;
 	if (atomic_load(&r->stop) && !r->stopping)
 		wr__reactor_begin_stop(r);
-	if (!r->stopping || cqe->res < 0)
-		wr__ring_read_wake(r);
+	/* Always re-armed: a wr_loop is run again after a stop, and its next wr_loop_stop must
+	 * be seen. A read still pending when the ring is freed is simply cancelled. */
+	wr__ring_read_wake(r);
 }
 
 typedef struct wr_post {
