@@ -110,6 +110,11 @@ void wr_loop_free(wr_loop *loop)
 		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "loop freed");
 		wr__conn_close_hard(c);
 		c->inflight = 0; /* the ring goes away with its requests */
+		/* Whether it waited for a completion, sat on the flush list or was already on the
+		 * closed list: free it now. */
+		if (wr_list_linked(&c->flush_link))
+			wr_list_remove(&c->flush_link);
+		wr_list_insert_tail(&r->closed, &c->flush_link);
 	}
 	wr__conn_free_closed(r);
 	wr__reactor_finish(r);

@@ -63,3 +63,48 @@ Test(review, timer_callback_rearms_other_timer_in_same_slot, .timeout = 30)
 	cr_assert_eq(atomic_load(&n_closed), NPEERS);
 	wr_server_free(srv);
 }
+
+/* ---- wr_loop: run, stop, run again ---- */
+
+static void stop_soon(wr_loop *loop, void *user)
+{
+	(*(int *)user)++;
+	wr_loop_stop(loop);
+}
+
+Test(review, loop_runs_again_after_stop, .timeout = 10)
+{
+	int err, ticks = 0;
+	wr_loop *loop = wr_loop_new(NULL, &err);
+	cr_assert_not_null(loop);
+	cr_assert_eq(wr_loop_every(loop, 20, stop_soon, &ticks), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_eq(ticks, 1);
+	/* The second stop must be seen too (it was lost: the wake read was not re-armed). */
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_geq(ticks, 2);
+	wr_loop_free(loop);
+}
+
+/* ---- wr_loop_free with a connection still connecting ---- */
+
+static atomic_int loop_closed;
+static void count_close(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	atomic_fetch_add(&loop_closed, 1);
+}
+
+Test(review, loop_free_releases_pending_connections, .timeout = 10)
+{
+	atomic_store(&loop_closed, 0);
+	int before = live_fd_count();
+	int err;
+	wr_loop *loop = wr_loop_new(NULL, &err);
+	cr_assert_not_null(loop);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(wr_loop_connect(loop, "ws://127.0.0.1:9/ws", NULL,
+		                             &(wr_ws_handlers){ .on_close = count_close }), 0);
+	wr_loop_free(loop);
+	cr_assert_eq(atomic_load(&loop_closed), 4);
+	cr_assert_eq(live_fd_count(), before, "descriptors leaked: %d", live_fd_count() - before);
+}
