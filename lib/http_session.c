@@ -185,6 +185,12 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 	size_t off = 0;
 	while (off < n && !is_closing(c)) {
 		wr_http_state *hs = &c->http;
+		if (wr__conn_over_limit(c)) {
+			/* Pipelining while never reading the answers: cut the peer off rather than
+			 * queue answers without bound (one answer, however large, always goes out). */
+			wr__conn_close_hard(c);
+			return n;
+		}
 		size_t avail = n - off;
 		int hl = wr__http_parse_request((const char *)p + off, avail, from_in ? hs->scanned : 0,
 		                                cfg->max_header_bytes, hp);
@@ -254,12 +260,12 @@ static bool head_pending(const wr_conn *c)
 
 void wr__http_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
-	if (c->flags & WR_CF_RECV_DISCARD)
-		return;
+	if (is_closing(c))
+		return; /* answered for the last time: whatever follows is dropped, not buffered */
 	bool was_head_pending = head_pending(c);
 	if (c->in.len == 0) {
 		size_t used = serve(c, p, n, false);
-		if (used < n && c->state == WR_CONN_HTTP && !(c->flags & WR_CF_RECV_DISCARD)) {
+		if (used < n && !is_closing(c)) {
 			if (wr__buf_append(&c->in, p + used, n - used) < 0)
 				wr__conn_close_hard(c);
 		} else if (used < n && c->state == WR_CONN_WS) {
@@ -278,6 +284,10 @@ void wr__http_on_data(wr_conn *c, uint8_t *p, size_t n)
 		c->in = (wr_buf){ 0 };
 		wr__ws_on_data(c, rest.data + used, rest.len - used);
 		wr__buf_free(&rest);
+		return;
+	}
+	if (is_closing(c)) {
+		wr__buf_free(&c->in);
 		return;
 	}
 	wr__buf_consume(&c->in, used);

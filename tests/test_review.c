@@ -108,3 +108,80 @@ Test(review, loop_free_releases_pending_connections, .timeout = 10)
 	cr_assert_eq(atomic_load(&loop_closed), 4);
 	cr_assert_eq(live_fd_count(), before, "descriptors leaked: %d", live_fd_count() - before);
 }
+
+/* ---- HTTP: a peer that sends and never reads must not grow server memory without bound ---- */
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static char big_body[32768];
+static void h_big(wr_req *req, wr_res *res, void *user) { wr_res_body(res, big_body, sizeof(big_body)); }
+
+static wr_server *http_server(uint16_t *port)
+{
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1,
+	                                                    .max_send_buffer = 1u << 20 }, NULL);
+	cr_assert_not_null(srv);
+	wr_server_get(srv, "/big", h_big, NULL);
+	*port = live_start(srv);
+	return srv;
+}
+
+/* Push `total` bytes of `unit` repeated; stops early if the server closed. */
+static size_t push(int fd, const char *unit, size_t total)
+{
+	size_t ul = strlen(unit), sent = 0;
+	char *blk = malloc(64 * 1024);
+	size_t per = (64 * 1024) / ul;
+	for (size_t i = 0; i < per; i++)
+		memcpy(blk + i * ul, unit, ul);
+	while (sent < total) {
+		if (live_send(fd, blk, per * ul) < 0)
+			break;
+		sent += per * ul;
+	}
+	free(blk);
+	return sent;
+}
+
+Test(review, http_pipelining_without_reading_is_bounded, .timeout = 60)
+{
+	uint16_t port;
+	wr_server *srv = http_server(&port);
+	long before = rss_kb();
+	int fd = live_connect(port);
+	/* 4 MiB of requests, each answered with 32 KiB: 4 GiB of answers if nothing holds back. */
+	push(fd, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n", 4u << 20);
+	usleep(200000);
+	long grown = rss_kb() - before;
+	cr_assert_lt(grown, 64 * 1024, "server memory grew by %ld KiB for one connection", grown);
+	close(fd);
+	wr_server_free(srv);
+}
+
+Test(review, http_input_after_connection_close_is_bounded, .timeout = 60)
+{
+	uint16_t port;
+	wr_server *srv = http_server(&port);
+	long before = rss_kb();
+	int fd = live_connect(port);
+	/* Enough answers that the flush cannot finish while we do not read, then garbage. */
+	push(fd, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n", 30 * 16);
+	cr_assert_eq(live_send_str(fd, "GET /big HTTP/1.1\r\nConnection: close\r\n\r\n"), 0);
+	push(fd, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 256u << 20);
+	usleep(200000);
+	long grown = rss_kb() - before;
+	cr_assert_lt(grown, 64 * 1024, "server memory grew by %ld KiB for one connection", grown);
+	close(fd);
+	wr_server_free(srv);
+}
