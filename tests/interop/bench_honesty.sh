@@ -13,7 +13,8 @@ done
 
 # --- counts agree ---
 port=$(free_port)
-start count "$COUNT" "$port" 1
+# the server as deployed: one reactor per CPU (ws-bench runs one thread)
+start count "$COUNT" "$port"
 srv=$LAST_PID
 wait_port "$port"
 "$BENCH" -q -c 50 -d 3 -w 1 --json --server-pid "$srv" "ws://127.0.0.1:$port/ws" \
