@@ -30,8 +30,7 @@ uint64_t wr_now_ns(void) { return wr__now_ns(); }
 
 int wr__reactor_init(wr_reactor *r, const wr_shared *sh, unsigned idx, int cpu)
 {
-	/* Everything but the flush scratch (msgs, iovs: written before each use) starts zeroed;
-	 * the fields after the scratch (scratch/body buffers, rng, stats) are freed or read. */
+	/* The flush scratch (msgs, iovs) needs no zeroing; what follows it does. */
 	memset(r, 0, offsetof(wr_reactor, msgs));
 	memset(&r->scratch, 0, sizeof(*r) - offsetof(wr_reactor, scratch));
 	r->idx = idx;
