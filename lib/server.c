@@ -78,6 +78,7 @@ wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
 	}
 	if (cfg)
 		srv->sh.cfg = *cfg;
+	/* The caller's TLS block is borrowed only until return: sh.tls holds what it built. */
 	srv->sh.cfg.tls = NULL;
 	rc = wr__config_defaults(&srv->sh.cfg);
 	if (rc < 0)

@@ -1,8 +1,17 @@
-/* TLS through wolfSSL. Until the TLS layer lands, a TLS configuration gives -ENOTSUP. */
+/* TLS through wolfSSL, behind the small table of operations in tls.h.
+ *
+ * wolfSSL never touches the socket. Ciphertext the ring received is lent to wolfSSL for the
+ * duration of wr__tls_on_data through the receive callback (which answers WANT_READ once it
+ * is used up); ciphertext wolfSSL produces goes straight into the connection's send queue
+ * through the send callback. Plaintext written by the sessions is gathered per connection and
+ * encrypted once per loop turn in wr__tls_flush, so small frames share records. The only
+ * process-wide state is wolfSSL's own, initialised once. */
 #include <errno.h>
 
 #include "reactor.h"
 #include "tls.h"
+
+#if !WR_HAVE_TLS
 
 int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **out) { return -ENOTSUP; }
 void wr__tls_ctx_free(struct wr_tls_ctx *ctx) {}
@@ -10,5 +19,451 @@ int wr__tls_accept(struct wr_conn *c) { return -ENOTSUP; }
 int wr__tls_connect(struct wr_conn *c, struct wr_tls_ctx *ctx, const char *sni) { return -ENOTSUP; }
 void wr__tls_on_data(struct wr_conn *c, const uint8_t *p, size_t n) {}
 int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n) { return -ENOTSUP; }
+uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n) { return NULL; }
 void wr__tls_flush(struct wr_conn *c) {}
 void wr__tls_conn_free(struct wr_conn *c) {}
+
+#else
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include "log.h"
+
+#define PLAIN_SCRATCH 16384u    /* one record's worth of plaintext per delivery */
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+struct wr_tls_ctx {
+	WOLFSSL_CTX *ctx;
+	bool server;
+};
+
+struct wr_tls_conn {
+	WOLFSSL *ssl;
+	const uint8_t *in;      /* ciphertext lent by wr__tls_on_data */
+	size_t in_len;
+	wr_buf plain;           /* plaintext waiting for this turn's encryption */
+	bool server;
+	bool established;
+	bool failed;            /* handshake or record error: input is ignored from now on */
+	bool shutdown_sent;
+	bool seen_input;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void global_init(void)
+{
+	init_rc = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
+}
+
+/* ---- I/O callbacks: memory only ---- */
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	wr_conn *c = ctx;
+	struct wr_tls_conn *t = c->tls;
+	if (!t->in_len)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	size_t k = (size_t)sz < t->in_len ? (size_t)sz : t->in_len;
+	memcpy(buf, t->in, k);
+	t->in += k;
+	t->in_len -= k;
+	return (int)k;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	wr_conn *c = ctx;
+	if (c->state == WR_CONN_CLOSED)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	if (wr__conn_write_raw(c, buf, (size_t)sz) < 0)
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	return sz;
+}
+
+/* ---- contexts (shared read-only by every reactor of a server or loop) ---- */
+
+static int readable(const char *path)
+{
+	return access(path, R_OK) == 0 ? 0 : -errno;
+}
+
+static int load_trust(WOLFSSL_CTX *ctx, const char *ca_file)
+{
+	if (ca_file) {
+		int rc = readable(ca_file);
+		if (rc < 0)
+			return rc;
+		return wolfSSL_CTX_load_verify_locations(ctx, ca_file, NULL) == WOLFSSL_SUCCESS ? 0 : -EBADMSG;
+	}
+#ifdef WOLFSSL_SYS_CA_CERTS
+	if (wolfSSL_CTX_load_system_CA_certs(ctx) == WOLFSSL_SUCCESS)
+		return 0;
+#endif
+	if (readable(SYSTEM_CA_FILE) < 0)
+		return -ENOENT;
+	return wolfSSL_CTX_load_verify_locations(ctx, SYSTEM_CA_FILE, NULL) == WOLFSSL_SUCCESS ? 0 : -EBADMSG;
+}
+
+static int load_identity(WOLFSSL_CTX *ctx, const wr_tls_config *cfg)
+{
+	if (!cfg->cert_file != !cfg->key_file)
+		return -EINVAL;
+	if (!cfg->cert_file)
+		return 0;
+	int rc = readable(cfg->cert_file);
+	if (rc == 0)
+		rc = readable(cfg->key_file);
+	if (rc < 0)
+		return rc;
+	if (wolfSSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
+		return -EBADMSG;
+	return 0;
+}
+
+int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **out)
+{
+	static const wr_tls_config defaults = { 0 };
+	if (!cfg)
+		cfg = &defaults;
+	int minv;
+	switch (cfg->min_version) {
+	case 0:
+	case 12:
+		minv = WOLFSSL_TLSV1_2;
+		break;
+	case 13:
+		minv = WOLFSSL_TLSV1_3;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (server && !cfg->cert_file)
+		return -EINVAL;
+	pthread_once(&init_once, global_init);
+	if (init_rc < 0)
+		return init_rc;
+	int rc;
+	struct wr_tls_ctx *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->server = server;
+	t->ctx = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() : wolfSSLv23_client_method());
+	if (!t->ctx) {
+		rc = -ENOMEM;
+		goto err_ctx;
+	}
+	if (wolfSSL_CTX_SetMinVersion(t->ctx, minv) != WOLFSSL_SUCCESS) {
+		rc = -ENOTSUP;
+		goto err_cfg;
+	}
+	wolfSSL_CTX_SetIORecv(t->ctx, io_recv);
+	wolfSSL_CTX_SetIOSend(t->ctx, io_send);
+	rc = load_identity(t->ctx, cfg);
+	if (rc < 0)
+		goto err_cfg;
+	if (server) {
+		if (cfg->verify_peer) {
+			rc = load_trust(t->ctx, cfg->ca_file);
+			if (rc < 0)
+				goto err_cfg;
+			wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_PEER |
+			                       WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		} else {
+			wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_NONE, NULL);
+		}
+#ifdef HAVE_SESSION_TICKET
+		/* Resumption without server-side state: wolfSSL's built-in ticket key. */
+		wolfSSL_CTX_UseSessionTicket(t->ctx);
+#endif
+	} else if (cfg->insecure) {
+		wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_NONE, NULL);
+	} else {
+		rc = load_trust(t->ctx, cfg->ca_file);
+		if (rc < 0)
+			goto err_cfg;
+		wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_PEER, NULL);
+	}
+	*out = t;
+	return 0;
+
+err_cfg:
+	wolfSSL_CTX_free(t->ctx);
+err_ctx:
+	free(t);
+	return rc;
+}
+
+void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	wolfSSL_CTX_free(ctx->ctx);
+	free(ctx);
+}
+
+/* ---- connections ---- */
+
+static int conn_new(wr_conn *c, struct wr_tls_ctx *ctx)
+{
+	struct wr_tls_conn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ssl = wolfSSL_new(ctx->ctx);
+	if (!t->ssl) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->server = ctx->server;
+	wolfSSL_SetIOReadCtx(t->ssl, c);
+	wolfSSL_SetIOWriteCtx(t->ssl, c);
+#ifdef HAVE_ALPN
+	char alpn[] = "http/1.1";
+	wolfSSL_UseALPN(t->ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+#endif
+	c->tls = t;
+	return 0;
+}
+
+int wr__tls_accept(wr_conn *c)
+{
+	/* The handshake starts when the ClientHello arrives (wr__tls_on_data). */
+	return conn_new(c, c->r->sh->tls);
+}
+
+int wr__tls_connect(wr_conn *c, struct wr_tls_ctx *ctx, const char *sni)
+{
+	int rc = conn_new(c, ctx);
+	if (rc < 0)
+		return rc;
+	struct wr_tls_conn *t = c->tls;
+	if (sni && *sni) {
+		unsigned char ip[16];
+		bool literal = inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1;
+		if (literal) {
+			/* RFC 6066: no SNI for an address; the certificate must name the address. */
+			WOLFSSL_X509_VERIFY_PARAM *vp = wolfSSL_get0_param(t->ssl);
+			if (!vp || wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(vp, sni) != WOLFSSL_SUCCESS)
+				return -ENOMEM;
+		} else {
+			if (wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
+			        WOLFSSL_SUCCESS ||
+			    wolfSSL_check_domain_name(t->ssl, sni) != WOLFSSL_SUCCESS)
+				return -ENOMEM;
+		}
+	}
+	/* Sends the ClientHello through io_send; the answer arrives through wr__tls_on_data. */
+	int r = wolfSSL_connect(t->ssl);
+	if (r != WOLFSSL_SUCCESS) {
+		int e = wolfSSL_get_error(t->ssl, r);
+		if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static bool is_cert_error(int e)
+{
+	switch (e) {
+	case DOMAIN_NAME_MISMATCH:
+	case IPADDR_MISMATCH:
+	case VERIFY_CERT_ERROR:
+	case NO_PEER_CERT:
+	case ASN_NO_SIGNER_E:
+	case ASN_AFTER_DATE_E:
+	case ASN_BEFORE_DATE_E:
+	case ASN_SIG_CONFIRM_E:
+	case ASN_SELF_SIGNED_E:
+	case ASN_PATHLEN_INV_E:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The peer broke TLS (or failed our checks): report it as the session would report a dropped
+ * connection, let a queued alert go out, and ignore whatever else arrives. */
+static void fail(wr_conn *c, int e)
+{
+	struct wr_tls_conn *t = c->tls;
+	t->failed = true;
+	int code = is_cert_error(e) ? -EKEYREJECTED : -EPROTO;
+	const char *why = wolfSSL_ERR_reason_error_string((unsigned long)e);
+	wr__log("tls: connection %u: %s (%d)", c->idx, why ? why : "?", e);
+	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS || c->state == WR_CONN_CONNECTING) {
+		if (c->state != WR_CONN_WS)
+			c->ws.error = code;
+		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, code == -EKEYREJECTED ?
+		               "TLS certificate rejected" : "TLS error");
+	}
+	c->flags |= WR_CF_RECV_DISCARD;
+	if (c->out_head)
+		wr__conn_close_soft(c);
+	else
+		wr__conn_close_hard(c);
+}
+
+/* Plain HTTP on the TLS port: a readable answer instead of a bare reset. */
+static void answer_plain_http(wr_conn *c)
+{
+	static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+	                          "Content-Length: 35\r\nConnection: close\r\n\r\n"
+	                          "This port speaks HTTPS, not HTTP.\r\n";
+	c->tls->failed = true;
+	c->flags |= WR_CF_RECV_DISCARD;
+	wr__conn_write_raw(c, msg, sizeof(msg) - 1);
+	wr__conn_close_soft(c);
+}
+
+static void peer_closed(wr_conn *c)
+{
+	c->tls->failed = true;
+	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS)
+		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "connection closed");
+	wr__conn_close_hard(c);
+}
+
+static bool gone(const wr_conn *c)
+{
+	return c->state == WR_CONN_CLOSED || c->state == WR_CONN_LINGER;
+}
+
+void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
+{
+	struct wr_tls_conn *t = c->tls;
+	if (t->failed || gone(c))
+		return;
+	if (t->server && !t->seen_input && n && p[0] >= 'A' && p[0] <= 'Z') {
+		answer_plain_http(c); /* a TLS record starts with 0x14..0x17 */
+		return;
+	}
+	t->seen_input = true;
+	t->in = p;
+	t->in_len = n;
+	if (!t->established) {
+		int r = t->server ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
+		if (r != WOLFSSL_SUCCESS) {
+			int e = wolfSSL_get_error(t->ssl, r);
+			if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)
+				fail(c, e);
+			goto out;
+		}
+		t->established = true;
+		wr__log("tls: connection %u: %s established", c->idx, wolfSSL_get_version(t->ssl));
+		if (t->plain.len)
+			wr__conn_flush_queue(c); /* the client's upgrade request waited for this */
+	}
+	uint8_t plain[PLAIN_SCRATCH];
+	for (;;) {
+		size_t got = 0;
+		int e = 0;
+		while (got < sizeof(plain)) {
+			int r = wolfSSL_read(t->ssl, plain + got, (int)(sizeof(plain) - got));
+			if (r <= 0) {
+				e = wolfSSL_get_error(t->ssl, r);
+				break;
+			}
+			got += (size_t)r;
+		}
+		if (got) {
+			wr__conn_deliver(c, plain, got);
+			if (gone(c))
+				break;
+		}
+		if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+			break;
+		if (e == WOLFSSL_ERROR_ZERO_RETURN) {
+			peer_closed(c);
+			break;
+		}
+		if (e) {
+			fail(c, e);
+			break;
+		}
+	}
+out:
+	/* The receive buffer goes back to the ring after this call: never keep the pointer. */
+	t->in = NULL;
+	t->in_len = 0;
+}
+
+int wr__tls_write(wr_conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t *d = wr__tls_reserve(c, n);
+	if (!d)
+		return -ENOMEM;
+	memcpy(d, p, n);
+	return 0;
+}
+
+uint8_t *wr__tls_reserve(wr_conn *c, size_t n)
+{
+	struct wr_tls_conn *t = c->tls;
+	if (wr__buf_reserve(&t->plain, n) < 0)
+		return NULL;
+	uint8_t *d = t->plain.data + t->plain.len;
+	t->plain.len += n;
+	/* Counted as queued output, so backpressure sees it before it is encrypted. */
+	c->out_bytes += n;
+	wr__conn_flush_queue(c);
+	return d;
+}
+
+void wr__tls_flush(wr_conn *c)
+{
+	struct wr_tls_conn *t = c->tls;
+	if (!t->established || t->failed || c->state == WR_CONN_CLOSED)
+		return;
+	if (t->plain.len) {
+		size_t n = t->plain.len;
+		c->out_bytes -= n; /* the ciphertext is counted by wr__conn_write_raw instead */
+		t->plain.len = 0;
+		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so one call writes it all. */
+		int r = wolfSSL_write(t->ssl, t->plain.data, (int)n);
+		wr__buf_trim(&t->plain, 65536);
+		if (r != (int)n) {
+			int e = wolfSSL_get_error(t->ssl, r);
+			t->failed = true;
+			wr__log("tls: connection %u: write failed (%d)", c->idx, e);
+			if (c->state == WR_CONN_WS)
+				wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "TLS error");
+			wr__conn_close_hard(c);
+			return;
+		}
+	}
+	if ((c->flags & WR_CF_CLOSE_AFTER_FLUSH) && !t->shutdown_sent) {
+		t->shutdown_sent = true;
+		wolfSSL_shutdown(t->ssl); /* close_notify, then the lingering close */
+	}
+	/* This pass sends what was just queued: no second visit to the flush list. */
+	if (c->flags & WR_CF_FLUSH_QUEUED) {
+		wr_list_remove(&c->flush_link);
+		wr_list_init(&c->flush_link);
+		c->flags &= ~WR_CF_FLUSH_QUEUED;
+	}
+}
+
+void wr__tls_conn_free(wr_conn *c)
+{
+	struct wr_tls_conn *t = c->tls;
+	if (!t)
+		return;
+	wolfSSL_free(t->ssl);
+	wr__buf_free(&t->plain);
+	free(t);
+	c->tls = NULL;
+}
+
+#endif

@@ -22,10 +22,13 @@ int wr__tls_accept(struct wr_conn *c);
 int wr__tls_connect(struct wr_conn *c, struct wr_tls_ctx *ctx, const char *sni);
 /* Ciphertext arrived: decrypt and deliver plaintext with wr__conn_deliver. */
 void wr__tls_on_data(struct wr_conn *c, const uint8_t *p, size_t n);
-/* Encrypt queued plaintext p into the connection's output. */
+/* Queue a copy of plaintext p; it is encrypted at this turn's flush. 0 or -ENOMEM/-ENOTSUP. */
 int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n);
+/* Reserve n bytes of plaintext to fill now (NULL on -ENOMEM); same turn-end encryption. */
+uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n);
 /* Encrypt buffered plaintext into the send queue (once per turn). */
 void wr__tls_flush(struct wr_conn *c);
+/* Free the connection's TLS state (accepts a connection without any). */
 void wr__tls_conn_free(struct wr_conn *c);
 
 #endif
