@@ -70,6 +70,9 @@ wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 		rc = -ENOMEM;
 		goto err_cfg;
 	}
+	/* wr__reactor_init clears only the fields before the flush scratch: start from zero, as
+	 * the server does (scratch, body and rng live past it). */
+	memset(l->r, 0, sizeof(*l->r));
 	if (cfg && cfg->pin && cfg->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
