@@ -210,8 +210,7 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 					hs->continue_sent = true;
 				}
 			}
-			if (!from_in)
-				return off; /* bodies are decoded in c->in */
+			/* Decoded in place (the receive buffer or c->in): output never passes input. */
 			size_t used, outl;
 			int dr = wr__chunked_decode(&hs->dec, (const char *)p + off + hs->raw_pos,
 			                            avail - hs->raw_pos, &used,

@@ -101,6 +101,7 @@ void wr__reactor_finish(wr_reactor *r)
 	}
 	r->every = NULL;
 	wr__buf_free(&r->scratch);
+	wr__buf_free(&r->body);
 	free(r->conns);
 	free(r->free_idx);
 	r->conns = NULL;
@@ -394,46 +395,49 @@ typedef struct wr_post {
 
 static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 {
-	wr_conn *c;
-	switch (wr_ud_op(cqe->ud)) {
+	enum wr_op op = wr_ud_op(cqe->ud);
+	switch (op) {
 	case WR_OPK_ACCEPT:
 		handle_accept(r, cqe);
-		break;
-	case WR_OPK_RECV:
-		if ((c = conn_of(r, cqe->ud)))
-			handle_recv(r, c, cqe);
-		break;
-	case WR_OPK_SEND:
-		if ((c = conn_of(r, cqe->ud))) {
-			c->inflight--;
-			wr__conn_on_sent(c, cqe->res);
-		}
-		break;
-	case WR_OPK_CANCEL:
-		if ((c = conn_of(r, cqe->ud)))
-			c->inflight--;
-		break;
-	case WR_OPK_CONNECT:
-		if ((c = conn_of(r, cqe->ud))) {
-			c->inflight--;
-			wr__client_on_connect(c, cqe->res);
-		}
-		break;
+		return;
 	case WR_OPK_WAKE:
 		handle_wake(r, cqe);
-		break;
+		return;
 	case WR_OPK_POST: {
 		wr_post *p = wr_ud_get_ptr(cqe->ud);
 		p->fn(p->arg);
 		free(p);
-		break;
+		return;
 	}
+	case WR_OPK_RECV:
+	case WR_OPK_SEND:
+	case WR_OPK_CANCEL:
+	case WR_OPK_CONNECT:
+		break;
 	default:
+		return;
+	}
+	wr_conn *c = conn_of(r, cqe->ud);
+	if (!c)
+		return; /* stale: the connection was freed and its slot reused */
+	switch (op) {
+	case WR_OPK_RECV:
+		handle_recv(r, c, cqe);
+		break;
+	case WR_OPK_SEND:
+		c->inflight--;
+		wr__conn_on_sent(c, cqe->res);
+		break;
+	case WR_OPK_CANCEL:
+		c->inflight--;
+		break;
+	default: /* WR_OPK_CONNECT */
+		c->inflight--;
+		wr__client_on_connect(c, cqe->res);
 		break;
 	}
 	/* A closed connection whose last request just completed can now be freed. */
-	if ((c = conn_of(r, cqe->ud)) && c->state == WR_CONN_CLOSED && c->inflight == 0 &&
-	    !wr_list_linked(&c->flush_link))
+	if (c->state == WR_CONN_CLOSED && c->inflight == 0 && !wr_list_linked(&c->flush_link))
 		wr_list_insert_tail(&r->closed, &c->flush_link);
 }
 

@@ -2,6 +2,8 @@
  * reassemble, deliver views), frames out (coalesced; masked in the client role), pings, the
  * closing handshake, idle and close timers, backpressure. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -328,4 +330,59 @@ wr_str wr_ws_protocol(const wr_ws *ws)
 {
 	const wr_conn *c = (const wr_conn *)ws;
 	return (wr_str){ c->ws.protocol_len ? c->ws.protocol : NULL, c->ws.protocol_len };
+}
+
+/* ---- shared frames (broadcast) ---- */
+
+struct wr_frame {
+	atomic_uint refs;
+	wr_opcode op;
+	size_t hdr_len;
+	size_t len;        /* payload bytes */
+	uint8_t bytes[];   /* header then payload */
+};
+
+wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op)
+{
+	if (op != WR_OP_TEXT && op != WR_OP_BINARY && !((op == WR_OP_PING || op == WR_OP_PONG) && len <= 125))
+		return NULL;
+	wr_frame *f = malloc(sizeof(*f) + 14 + len);
+	if (!f)
+		return NULL;
+	atomic_init(&f->refs, 1);
+	f->op = op;
+	f->len = len;
+	f->hdr_len = wr__ws_frame_header(f->bytes, true, op, len, NULL);
+	if (len)
+		memcpy(f->bytes + f->hdr_len, data, len);
+	return f;
+}
+
+void wr_frame_ref(wr_frame *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+
+void wr_frame_unref(wr_frame *f)
+{
+	if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		free(f);
+}
+
+static void frame_sent(const void *data, int status, void *user) { wr_frame_unref(user); }
+
+int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
+{
+	wr_conn *c = (wr_conn *)ws;
+	int rc = check_send(c, f->op, f->len);
+	if (rc < 0)
+		return rc;
+	if ((c->flags & WR_CF_CLIENT) || c->tls || f->len < 4096) {
+		rc = queue_frame(c, f->op, f->bytes + f->hdr_len, f->len);
+	} else {
+		wr_frame_ref(f);
+		rc = wr__conn_write_ext(c, f->bytes, f->hdr_len + f->len, frame_sent, f);
+		if (rc < 0)
+			wr_frame_unref(f);
+	}
+	if (rc < 0)
+		return rc;
+	return after_queue(c);
 }

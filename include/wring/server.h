@@ -124,6 +124,18 @@ WR_API int wr_ws_send_text(wr_ws *ws, const char *text);
  * connection closed first. */
 WR_API int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op,
                          wr_send_done done, void *user);
+/* A frame encoded once and sent to many connections (broadcast): server frames are unmasked,
+ * so the bytes are the same for every receiver. Reference-counted (atomically: usable from
+ * every reactor). data is copied by wr_frame_new; NULL on -ENOMEM/-EINVAL (bad opcode). */
+typedef struct wr_frame wr_frame;
+WR_API wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op);
+WR_API void wr_frame_ref(wr_frame *f);
+WR_API void wr_frame_unref(wr_frame *f);
+/* Queue a shared frame without copying it (small frames are copied: cheaper than a reference).
+ * Takes its own reference, released once the kernel is done with the bytes. Returns as
+ * wr_ws_send. A client connection (which must mask) copies and masks it. */
+WR_API int wr_ws_send_frame(wr_ws *ws, wr_frame *f);
+
 /* Start the closing handshake (code 1000-4999 except the reserved ones; reason <= 123 bytes
  * of UTF-8, borrowed). Further sends fail with -EPIPE. */
 WR_API int wr_ws_close(wr_ws *ws, int code, const char *reason);
