@@ -39,6 +39,7 @@ void wr__tls_conn_free(struct wr_conn *c) {}
 #include "log.h"
 
 #define PLAIN_SCRATCH 16384u    /* one record's worth of plaintext per delivery */
+#define WRITE_CHUNK (1u << 20)
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 struct wr_tls_ctx {
@@ -56,6 +57,7 @@ struct wr_tls_conn {
 	bool failed;            /* handshake or record error: input is ignored from now on */
 	bool shutdown_sent;
 	bool seen_input;
+	bool peer_closed;       /* close_notify received: input is ignored */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -327,12 +329,21 @@ static void answer_plain_http(wr_conn *c)
 	wr__conn_close_soft(c);
 }
 
+/* close_notify: as EOF, except that a response already queued still goes out. */
 static void peer_closed(wr_conn *c)
 {
 	c->tls->failed = true;
-	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS)
+	c->flags |= WR_CF_RECV_DISCARD;
+	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS) {
 		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "connection closed");
-	wr__conn_close_hard(c);
+		wr__conn_close_hard(c);
+	} else if (c->out_bytes) {
+		c->tls->failed = false; /* let the flush encrypt what is pending */
+		c->tls->peer_closed = true;
+		wr__conn_close_soft(c);
+	} else {
+		wr__conn_close_hard(c);
+	}
 }
 
 static bool gone(const wr_conn *c)
@@ -343,7 +354,7 @@ static bool gone(const wr_conn *c)
 void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 {
 	struct wr_tls_conn *t = c->tls;
-	if (t->failed || gone(c))
+	if (t->failed || t->peer_closed || gone(c))
 		return;
 	if (t->server && !t->seen_input && n && p[0] >= 'A' && p[0] <= 'Z') {
 		answer_plain_http(c); /* a TLS record starts with 0x14..0x17 */
@@ -427,13 +438,21 @@ void wr__tls_flush(wr_conn *c)
 	if (!t->established || t->failed || c->state == WR_CONN_CLOSED)
 		return;
 	if (t->plain.len) {
-		size_t n = t->plain.len;
+		size_t n = t->plain.len, off = 0;
 		c->out_bytes -= n; /* the ciphertext is counted by wr__conn_write_raw instead */
 		t->plain.len = 0;
-		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so one call writes it all. */
-		int r = wolfSSL_write(t->ssl, t->plain.data, (int)n);
+		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so each call writes all it
+		 * is given (in bounded pieces: wolfSSL_write takes an int). */
+		int r = 0, k = 0;
+		while (off < n) {
+			k = n - off < WRITE_CHUNK ? (int)(n - off) : (int)WRITE_CHUNK;
+			r = wolfSSL_write(t->ssl, t->plain.data + off, k);
+			if (r != k)
+				break;
+			off += (size_t)k;
+		}
 		wr__buf_trim(&t->plain, 65536);
-		if (r != (int)n) {
+		if (off < n) {
 			int e = wolfSSL_get_error(t->ssl, r);
 			t->failed = true;
 			wr__log("tls: connection %u: write failed (%d)", c->idx, e);
