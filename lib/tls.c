@@ -237,38 +237,45 @@ void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
 
 /* ---- connections ---- */
 
-static int conn_new(wr_conn *c, struct wr_tls_ctx *ctx)
+static int ssl_new(wr_conn *c, struct wr_tls_ctx *ctx)
 {
-	struct wr_tls_conn *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
+	struct wr_tls_conn *t = c->tls;
 	t->ssl = wolfSSL_new(ctx->ctx);
-	if (!t->ssl) {
-		free(t);
+	if (!t->ssl)
 		return -ENOMEM;
-	}
-	t->server = ctx->server;
 	wolfSSL_SetIOReadCtx(t->ssl, c);
 	wolfSSL_SetIOWriteCtx(t->ssl, c);
 #ifdef HAVE_ALPN
 	char alpn[] = "http/1.1";
 	wolfSSL_UseALPN(t->ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
 #endif
+	return 0;
+}
+
+static int conn_new(wr_conn *c, bool server)
+{
+	struct wr_tls_conn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->server = server;
 	c->tls = t;
 	return 0;
 }
 
 int wr__tls_accept(wr_conn *c)
 {
-	/* The handshake starts when the ClientHello arrives (wr__tls_on_data). */
-	return conn_new(c, c->r->sh->tls);
+	/* The WOLFSSL (several KiB) waits for the first bytes: a silent connection costs only
+	 * this small record until the handshake timer closes it. */
+	return conn_new(c, true);
 }
 
 int wr__tls_connect(wr_conn *c, struct wr_tls_ctx *ctx, const char *sni)
 {
-	int rc = conn_new(c, ctx);
+	int rc = conn_new(c, false);
+	if (rc == 0)
+		rc = ssl_new(c, ctx);
 	if (rc < 0)
-		return rc;
+		return rc; /* c->tls is freed with the connection */
 	struct wr_tls_conn *t = c->tls;
 	if (sni && *sni) {
 		unsigned char ip[16];
@@ -380,6 +387,11 @@ void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	t->seen_input = true;
+	if (!t->ssl && ssl_new(c, c->r->sh->tls) < 0) {
+		t->failed = true;
+		wr__conn_close_hard(c);
+		return;
+	}
 	t->in = p;
 	t->in_len = n;
 	if (!t->established) {
@@ -498,7 +510,8 @@ void wr__tls_conn_free(wr_conn *c)
 	struct wr_tls_conn *t = c->tls;
 	if (!t)
 		return;
-	wolfSSL_free(t->ssl);
+	if (t->ssl)
+		wolfSSL_free(t->ssl);
 	wr__buf_free(&t->plain);
 	free(t);
 	c->tls = NULL;
