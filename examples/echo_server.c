@@ -1,16 +1,55 @@
 /* The seed's echo server: /ws echoes text as text and binary as binary.
- * Usage: echo_server [port] (default 8080). Also answers GET / with a page that uses it. */
+ * Usage: echo_server [port] [max_message_bytes] (defaults 8080 and 16 MiB).
+ * GET / serves a small page that talks to /ws from a browser and shows what came back. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wring.h>
 
 static wr_server *srv;
+
+/* The page echoes a text, a binary and a 1.25 MiB message, then closes with 4000; the outcome
+ * lands in window.wrResult (read by tests/interop/browser.sh) and on screen. */
+static const char page[] =
+	"<!doctype html><meta charset=utf-8><title>wring echo</title>\n"
+	"<pre id=log></pre>\n<script>\n"
+	"const log = s => { document.getElementById('log').textContent += s + '\\n'; };\n"
+	"const ws = new WebSocket(`ws://${location.host}/ws`);\n"
+	"ws.binaryType = 'arraybuffer';\n"
+	"const big = 'x\\u00e9\\u20ac\\u{1F600}'.repeat(1 << 17);\n"
+	"const bin = Uint8Array.from({ length: 256 }, (_, i) => i);\n"
+	"const res = { text: false, binary: false, large: false };\n"
+	"const steps = [\n"
+	"  [() => ws.send('Hello, WebSocket!'), d => res.text = d === 'Hello, WebSocket!'],\n"
+	"  [() => ws.send(bin), d => res.binary = d instanceof ArrayBuffer &&\n"
+	"      new Uint8Array(d).every((b, i) => b === i) && d.byteLength === 256],\n"
+	"  [() => ws.send(big), d => res.large = d === big],\n"
+	"];\n"
+	"let i = 0;\n"
+	"ws.onopen = () => { log('open'); steps[0][0](); };\n"
+	"ws.onmessage = e => {\n"
+	"  log('got ' + (typeof e.data === 'string' ? e.data.length + ' chars' : e.data.byteLength + ' bytes'));\n"
+	"  steps[i][1](e.data);\n"
+	"  if (++i < steps.length) steps[i][0](); else ws.close(4000, 'bye');\n"
+	"};\n"
+	"ws.onclose = e => {\n"
+	"  Object.assign(res, { code: e.code, reason: e.reason, clean: e.wasClean });\n"
+	"  log('closed ' + JSON.stringify(res));\n"
+	"  window.wrResult = res;\n"
+	"};\n"
+	"</script>\n";
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	wr_server_stop(srv);
+}
+
+static void index_page(wr_req *req, wr_res *res, void *user)
+{
+	wr_res_header(res, "Content-Type", "text/html; charset=utf-8");
+	wr_res_body(res, page, sizeof(page) - 1);
 }
 
 static void on_message(wr_ws *ws, wr_msg msg, void *user)
@@ -21,12 +60,14 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
+	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0 };
 	int err;
-	srv = wr_server_new(NULL, &err);
+	srv = wr_server_new(&cfg, &err);
 	if (!srv) {
 		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
 		return 1;
 	}
+	wr_server_get(srv, "/", index_page, NULL);
 	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message });
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -1,1 +1,685 @@
-/* placeholder: the blocking client */
+/* The blocking client (cpp-httplib's WebSocketClient): one connection on a plain socket,
+ * poll(2) for every timeout, no reactor. Bytes go through a small transport table so that
+ * TLS can slot in under the WebSocket layer; the framing is the shared codec (wr__ws_parse,
+ * wr__ws_frame_header) and the upgrade request the async client's (wr__client_request). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "reactor.h"
+#include "simd.h"
+#include "url.h"
+#include "utf8.h"
+#include "ws_codec.h"
+
+#define IN_SIZE (64u << 10)    /* receive buffer: the parser consumes everything it is given */
+#define OUT_CHUNK (64u << 10)  /* payload bytes masked per write */
+#define MAX_HEAD 16384u        /* handshake answer head */
+#define DEFAULT_MAX_MSG (16u << 20)
+
+enum client_state {
+	CS_OPEN,
+	CS_CLOSING, /* our close frame is out; waiting for the peer's */
+	CS_CLOSED,  /* closing handshake done, failed or dropped: the transport is shut */
+};
+
+/* The byte stream under the WebSocket layer. read/write never block: they return bytes
+ * moved, 0 at EOF (read), -EAGAIN when poll(2) on fd must wait, or -errno. */
+struct transport {
+	ssize_t (*read)(wr_client *c, void *p, size_t n);
+	ssize_t (*write)(wr_client *c, const void *p, size_t n);
+	void (*close)(wr_client *c);
+	void *ctx; /* TLS session */
+};
+
+struct wr_client {
+	int fd;
+	struct transport t;
+	enum client_state state;
+	uint64_t rng;
+	wr_ws_parser parser;
+	unsigned close_ms, read_ms;
+	int fail_err;              /* error returned again once the connection failed */
+	int close_code;            /* peer's close code once closed; 0 while open */
+	size_t close_reason_len;
+	char close_reason[124];
+	size_t protocol_len;
+	char protocol[128];
+	uint8_t *in;               /* IN_SIZE bytes; in[in_pos..in_len) not yet parsed */
+	size_t in_pos, in_len;
+	wr_buf msg;                /* reassembly of a message that came in pieces */
+	uint8_t *out;              /* 14 + OUT_CHUNK bytes: header and masked payload */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* 0 means no deadline. */
+static uint64_t deadline_in(unsigned ms)
+{
+	return ms ? now_ms() + ms : 0;
+}
+
+/* Wait for events on fd until the deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		int ms = -1;
+		if (deadline) {
+			uint64_t now = now_ms();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			ms = deadline - now > 60000 ? 60000 : (int)(deadline - now);
+		}
+		struct pollfd p = { .fd = fd, .events = events };
+		int rc = poll(&p, 1, ms);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* ---- plain TCP transport ---- */
+
+static ssize_t tcp_read(wr_client *c, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t k = recv(c->fd, p, n, 0);
+		if (k >= 0)
+			return k;
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+static ssize_t tcp_write(wr_client *c, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (k >= 0)
+			return k;
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+static void tcp_close(wr_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static const struct transport tcp_transport = {
+	.read = tcp_read,
+	.write = tcp_write,
+	.close = tcp_close,
+};
+
+/* ---- byte I/O with deadlines ---- */
+
+static int write_all(wr_client *c, const void *p, size_t n, uint64_t deadline)
+{
+	const uint8_t *b = p;
+	while (n) {
+		if (c->fd < 0)
+			return -EPIPE;
+		ssize_t k = c->t.write(c, b, n);
+		if (k == -EAGAIN) {
+			int rc = wait_fd(c->fd, POLLOUT, deadline);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (k < 0)
+			return (int)k;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Some bytes (> 0), 0 at EOF, -ETIMEDOUT or -errno. */
+static ssize_t read_some(wr_client *c, void *p, size_t n, uint64_t deadline)
+{
+	for (;;) {
+		if (c->fd < 0)
+			return 0;
+		ssize_t k = c->t.read(c, p, n);
+		if (k != -EAGAIN)
+			return k;
+		int rc = wait_fd(c->fd, POLLIN, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static void transport_close(wr_client *c)
+{
+	if (c->fd >= 0)
+		c->t.close(c);
+}
+
+/* ---- frames ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64*: masking keys need to be unpredictable to scripts in a browser's origin
+	 * model (§10.3), not cryptographic; the seed is from getrandom. */
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* One masked frame with a fresh key; the payload is masked in OUT_CHUNK pieces. */
+static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
+                      uint64_t deadline)
+{
+	uint8_t key[4];
+	uint64_t r = rng_next(&c->rng);
+	memcpy(key, &r, 4);
+	size_t h = wr__ws_frame_header(c->out, true, op, len, key);
+	const uint8_t *src = data;
+	size_t done = 0;
+	do {
+		size_t n = len - done < OUT_CHUNK ? len - done : OUT_CHUNK;
+		if (n)
+			memcpy(c->out + h, src + done, n);
+		wr__unmask(c->out + h, n, key, (unsigned)(done & 3));
+		int rc = write_all(c, c->out, h + n, deadline);
+		if (rc < 0)
+			return rc;
+		done += n;
+		h = 0;
+	} while (done < len);
+	return 0;
+}
+
+static int send_close(wr_client *c, int code, const char *reason, size_t reason_len,
+                      uint64_t deadline)
+{
+	uint8_t payload[125];
+	size_t n = wr__ws_close_payload(payload, code, reason, reason_len);
+	return send_frame(c, WR_OP_CLOSE, payload, n, deadline);
+}
+
+/* After our close went out and the peer's came in (or we gave up): the server closes TCP
+ * first (§7.1.1), so wait for its EOF until the deadline, then close our side. Reading
+ * until EOF also keeps unread bytes from turning our close into a reset. */
+static void finish(wr_client *c, uint64_t deadline)
+{
+	if (c->fd >= 0) {
+		shutdown(c->fd, SHUT_WR);
+		for (;;) {
+			ssize_t k = read_some(c, c->in, IN_SIZE, deadline);
+			if (k <= 0)
+				break;
+		}
+	}
+	transport_close(c);
+	c->in_pos = c->in_len = 0;
+	c->state = CS_CLOSED;
+}
+
+static void set_close(wr_client *c, int code, wr_str reason)
+{
+	c->close_code = code;
+	c->close_reason_len = reason.len < sizeof(c->close_reason) ? reason.len
+	                                                          : sizeof(c->close_reason) - 1;
+	if (c->close_reason_len)
+		memcpy(c->close_reason, reason.data, c->close_reason_len);
+	c->close_reason[c->close_reason_len] = 0;
+}
+
+/* The peer broke the protocol: send our close code, shut down, remember the error. */
+static int fail_conn(wr_client *c, int code, const char *why)
+{
+	int err = code == WR_CLOSE_INVALID_DATA ? -EILSEQ
+	        : code == WR_CLOSE_TOO_BIG      ? -EMSGSIZE
+	                                        : -EPROTO;
+	uint64_t deadline = deadline_in(c->close_ms);
+	if (c->state == CS_OPEN)
+		send_close(c, code, why, why ? strlen(why) : 0, deadline);
+	finish(c, deadline);
+	set_close(c, code, (wr_str){ why, why ? strlen(why) : 0 });
+	c->fail_err = err;
+	return err;
+}
+
+static int out_of_memory(wr_client *c)
+{
+	fail_conn(c, WR_CLOSE_INTERNAL_ERROR, "out of memory");
+	return c->fail_err = -ENOMEM;
+}
+
+/* TCP went away without a closing handshake. */
+static void dropped(wr_client *c)
+{
+	transport_close(c);
+	c->state = CS_CLOSED;
+	set_close(c, WR_CLOSE_ABNORMAL, (wr_str){ "connection dropped", 18 });
+}
+
+/* Feed the parser with what is buffered and act on one event. Returns 1 when *out_msg holds
+ * a message, 0 when the peer's close was handled (or the input ran out: see *out_need),
+ * or -errno once the connection failed. */
+static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
+{
+	*out_need = false;
+	while (c->in_pos < c->in_len) {
+		wr_ws_event ev;
+		size_t n = wr__ws_parse(&c->parser, c->in + c->in_pos, c->in_len - c->in_pos, &ev);
+		c->in_pos += n;
+		switch (ev.type) {
+		case WR_WS_EV_NONE:
+			break;
+		case WR_WS_EV_DATA:
+			if (discard)
+				break;
+			if (ev.msg_start && ev.msg_end) {
+				/* Whole in the receive buffer: hand out the view. */
+				out_msg->data = ev.len ? ev.data : (const uint8_t *)"";
+				out_msg->len = ev.len;
+				out_msg->opcode = ev.opcode;
+				return 1;
+			}
+			/* Presize from the frame length (the parser has checked it against
+			 * the limit) rather than grow through every doubling. */
+			if (ev.msg_start && ev.msg_len_hint > c->msg.cap &&
+			    wr__buf_reserve(&c->msg, (size_t)ev.msg_len_hint) < 0)
+				return out_of_memory(c);
+			if (wr__buf_append(&c->msg, ev.data, ev.len) < 0)
+				return out_of_memory(c);
+			if (ev.msg_end) {
+				out_msg->data = c->msg.data ? c->msg.data : (const uint8_t *)"";
+				out_msg->len = c->msg.len;
+				out_msg->opcode = ev.opcode;
+				c->msg.len = 0; /* the bytes stay until the next call appends */
+				return 1;
+			}
+			break;
+		case WR_WS_EV_CONTROL:
+			if (ev.opcode == WR_OP_PING) {
+				if (c->state == CS_OPEN) {
+					int rc = send_frame(c, WR_OP_PONG, ev.data, ev.len,
+					                    deadline_in(c->close_ms));
+					if (rc < 0) {
+						dropped(c);
+						return 0;
+					}
+				}
+				break;
+			}
+			if (ev.opcode != WR_OP_CLOSE)
+				break; /* pongs pass silently */
+			set_close(c, ev.close_code, ev.close_reason);
+			uint64_t deadline = deadline_in(c->close_ms);
+			if (c->state == CS_OPEN) {
+				/* Echo the code (§5.5.1); an empty close is answered empty. */
+				int code = ev.close_code == WR_CLOSE_NO_STATUS ? 0 : ev.close_code;
+				send_close(c, code, NULL, 0, deadline);
+			}
+			finish(c, deadline);
+			return 0;
+		case WR_WS_EV_ERROR:
+			c->in_pos = c->in_len;
+			return fail_conn(c, ev.close_code, ev.error);
+		}
+	}
+	c->in_pos = c->in_len = 0;
+	*out_need = true;
+	return 0;
+}
+
+/* ---- connect and handshake ---- */
+
+static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (rc < 0 && errno == EINPROGRESS) {
+		rc = wait_fd(fd, POLLOUT, deadline);
+		if (rc == 0) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+				err = errno;
+			rc = -err;
+		}
+	} else if (rc < 0) {
+		rc = -errno;
+	}
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*out_fd = fd;
+	return 0;
+}
+
+/* Try every address of host:port in turn until one connects. */
+static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
+{
+	char host[256], port[8];
+	if (u->host.len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, u->host.data, u->host.len);
+	host[u->host.len] = 0;
+	snprintf(port, sizeof(port), "%u", u->port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
+	if (u->ipv6)
+		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+	struct addrinfo *res;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai == EAI_BADFLAGS || (gai == EAI_NONAME && !u->ipv6)) {
+		hints.ai_flags = AI_NUMERICSERV; /* AI_ADDRCONFIG hides loopback without a route */
+		gai = getaddrinfo(host, port, &hints, &res);
+	}
+	if (gai != 0)
+		return gai == EAI_SYSTEM ? -errno : gai == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+	uint64_t deadline = deadline_in(timeout_ms);
+	int rc = -EHOSTUNREACH;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		rc = connect_one(ai, deadline, out_fd);
+		if (rc == 0 || rc == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* Send the upgrade request and check the answer (§4.1). Bytes after the head stay in c->in. */
+static int handshake(wr_client *c, wr_buf *req, char **protos, unsigned timeout_ms,
+                     int *out_status)
+{
+	char key_line[64], accept[29];
+	size_t kl = wr__client_key(&c->rng, key_line, accept);
+	int rc = wr__buf_append(req, key_line, kl);
+	if (rc < 0)
+		return rc;
+	uint64_t deadline = deadline_in(timeout_ms);
+	rc = write_all(c, req->data, req->len, deadline);
+	if (rc < 0)
+		return rc;
+	wr_http_resp_head h;
+	int hl = -EAGAIN;
+	while (hl == -EAGAIN) {
+		size_t prev = c->in_len;
+		ssize_t k = read_some(c, c->in + c->in_len, IN_SIZE - c->in_len, deadline);
+		if (k == 0)
+			return -ECONNRESET;
+		if (k < 0)
+			return (int)k;
+		c->in_len += (size_t)k;
+		hl = wr__http_parse_response((const char *)c->in, c->in_len, prev, MAX_HEAD, &h);
+	}
+	if (hl < 0)
+		return -EPROTO;
+	if (h.status != 101) {
+		*out_status = h.status;
+		return -EPROTO;
+	}
+	wr_str proto;
+	rc = wr__ws_check_response(&h, accept, (const char *const *)protos, &proto);
+	if (rc < 0)
+		return rc;
+	if (proto.len >= sizeof(c->protocol))
+		return -EPROTO;
+	if (proto.len)
+		memcpy(c->protocol, proto.data, proto.len);
+	c->protocol_len = proto.len;
+	c->in_pos = (size_t)hl;
+	return 0;
+}
+
+wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
+                             wr_client_err *out_err)
+{
+	wr_client_err err = { 0, 0 };
+	wr_url u;
+	wr_client *c = NULL;
+	wr_buf req = { 0 };
+	char **protos = NULL;
+
+	if (!url) {
+		err.code = -EINVAL;
+		goto err_args;
+	}
+	err.code = wr__url_parse(url, &u);
+	if (err.code < 0)
+		goto err_args;
+	if (u.tls) {
+		/* The transport table takes a TLS session once the client side of tls.c lands. */
+		err.code = -ENOTSUP;
+		goto err_args;
+	}
+	/* Options are checked before any traffic. */
+	err.code = wr__client_request(&u, opts, &req, &protos);
+	if (err.code < 0)
+		goto err_request;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		err.code = -ENOMEM;
+		goto err_request;
+	}
+	c->fd = -1;
+	c->t = tcp_transport;
+	c->in = malloc(IN_SIZE);
+	c->out = malloc(14 + OUT_CHUNK);
+	if (!c->in || !c->out) {
+		err.code = -ENOMEM;
+		goto err_alloc;
+	}
+	if (getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
+		c->rng = now_ms() ^ (uintptr_t)c;
+	c->rng |= 1; /* xorshift state must not be 0 */
+	c->close_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000;
+	c->read_ms = opts ? opts->read_timeout_ms : 0;
+	wr__ws_parser_init(&c->parser, WR_WS_CLIENT,
+	                   opts && opts->max_message_bytes ? opts->max_message_bytes
+	                                                   : DEFAULT_MAX_MSG);
+	err.code = tcp_connect(&u, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
+	                                                            : 10000, &c->fd);
+	if (err.code < 0)
+		goto err_alloc;
+	err.code = handshake(c, &req, protos, opts && opts->handshake_timeout_ms
+	                                      ? opts->handshake_timeout_ms : 10000,
+	                     &err.http_status);
+	if (err.code < 0)
+		goto err_alloc;
+	c->state = CS_OPEN;
+	wr__buf_free(&req);
+	wr__client_protocols_free(protos);
+	if (out_err)
+		*out_err = err;
+	return c;
+
+err_alloc:
+	wr_client_free(c);
+err_request:
+	wr__buf_free(&req);
+	wr__client_protocols_free(protos);
+err_args:
+	if (out_err)
+		*out_err = err;
+	return NULL;
+}
+
+/* ---- messages ---- */
+
+int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
+{
+	if (!c || (!data && len))
+		return -EINVAL;
+	switch (op) {
+	case WR_OP_TEXT:
+		if (len && !wr__utf8_valid(data, len))
+			return -EINVAL;
+		break;
+	case WR_OP_BINARY:
+		break;
+	case WR_OP_PING:
+	case WR_OP_PONG:
+		if (len > 125)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL; /* closing goes through wr_client_close */
+	}
+	if (c->state != CS_OPEN)
+		return -EPIPE;
+	/* A peer that stops reading stalls us for at most read_timeout_ms (when set). */
+	int rc = send_frame(c, op, data, len, deadline_in(c->read_ms));
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		dropped(c);
+	return rc;
+}
+
+int wr_client_send_text(wr_client *c, const char *text)
+{
+	if (!text)
+		return -EINVAL;
+	return wr_client_send(c, text, strlen(text), WR_OP_TEXT);
+}
+
+int wr_client_send_binary(wr_client *c, const void *data, size_t len)
+{
+	return wr_client_send(c, data, len, WR_OP_BINARY);
+}
+
+int wr_client_ping(wr_client *c, const void *data, size_t len)
+{
+	return wr_client_send(c, data, len, WR_OP_PING);
+}
+
+int wr_client_read(wr_client *c, wr_msg *out_msg)
+{
+	if (!c || !out_msg)
+		return -EINVAL;
+	uint64_t deadline = deadline_in(c->read_ms);
+	for (;;) {
+		if (c->fail_err)
+			return c->fail_err;
+		if (c->state != CS_OPEN)
+			return 0;
+		bool need;
+		wr_msg m;
+		int rc = pump(c, &m, &need, false);
+		if (rc > 0) {
+			*out_msg = m;
+			return m.opcode;
+		}
+		if (rc < 0 || !need)
+			continue; /* reported at the top */
+		ssize_t k = read_some(c, c->in, IN_SIZE, deadline);
+		if (k == -ETIMEDOUT)
+			return -ETIMEDOUT; /* the connection stays usable */
+		if (k <= 0) {
+			dropped(c);
+			continue;
+		}
+		c->in_pos = 0;
+		c->in_len = (size_t)k;
+	}
+}
+
+int wr_client_close(wr_client *c, int code, const char *reason)
+{
+	if (!c)
+		return -EINVAL;
+	size_t rlen = reason ? strlen(reason) : 0;
+	if (code == 0 && rlen)
+		return -EINVAL;
+	if (code && !wr__ws_close_code_sendable(code))
+		return -EINVAL;
+	if (rlen > 123 || !wr__utf8_valid((const uint8_t *)reason, rlen))
+		return -EINVAL;
+	if (c->state != CS_OPEN)
+		return 0;
+	uint64_t deadline = deadline_in(c->close_ms);
+	int rc = send_close(c, code ? code : WR_CLOSE_NORMAL, reason, rlen, deadline);
+	if (rc < 0) {
+		dropped(c);
+		return rc;
+	}
+	c->state = CS_CLOSING;
+	/* Wait for the peer's close, dropping any data still on its way. */
+	while (c->state == CS_CLOSING) {
+		bool need;
+		wr_msg m;
+		rc = pump(c, &m, &need, true);
+		if (rc < 0)
+			return rc;
+		if (!need)
+			continue;
+		ssize_t k = read_some(c, c->in, IN_SIZE, deadline);
+		if (k == -ETIMEDOUT) {
+			dropped(c);
+			return -ETIMEDOUT;
+		}
+		if (k <= 0) {
+			dropped(c);
+			break;
+		}
+		c->in_pos = 0;
+		c->in_len = (size_t)k;
+	}
+	return 0;
+}
+
+int wr_client_close_code(const wr_client *c)
+{
+	return c ? c->close_code : 0;
+}
+
+wr_str wr_client_close_reason(const wr_client *c)
+{
+	if (!c || !c->close_code)
+		return (wr_str){ NULL, 0 };
+	return (wr_str){ c->close_reason, c->close_reason_len };
+}
+
+wr_str wr_client_protocol(const wr_client *c)
+{
+	if (!c || !c->protocol_len)
+		return (wr_str){ NULL, 0 };
+	return (wr_str){ c->protocol, c->protocol_len };
+}
+
+void wr_client_free(wr_client *c)
+{
+	if (!c)
+		return;
+	transport_close(c);
+	wr__buf_free(&c->msg);
+	free(c->in);
+	free(c->out);
+	free(c);
+}

@@ -105,7 +105,8 @@ static void upgrade(wr_conn *c, const wr_route *rt, wr_req *req)
 		return;
 	}
 	memcpy(p, line, (size_t)n);
-	memcpy(p + n, hb->data, hb->len);
+	if (hb->len)
+		memcpy(p + n, hb->data, hb->len);
 	memcpy(p + n + hb->len, "\r\n", 2);
 	if (up.protocol) {
 		size_t pl = strlen(up.protocol);
@@ -245,10 +246,17 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 	return off;
 }
 
+/* An incomplete request head is buffered (serve() leaves scanned > 0 only then). */
+static bool head_pending(const wr_conn *c)
+{
+	return c->in.len > 0 && c->http.scanned > 0;
+}
+
 void wr__http_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
 	if (c->flags & WR_CF_RECV_DISCARD)
 		return;
+	bool was_head_pending = head_pending(c);
 	if (c->in.len == 0) {
 		size_t used = serve(c, p, n, false);
 		if (used < n && c->state == WR_CONN_HTTP && !(c->flags & WR_CF_RECV_DISCARD)) {
@@ -275,8 +283,15 @@ void wr__http_on_data(wr_conn *c, uint8_t *p, size_t n)
 	wr__buf_consume(&c->in, used);
 	wr__buf_trim(&c->in, 64 * 1024);
 arm:
-	if (c->state == WR_CONN_HTTP && !(c->flags & WR_CF_CLOSE_AFTER_FLUSH))
+	if (c->state != WR_CONN_HTTP || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
+		return;
+	/* Between requests, or a body arriving: progress extends the idle deadline. A head gets
+	 * handshake_timeout_ms from its first byte, and trickling more bytes does not extend it
+	 * (slowloris). */
+	if (!head_pending(c))
 		wr__timer_arm(c, cfg_of(c)->idle_timeout_ms);
+	else if (!was_head_pending)
+		wr__timer_arm(c, cfg_of(c)->handshake_timeout_ms);
 }
 
 void wr__http_on_timer(wr_conn *c)

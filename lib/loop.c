@@ -112,10 +112,7 @@ void wr__client_spec_free(struct wr_client_spec *s)
 		return;
 	free(s->request);
 	free(s->sni);
-	if (s->protocols)
-		for (char **p = s->protocols; *p; p++)
-			free(*p);
-	free(s->protocols);
+	wr__client_protocols_free(s->protocols);
 	free(s);
 }
 
@@ -134,6 +131,8 @@ void wr_loop_free(wr_loop *loop)
 	wr__conn_free_closed(r);
 	wr__reactor_finish(r);
 	free(r);
+	if (loop->tls)
+		wr__tls_thread_done();
 	for (tls_entry *e = loop->tls, *n; e; e = n) {
 		n = e->next;
 		wr__tls_ctx_free(e->ctx);
@@ -170,6 +169,84 @@ static bool header_line_ok(const char *s)
 		if (*p == '\r' || *p == '\n')
 			return false;
 	return true;
+}
+
+/* The upgrade request for u up to (not including) the key line, into *out (appended), and
+ * NULL-terminated copies of the offered subprotocols into *out_protocols (NULL when none).
+ * Validates extra headers (a colon, no CR/LF) and protocol tokens: -EINVAL. */
+int wr__client_request(const wr_url *u, const wr_client_options *o, wr_buf *out,
+                       char ***out_protocols)
+{
+	char port[8];
+	char **protos = NULL;
+	bool default_port = u->port == (u->tls ? 443 : 80);
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	/* Appended piece by piece: the resource may be up to the URL limit (8 KiB). */
+	rc = wr__buf_append(out, "GET ", 4);
+	if (rc == 0)
+		rc = wr__buf_append(out, u->resource.data, u->resource.len);
+	if (rc == 0)
+		rc = wr__buf_append(out, " HTTP/1.1\r\nHost: ", 17);
+	if (rc == 0 && u->ipv6)
+		rc = wr__buf_append(out, "[", 1);
+	if (rc == 0)
+		rc = wr__buf_append(out, u->host.data, u->host.len);
+	if (rc == 0 && u->ipv6)
+		rc = wr__buf_append(out, "]", 1);
+	if (rc == 0 && !default_port)
+		rc = wr__buf_append(out, ":", 1) ?: wr__buf_append(out, port, strlen(port));
+	static const char fixed[] = "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                            "Sec-WebSocket-Version: 13\r\n";
+	if (rc == 0)
+		rc = wr__buf_append(out, fixed, sizeof(fixed) - 1);
+	if (o && o->headers)
+		for (const char *const *hp = o->headers; *hp && rc == 0; hp++) {
+			if (!header_line_ok(*hp)) {
+				rc = -EINVAL;
+				break;
+			}
+			rc = wr__buf_append(out, *hp, strlen(*hp));
+			if (rc == 0)
+				rc = wr__buf_append(out, "\r\n", 2);
+		}
+	if (o && o->protocols && o->protocols[0] && rc == 0) {
+		size_t np = 0;
+		while (o->protocols[np])
+			np++;
+		protos = calloc(np + 1, sizeof(char *));
+		rc = protos ? wr__buf_append(out, "Sec-WebSocket-Protocol: ", 24) : -ENOMEM;
+		for (size_t i = 0; i < np && rc == 0; i++) {
+			const char *p = o->protocols[i];
+			if (!*p || strpbrk(p, " ,\r\n\t")) {
+				rc = -EINVAL;
+				break;
+			}
+			protos[i] = strdup(p);
+			if (!protos[i])
+				rc = -ENOMEM;
+			else
+				rc = wr__buf_append(out, i ? ", " : "", i ? 2 : 0) ?: wr__buf_append(out, p, strlen(p));
+		}
+		if (rc == 0)
+			rc = wr__buf_append(out, "\r\n", 2);
+	}
+	if (rc < 0) {
+		wr__client_protocols_free(protos);
+		return rc;
+	}
+	*out_protocols = protos;
+	return 0;
+}
+
+void wr__client_protocols_free(char **protos)
+{
+	if (!protos)
+		return;
+	for (char **p = protos; *p; p++)
+		free(*p);
+	free(protos);
 }
 
 /* Build what every connection to this URL shares. */
@@ -213,47 +290,7 @@ int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws
 	freeaddrinfo(ai);
 
 	wr_buf b = { 0 };
-	char line[512];
-	bool default_port = u.port == (u.tls ? 443 : 80);
-	int n = snprintf(line, sizeof(line), "GET %.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n",
-	                 (int)u.resource.len, u.resource.data, u.ipv6 ? "[" : "", host,
-	                 u.ipv6 ? "]" : "", default_port ? "" : ":", default_port ? "" : port);
-	rc = wr__buf_append(&b, line, (size_t)n);
-	static const char fixed[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	                            "Sec-WebSocket-Version: 13\r\n";
-	if (rc == 0)
-		rc = wr__buf_append(&b, fixed, sizeof(fixed) - 1);
-	if (o && o->headers)
-		for (const char *const *hp = o->headers; *hp && rc == 0; hp++) {
-			if (!header_line_ok(*hp)) {
-				rc = -EINVAL;
-				break;
-			}
-			rc = wr__buf_append(&b, *hp, strlen(*hp));
-			if (rc == 0)
-				rc = wr__buf_append(&b, "\r\n", 2);
-		}
-	if (o && o->protocols && o->protocols[0] && rc == 0) {
-		size_t np = 0;
-		while (o->protocols[np])
-			np++;
-		s->protocols = calloc(np + 1, sizeof(char *));
-		rc = s->protocols ? wr__buf_append(&b, "Sec-WebSocket-Protocol: ", 24) : -ENOMEM;
-		for (size_t i = 0; i < np && rc == 0; i++) {
-			const char *p = o->protocols[i];
-			if (!*p || strpbrk(p, " ,\r\n\t")) {
-				rc = -EINVAL;
-				break;
-			}
-			s->protocols[i] = strdup(p);
-			if (!s->protocols[i])
-				rc = -ENOMEM;
-			else
-				rc = wr__buf_append(&b, i ? ", " : "", i ? 2 : 0) ?: wr__buf_append(&b, p, strlen(p));
-		}
-		if (rc == 0)
-			rc = wr__buf_append(&b, "\r\n", 2);
-	}
+	rc = wr__client_request(&u, o, &b, &s->protocols);
 	if (rc < 0) {
 		wr__buf_free(&b);
 		goto err;

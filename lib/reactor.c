@@ -30,7 +30,9 @@ uint64_t wr_now_ns(void) { return wr__now_ns(); }
 
 int wr__reactor_init(wr_reactor *r, const wr_shared *sh, unsigned idx, int cpu)
 {
+	/* The flush scratch (msgs, iovs) needs no zeroing; what follows it does. */
 	memset(r, 0, offsetof(wr_reactor, msgs));
+	memset(&r->scratch, 0, sizeof(*r) - offsetof(wr_reactor, scratch));
 	r->idx = idx;
 	r->cpu = cpu;
 	r->sh = sh;

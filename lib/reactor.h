@@ -241,6 +241,9 @@ struct wr_url;
 int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws_handlers *h,
                         struct wr_client_spec **out, struct wr_url *out_url);
 size_t wr__client_key(uint64_t *rng, char key_line[64], char accept[29]);
+int wr__client_request(const struct wr_url *u, const wr_client_options *o, wr_buf *out,
+                       char ***out_protocols);
+void wr__client_protocols_free(char **protos);
 
 /* server.c: fill in defaults; -EINVAL for a config that cannot work. */
 int wr__config_defaults(wr_server_config *c);

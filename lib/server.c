@@ -191,6 +191,8 @@ static void *reactor_main(void *arg)
 	if (rc < 0)
 		srv->run_rc = rc;
 	wr__reactor_finish(r);
+	if (r->sh->tls)
+		wr__tls_thread_done();
 	return NULL;
 }
 

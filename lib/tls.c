@@ -22,6 +22,7 @@ int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n) { return -ENOTS
 uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n) { return NULL; }
 void wr__tls_flush(struct wr_conn *c) {}
 void wr__tls_conn_free(struct wr_conn *c) {}
+void wr__tls_thread_done(void) {}
 
 #else
 
@@ -35,6 +36,7 @@ void wr__tls_conn_free(struct wr_conn *c) {}
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "log.h"
 
@@ -515,6 +517,16 @@ void wr__tls_conn_free(wr_conn *c)
 	wr__buf_free(&t->plain);
 	free(t);
 	c->tls = NULL;
+}
+
+void wr__tls_thread_done(void)
+{
+#if defined(FP_ECC) && defined(HAVE_ECC)
+	/* wolfSSL keeps the fixed-point ECC cache in thread-local storage: only this thread can
+	 * free it. */
+	if (init_rc == 0 && pthread_once(&init_once, global_init) == 0)
+		wc_ecc_fp_free();
+#endif
 }
 
 #endif

@@ -28,6 +28,9 @@ int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n);
 uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n);
 /* Encrypt buffered plaintext into the send queue (once per turn). */
 void wr__tls_flush(struct wr_conn *c);
+/* A thread that ran handshakes is done: release wolfSSL's per-thread caches (the ECC
+ * fixed-point cache of this build). Safe without TLS and on threads that did none. */
+void wr__tls_thread_done(void);
 /* Free the connection's TLS state (accepts a connection without any). */
 void wr__tls_conn_free(struct wr_conn *c);
 

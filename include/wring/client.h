@@ -25,7 +25,8 @@ typedef struct wr_client_options {
 } wr_client_options;
 
 /* Why a connect failed: code is a negative errno (-EINVAL bad URL, -ECONNREFUSED,
- * -ETIMEDOUT, -EPROTO bad handshake answer, -ENOTSUP wss without TLS, ...) and http_status
+ * -ETIMEDOUT, -EPROTO bad handshake answer, -ENOTSUP wss without TLS, -EHOSTUNREACH name
+ * not resolved, -ECONNRESET closed before the answer, ...) and http_status
  * the status line of a non-101 answer (0 when none came). */
 typedef struct wr_client_err {
 	int code;
@@ -36,7 +37,9 @@ typedef struct wr_client_err {
  * url and opts are borrowed until return. Returns NULL and fills *out_err on failure. */
 WR_API wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
                                     wr_client_err *out_err);
-/* Send a message; every frame is masked with a fresh random key. Returns 0 or -errno. */
+/* Send a message; every frame is masked with a fresh random key. data is borrowed until
+ * return. Returns 0, -EINVAL (text that is not UTF-8, a control payload over 125 bytes, a
+ * close opcode), -EPIPE once closed, -ETIMEDOUT (a stall past read_timeout_ms) or -errno. */
 WR_API int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op);
 WR_API int wr_client_send_text(wr_client *c, const char *text);
 WR_API int wr_client_send_binary(wr_client *c, const void *data, size_t len);
@@ -46,7 +49,10 @@ WR_API int wr_client_ping(wr_client *c, const void *data, size_t len);
  * -errno (-ETIMEDOUT with read_timeout_ms; -EPROTO/-EILSEQ/-EMSGSIZE when the server broke
  * the protocol, after which the connection is failed). Pings are answered inside. */
 WR_API int wr_client_read(wr_client *c, wr_msg *out_msg);
-/* Closing handshake with a timeout; the socket stays allocated until wr_client_free. */
+/* Closing handshake bounded by close_timeout_ms: code 1000-4999 (not 1004-1006, 1015) or 0
+ * for 1000; reason <= 123 bytes of UTF-8, borrowed until return (-EINVAL otherwise). Returns
+ * 0 (also when already closed), -ETIMEDOUT when the peer did not answer, or -errno. The
+ * handle stays allocated until wr_client_free. */
 WR_API int wr_client_close(wr_client *c, int code, const char *reason);
 /* Peer's close code (1005 none given, 1006 dropped) and reason, once closed. */
 WR_API int wr_client_close_code(const wr_client *c);

@@ -85,3 +85,22 @@ need_node_ws() {
 	echo "# installing npm ws" >&2
 	(cd "$dir" && npm install --no-audit --no-fund --silent ws@8 >&2)
 }
+
+# tap_from CMD...: run a program that prints one line per case, "ok<TAB>desc" or
+# "not<TAB>desc<TAB>why", and turn each into a TAP line; its stderr is kept as TAP comments
+# and a non-zero exit (a crash, a timeout) is one more failure. Bound it with `timeout`.
+tap_from() {
+	local verdict desc why rc=0 err="$WR_TMP/tap_from.$$.$RANDOM.err"
+	while IFS=$'\t' read -r verdict desc why; do
+		case $verdict in
+		ok) ok "$desc" ;;
+		not) not_ok "$desc"; echo "# $why" ;;
+		'#exit') rc=$desc ;;
+		*) echo "# $verdict $desc $why" ;;
+		esac
+	done < <("$@" 2>"$err"; echo "#exit	$?")
+	if [ "$rc" -ne 0 ]; then
+		not_ok "case runner ran to the end (exit $rc)"
+		sed 's/^/# /' "$err" | tail -n 20
+	fi
+}
