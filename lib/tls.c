@@ -23,13 +23,21 @@ uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n) { return NULL; }
 void wr__tls_flush(struct wr_conn *c) {}
 void wr__tls_conn_free(struct wr_conn *c) {}
 void wr__tls_thread_done(void) {}
+int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned timeout_ms,
+                     struct wr_tls_sock **out) { return -ENOTSUP; }
+ssize_t wr__tls_sock_read(struct wr_tls_sock *s, void *p, size_t n) { return -ENOTSUP; }
+ssize_t wr__tls_sock_write(struct wr_tls_sock *s, const void *p, size_t n) { return -ENOTSUP; }
+void wr__tls_sock_free(struct wr_tls_sock *s) {}
 
 #else
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -254,6 +262,25 @@ static int ssl_new(wr_conn *c, struct wr_tls_ctx *ctx)
 	return 0;
 }
 
+/* Client: the name to send (SNI) and to find in the certificate (name or address). */
+static int set_peer_name(WOLFSSL *ssl, const char *sni)
+{
+	if (!sni || !*sni)
+		return 0;
+	unsigned char ip[16];
+	if (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1) {
+		/* RFC 6066: no SNI for an address; the certificate must name the address. */
+		WOLFSSL_X509_VERIFY_PARAM *vp = wolfSSL_get0_param(ssl);
+		if (!vp || wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(vp, sni) != WOLFSSL_SUCCESS)
+			return -ENOMEM;
+		return 0;
+	}
+	if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) != WOLFSSL_SUCCESS ||
+	    wolfSSL_check_domain_name(ssl, sni) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	return 0;
+}
+
 static int conn_new(wr_conn *c, bool server)
 {
 	struct wr_tls_conn *t = calloc(1, sizeof(*t));
@@ -279,21 +306,9 @@ int wr__tls_connect(wr_conn *c, struct wr_tls_ctx *ctx, const char *sni)
 	if (rc < 0)
 		return rc; /* c->tls is freed with the connection */
 	struct wr_tls_conn *t = c->tls;
-	if (sni && *sni) {
-		unsigned char ip[16];
-		bool literal = inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1;
-		if (literal) {
-			/* RFC 6066: no SNI for an address; the certificate must name the address. */
-			WOLFSSL_X509_VERIFY_PARAM *vp = wolfSSL_get0_param(t->ssl);
-			if (!vp || wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(vp, sni) != WOLFSSL_SUCCESS)
-				return -ENOMEM;
-		} else {
-			if (wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
-			        WOLFSSL_SUCCESS ||
-			    wolfSSL_check_domain_name(t->ssl, sni) != WOLFSSL_SUCCESS)
-				return -ENOMEM;
-		}
-	}
+	rc = set_peer_name(t->ssl, sni);
+	if (rc < 0)
+		return rc;
 	/* Sends the ClientHello through io_send; the answer arrives through wr__tls_on_data. */
 	int r = wolfSSL_connect(t->ssl);
 	if (r != WOLFSSL_SUCCESS) {
@@ -527,6 +542,153 @@ void wr__tls_thread_done(void)
 	if (init_rc == 0 && pthread_once(&init_once, global_init) == 0)
 		wc_ecc_fp_free();
 #endif
+}
+
+/* ---- the blocking client: the session reads and writes its socket through callbacks ---- */
+
+struct wr_tls_sock {
+	struct wr_tls_ctx *ctx;
+	WOLFSSL *ssl;
+	int fd;
+};
+
+static int sock_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct wr_tls_sock *s = ctx;
+	for (;;) {
+		ssize_t k = recv(s->fd, buf, (size_t)sz, 0);
+		if (k > 0)
+			return (int)k;
+		if (k == 0)
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return WOLFSSL_CBIO_ERR_WANT_READ;
+		return errno == ECONNRESET ? WOLFSSL_CBIO_ERR_CONN_RST : WOLFSSL_CBIO_ERR_GENERAL;
+	}
+}
+
+static int sock_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct wr_tls_sock *s = ctx;
+	for (;;) {
+		ssize_t k = send(s->fd, buf, (size_t)sz, MSG_NOSIGNAL);
+		if (k >= 0)
+			return (int)k;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return WOLFSSL_CBIO_ERR_WANT_WRITE;
+		return errno == EPIPE ? WOLFSSL_CBIO_ERR_CONN_CLOSE
+		     : errno == ECONNRESET ? WOLFSSL_CBIO_ERR_CONN_RST : WOLFSSL_CBIO_ERR_GENERAL;
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned timeout_ms,
+                     struct wr_tls_sock **out)
+{
+	int rc;
+	struct wr_tls_sock *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = fd;
+	rc = wr__tls_ctx_new(cfg, false, &s->ctx);
+	if (rc < 0)
+		goto err;
+	s->ssl = wolfSSL_new(s->ctx->ctx);
+	if (!s->ssl) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	wolfSSL_SSLSetIORecv(s->ssl, sock_recv);
+	wolfSSL_SSLSetIOSend(s->ssl, sock_send);
+	wolfSSL_SetIOReadCtx(s->ssl, s);
+	wolfSSL_SetIOWriteCtx(s->ssl, s);
+#ifdef HAVE_ALPN
+	char alpn[] = "http/1.1";
+	wolfSSL_UseALPN(s->ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+#endif
+	rc = set_peer_name(s->ssl, sni);
+	if (rc < 0)
+		goto err;
+	uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 10000);
+	for (;;) {
+		int r = wolfSSL_connect(s->ssl);
+		if (r == WOLFSSL_SUCCESS)
+			break;
+		int e = wolfSSL_get_error(s->ssl, r);
+		if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
+			rc = is_cert_error(e) ? -EKEYREJECTED : -EPROTO;
+			goto err;
+		}
+		uint64_t now = mono_ms();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			goto err;
+		}
+		struct pollfd p = { .fd = fd, .events = e == WOLFSSL_ERROR_WANT_READ ? POLLIN : POLLOUT };
+		if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR) {
+			rc = -errno;
+			goto err;
+		}
+	}
+	*out = s;
+	return 0;
+err:
+	if (s->ssl)
+		wolfSSL_free(s->ssl);
+	wr__tls_ctx_free(s->ctx);
+	free(s);
+	wr__tls_thread_done();
+	return rc;
+}
+
+static ssize_t sock_result(struct wr_tls_sock *s, int r)
+{
+	int e = wolfSSL_get_error(s->ssl, r);
+	switch (e) {
+	case WOLFSSL_ERROR_WANT_READ:
+	case WOLFSSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	case WOLFSSL_ERROR_ZERO_RETURN:
+	case SOCKET_PEER_CLOSED_E:
+		return 0;
+	case SOCKET_ERROR_E:
+		return -ECONNRESET;
+	default:
+		return -EPROTO;
+	}
+}
+
+ssize_t wr__tls_sock_read(struct wr_tls_sock *s, void *p, size_t n)
+{
+	int r = wolfSSL_read(s->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	return r > 0 ? r : sock_result(s, r);
+}
+
+ssize_t wr__tls_sock_write(struct wr_tls_sock *s, const void *p, size_t n)
+{
+	int r = wolfSSL_write(s->ssl, p, n > WRITE_CHUNK ? (int)WRITE_CHUNK : (int)n);
+	return r > 0 ? r : sock_result(s, r);
+}
+
+void wr__tls_sock_free(struct wr_tls_sock *s)
+{
+	if (!s)
+		return;
+	wolfSSL_shutdown(s->ssl); /* best effort: the socket may be shut or full */
+	wolfSSL_free(s->ssl);
+	wr__tls_ctx_free(s->ctx);
+	free(s);
+	wr__tls_thread_done();
 }
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "wring/common.h"
 #include "wr_config.h"
 
@@ -33,5 +34,19 @@ void wr__tls_flush(struct wr_conn *c);
 void wr__tls_thread_done(void);
 /* Free the connection's TLS state (accepts a connection without any). */
 void wr__tls_conn_free(struct wr_conn *c);
+
+/* The blocking client: one TLS session over its non-blocking socket, no reactor. The
+ * handshake (certificate and host checks as wr__tls_ctx_new's client side) runs here,
+ * waiting with poll(2) up to timeout_ms: 0, -ETIMEDOUT, -EKEYREJECTED, -EPROTO, -errno.
+ * cfg and sni are borrowed until return. */
+struct wr_tls_sock;
+int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned timeout_ms,
+                     struct wr_tls_sock **out);
+/* Bytes moved, 0 at EOF (read), -EAGAIN when the socket must be polled (POLLIN for read,
+ * POLLOUT for write; retry with the same arguments), or -errno. */
+ssize_t wr__tls_sock_read(struct wr_tls_sock *s, void *p, size_t n);
+ssize_t wr__tls_sock_write(struct wr_tls_sock *s, const void *p, size_t n);
+/* Send close_notify if the socket takes it, then free (not the fd). Accepts NULL. */
+void wr__tls_sock_free(struct wr_tls_sock *s);
 
 #endif

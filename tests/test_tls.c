@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "live.h"
 #include "wr_config.h"
@@ -663,6 +666,85 @@ Test(tls, many_small_frames_coalesce)
 	raw_close(&c);
 	wolfSSL_CTX_free(ctx);
 	wr_server_free(srv);
+}
+
+/* ---- the blocking client over wss:// ---- */
+
+Test(tls, blocking_client_wss_echo)
+{
+	int fds = live_fd_count();
+	uint16_t port;
+	wr_server *srv = tls_server(localhost_tls(), "localhost", 0, &port);
+	char url[128];
+	snprintf(url, sizeof(url), "wss://localhost:%u/ws", port);
+	wr_client_err err;
+	wr_client_options o = { .tls = &(wr_tls_config){ .ca_file = cert(2, "localhost.pem") },
+	                        .read_timeout_ms = 5000 };
+	wr_client *c = wr_client_connect(url, &o, &err);
+	cr_assert_not_null(c, "connect: %s", wr_strerror(err.code));
+	cr_assert_eq(wr_client_send_text(c, "Hello, WebSocket!"), 0);
+	wr_msg m;
+	cr_assert_eq(wr_client_read(c, &m), WR_OP_TEXT);
+	cr_expect(m.len == 17 && !memcmp(m.data, "Hello, WebSocket!", 17));
+	static uint8_t big[300000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i ^ (i >> 8));
+	cr_assert_eq(wr_client_send_binary(c, big, sizeof(big)), 0);
+	cr_assert_eq(wr_client_read(c, &m), WR_OP_BINARY);
+	cr_expect(m.len == sizeof(big) && !memcmp(m.data, big, sizeof(big)), "300 kB echoed");
+	cr_expect_eq(wr_client_close(c, WR_CLOSE_NORMAL, "bye"), 0);
+	cr_expect_eq(wr_client_close_code(c), WR_CLOSE_NORMAL);
+	wr_client_free(c);
+	wr_server_free(srv);
+	cr_expect_eq(live_fd_count(), fds, "no fd leak");
+}
+
+Test(tls, blocking_client_verification)
+{
+	int fds = live_fd_count();
+	wr_tls_config other = { .cert_file = cert(0, "other.pem"), .key_file = cert(1, "other.key") };
+	uint16_t port;
+	wr_server *srv = tls_server(localhost_tls(), "localhost", 0, &port);
+	wr_server *srv2 = tls_server(&other, "localhost", 0, &(uint16_t){ 0 });
+	uint16_t port2 = wr_server_port(srv2);
+	char url[128], url2[128];
+	snprintf(url, sizeof(url), "wss://localhost:%u/ws", port);
+	snprintf(url2, sizeof(url2), "wss://localhost:%u/ws", port2);
+	wr_client_err err;
+	cr_expect_null(wr_client_connect(url, NULL, &err), "system store: self-signed refused");
+	cr_expect_eq(err.code, -EKEYREJECTED, "%s", wr_strerror(err.code));
+	wr_client_options o = { .tls = &(wr_tls_config){ .ca_file = cert(2, "other.pem") } };
+	cr_expect_null(wr_client_connect(url2, &o, &err), "hostname mismatch refused");
+	cr_expect_eq(err.code, -EKEYREJECTED, "%s", wr_strerror(err.code));
+	o.tls = &(wr_tls_config){ .insecure = true };
+	wr_client *c = wr_client_connect(url2, &o, &err);
+	cr_expect_not_null(c, "insecure: %s", wr_strerror(err.code));
+	wr_client_free(c);
+	wr_server_free(srv);
+	wr_server_free(srv2);
+	cr_expect_eq(live_fd_count(), fds, "no fd leak");
+}
+
+Test(tls, blocking_client_handshake_timeout)
+{
+	/* A listener that never accepts: TCP connects (backlog), TLS never answers. */
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(ls, 4), 0);
+	socklen_t sl = sizeof(sa);
+	getsockname(ls, (struct sockaddr *)&sa, &sl);
+	char url[128];
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u/ws", ntohs(sa.sin_port));
+	int fds = live_fd_count();
+	wr_client_err err;
+	wr_client_options o = { .handshake_timeout_ms = 300, .tls = &(wr_tls_config){ .insecure = true } };
+	uint64_t t0 = wr_now_ns();
+	cr_expect_null(wr_client_connect(url, &o, &err));
+	cr_expect_eq(err.code, -ETIMEDOUT, "%s", wr_strerror(err.code));
+	cr_expect_lt((wr_now_ns() - t0) / 1000000u, 2000u);
+	cr_expect_eq(live_fd_count(), fds, "no fd leak");
+	close(ls);
 }
 
 #endif
