@@ -420,6 +420,8 @@ void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 			goto out;
 		}
 		t->established = true;
+		/* Handshake hashes and arrays are dead weight on a long-lived connection. */
+		wolfSSL_FreeHandshakeResources(t->ssl);
 		wr__log("tls: connection %u: %s established", c->idx, wolfSSL_get_version(t->ssl));
 		if (t->plain.len)
 			wr__conn_flush_queue(c); /* the client's upgrade request waited for this */
