@@ -60,7 +60,11 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
-	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0 };
+	/* WR_THREADS: reactors (default one per CPU), e.g. to share a 2-core machine fairly
+	 * with a load generator. */
+	const char *threads = getenv("WR_THREADS");
+	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
+	                         .threads = threads ? (unsigned)atoi(threads) : 0 };
 	int err;
 	srv = wr_server_new(&cfg, &err);
 	if (!srv) {
