@@ -434,6 +434,8 @@ void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 			int r = wolfSSL_read(t->ssl, plain + got, (int)(sizeof(plain) - got));
 			if (r <= 0) {
 				e = wolfSSL_get_error(t->ssl, r);
+				if (!e)
+					e = WOLFSSL_FATAL_ERROR; /* no progress and no reason: never spin */
 				break;
 			}
 			got += (size_t)r;
