@@ -1,4 +1,4 @@
-/* HTTP hello: GET / and GET /hello/:name. Usage: hello [port] (default 8080). */
+/* HTTP hello: GET / and GET /hello/:name. Usage: [WR_THREADS=n] hello [port] (default 8080). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,10 @@ int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
 	int err;
-	srv = wr_server_new(NULL, &err);
+	/* WR_THREADS: reactors to run (default: one per CPU), for bench/http_bench.sh. */
+	const char *env = getenv("WR_THREADS");
+	wr_server_config cfg = { .threads = env ? (unsigned)atoi(env) : 0 };
+	srv = wr_server_new(&cfg, &err);
 	if (!srv) {
 		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
 		return 1;

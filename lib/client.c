@@ -135,6 +135,42 @@ static const struct transport tcp_transport = {
 	.close = tcp_close,
 };
 
+/* ---- TLS transport (wss://): the session reads and writes the socket itself ---- */
+
+static ssize_t tls_read(wr_client *c, void *p, size_t n) { return wr__tls_sock_read(c->t.ctx, p, n); }
+static ssize_t tls_write(wr_client *c, const void *p, size_t n) { return wr__tls_sock_write(c->t.ctx, p, n); }
+
+static void tls_close(wr_client *c)
+{
+	wr__tls_sock_free(c->t.ctx);
+	c->t.ctx = NULL;
+	tcp_close(c);
+}
+
+static const struct transport tls_transport = {
+	.read = tls_read,
+	.write = tls_write,
+	.close = tls_close,
+};
+
+/* The TLS handshake on the connected socket; SNI and the certificate check use the URL host. */
+static int tls_start(wr_client *c, const wr_url *u, const wr_client_options *opts)
+{
+	char host[256];
+	if (u->host.len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, u->host.data, u->host.len);
+	host[u->host.len] = 0;
+	struct wr_tls_sock *s;
+	int rc = wr__tls_sock_new(opts ? opts->tls : NULL, c->fd, host,
+	                          opts && opts->handshake_timeout_ms ? opts->handshake_timeout_ms : 10000, &s);
+	if (rc < 0)
+		return rc;
+	c->t = tls_transport;
+	c->t.ctx = s;
+	return 0;
+}
+
 /* ---- byte I/O with deadlines ---- */
 
 static int write_all(wr_client *c, const void *p, size_t n, uint64_t deadline)
@@ -475,8 +511,7 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	err.code = wr__url_parse(url, &u);
 	if (err.code < 0)
 		goto err_args;
-	if (u.tls) {
-		/* The transport table takes a TLS session once the client side of tls.c lands. */
+	if (u.tls && !WR_TLS_BUILT) {
 		err.code = -ENOTSUP;
 		goto err_args;
 	}
@@ -509,6 +544,11 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)
 		goto err_alloc;
+	if (u.tls) {
+		err.code = tls_start(c, &u, opts);
+		if (err.code < 0)
+			goto err_alloc;
+	}
 	err.code = handshake(c, &req, protos, opts && opts->handshake_timeout_ms
 	                                      ? opts->handshake_timeout_ms : 10000,
 	                     &err.http_status);

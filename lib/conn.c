@@ -114,6 +114,8 @@ bool wr__conn_over_limit(const wr_conn *c)
 
 uint8_t *wr__conn_write_reserve(wr_conn *c, size_t n)
 {
+	if (c->tls)
+		return wr__tls_reserve(c, n);
 	wr_seg *t = c->out_tail;
 	if (!t || !t->owned || t->cap - t->len < n) {
 		t = seg_new(c->r, n);
@@ -162,6 +164,13 @@ int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
 
 int wr__conn_write_ext(wr_conn *c, const void *p, size_t n, wr_send_done done, void *user)
 {
+	if (c->tls) {
+		/* Encryption copies anyway: the caller's buffer is free once copied. */
+		int rc = wr__tls_write(c, p, n);
+		if (rc == 0 && done)
+			done(p, 0, user);
+		return rc;
+	}
 	wr_seg *s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -53,6 +53,8 @@ const char *wr_strerror(int err)
 		return "busy";
 	case ENOENT:
 		return "not found";
+	case EKEYREJECTED:
+		return "TLS peer certificate rejected";
 	}
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 	const char *desc = strerrordesc_np(-err);

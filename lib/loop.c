@@ -16,9 +16,20 @@
 #include "ud.h"
 #include "url.h"
 
+/* Client TLS contexts, one per distinct wr_tls_config seen by wr_loop_connect: loading a
+ * trust store is far too slow to repeat per connection. */
+typedef struct tls_entry {
+	struct tls_entry *next;
+	struct wr_tls_ctx *ctx;
+	char *cert_file, *key_file, *ca_file;
+	int min_version;
+	bool insecure;
+} tls_entry;
+
 struct wr_loop {
 	wr_shared sh;
 	wr_reactor *r;
+	tls_entry *tls;
 };
 
 /* What one client connection needs until it is open; owned by the connection. */
@@ -31,6 +42,8 @@ struct wr_client_spec {
 	char **protocols;       /* NULL-terminated copies */
 	char accept[29];        /* expected Sec-WebSocket-Accept */
 	unsigned handshake_ms;
+	char *sni;              /* wss: host name sent and verified; NULL for ws */
+	struct wr_tls_ctx *tls; /* wss: borrowed from the loop (or the blocking client) */
 };
 
 wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
@@ -57,6 +70,9 @@ wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 		rc = -ENOMEM;
 		goto err_cfg;
 	}
+	/* wr__reactor_init clears only the fields before the flush scratch: start from zero, as
+	 * the server does (scratch, body and rng live past it). */
+	memset(l->r, 0, sizeof(*l->r));
 	if (cfg && cfg->pin && cfg->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -95,6 +111,7 @@ void wr__client_spec_free(struct wr_client_spec *s)
 	if (!s)
 		return;
 	free(s->request);
+	free(s->sni);
 	wr__client_protocols_free(s->protocols);
 	free(s);
 }
@@ -119,6 +136,16 @@ void wr_loop_free(wr_loop *loop)
 	wr__conn_free_closed(r);
 	wr__reactor_finish(r);
 	free(r);
+	if (loop->tls)
+		wr__tls_thread_done();
+	for (tls_entry *e = loop->tls, *n; e; e = n) {
+		n = e->next;
+		wr__tls_ctx_free(e->ctx);
+		free(e->cert_file);
+		free(e->key_file);
+		free(e->ca_file);
+		free(e);
+	}
 	free(loop);
 }
 
@@ -250,6 +277,10 @@ int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws
 	}
 	memcpy(host, u.host.data, u.host.len);
 	host[u.host.len] = 0;
+	if (u.tls && !(s->sni = strdup(host))) {
+		rc = -ENOMEM;
+		goto err;
+	}
 	snprintf(port, sizeof(port), "%u", u.port);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	                          .ai_flags = AI_NUMERICSERV };
@@ -309,6 +340,55 @@ static uint64_t seed(wr_reactor *r)
 	return r->rng | 1;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static char *dup_opt(const char *s, bool *ok)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*ok = false;
+	return d;
+}
+
+/* The loop's context for this configuration, built on first use. */
+static int loop_tls_ctx(wr_loop *loop, const wr_tls_config *cfg, struct wr_tls_ctx **out)
+{
+	static const wr_tls_config defaults = { 0 };
+	if (!cfg)
+		cfg = &defaults;
+	for (tls_entry *e = loop->tls; e; e = e->next)
+		if (same_str(e->cert_file, cfg->cert_file) && same_str(e->key_file, cfg->key_file) &&
+		    same_str(e->ca_file, cfg->ca_file) && e->min_version == cfg->min_version &&
+		    e->insecure == cfg->insecure) {
+			*out = e->ctx;
+			return 0;
+		}
+	tls_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	bool ok = true;
+	e->cert_file = dup_opt(cfg->cert_file, &ok);
+	e->key_file = dup_opt(cfg->key_file, &ok);
+	e->ca_file = dup_opt(cfg->ca_file, &ok);
+	e->min_version = cfg->min_version;
+	e->insecure = cfg->insecure;
+	int rc = ok ? wr__tls_ctx_new(cfg, false, &e->ctx) : -ENOMEM;
+	if (rc < 0) {
+		free(e->cert_file);
+		free(e->key_file);
+		free(e->ca_file);
+		free(e);
+		return rc;
+	}
+	e->next = loop->tls;
+	loop->tls = e;
+	*out = e->ctx;
+	return 0;
+}
+
 int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opts,
                     const wr_ws_handlers *h)
 {
@@ -318,6 +398,11 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	int rc = wr__client_spec_new(url, opts, h, &s, NULL);
 	if (rc < 0)
 		return rc;
+	if (s->sni) {
+		rc = loop_tls_ctx(loop, opts ? opts->tls : NULL, &s->tls);
+		if (rc < 0)
+			goto err;
+	}
 	wr_reactor *r = loop->r;
 	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -366,6 +451,15 @@ void wr__client_on_connect(wr_conn *c, int res)
 	}
 	struct wr_client_spec *s = c->client;
 	c->state = WR_CONN_CLIENT_HS;
+	if (s->tls) {
+		/* The ClientHello goes out now; the upgrade request below waits, as plaintext, for
+		 * the handshake to finish. The handshake timer covers both. */
+		int rc = wr__tls_connect(c, s->tls, s->sni);
+		if (rc < 0) {
+			client_fail(c, rc, "TLS setup failed");
+			return;
+		}
+	}
 	char key_line[64];
 	size_t kl = wr__client_key(&c->rng, key_line, s->accept);
 	uint8_t *p = wr__conn_write_reserve(c, s->request_len + kl);

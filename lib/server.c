@@ -78,6 +78,7 @@ wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
 	}
 	if (cfg)
 		srv->sh.cfg = *cfg;
+	/* The caller's TLS block is borrowed only until return: sh.tls holds what it built. */
 	srv->sh.cfg.tls = NULL;
 	rc = wr__config_defaults(&srv->sh.cfg);
 	if (rc < 0)
@@ -190,6 +191,8 @@ static void *reactor_main(void *arg)
 	if (rc < 0)
 		srv->run_rc = rc;
 	wr__reactor_finish(r);
+	if (r->sh->tls)
+		wr__tls_thread_done();
 	return NULL;
 }
 
