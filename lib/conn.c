@@ -320,7 +320,11 @@ void wr__conn_close_hard(wr_conn *c)
 	wr__timer_cancel(c);
 	if (c->inflight)
 		wr__ring_cancel_fd(r->ring, c->fd, ud_of(c, WR_OPK_CANCEL)), c->inflight++;
-	drop_output(c, -EPIPE);
+	/* A send in flight still reads the queued segments (and the caller's zero-copy buffers,
+	 * whose completions would tell the caller to reuse them): they go when the connection is
+	 * freed, after that send has completed. */
+	if (!(c->flags & WR_CF_SENDING))
+		drop_output(c, -EPIPE);
 	if (!wr_list_linked(&c->flush_link)) {
 		if (c->inflight == 0)
 			wr_list_insert_tail(&r->closed, &c->flush_link);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "reactor.h" /* white-box: is a send in flight? */
 
 /* ---- timer wheel: a timer callback that re-arms or cancels another connection's timer ---- */
 
@@ -184,4 +185,55 @@ Test(review, http_input_after_connection_close_is_bounded, .timeout = 60)
 	cr_assert_lt(grown, 64 * 1024, "server memory grew by %ld KiB for one connection", grown);
 	close(fd);
 	wr_server_free(srv);
+}
+
+/* ---- zero-copy: the completion must not run while the kernel still holds the buffer ---- */
+
+static atomic_int zc_calls, zc_status, zc_early;
+static uint8_t *zc_buf;
+#define ZC_LEN (8u << 20)
+
+static void zc_done_cb(const void *data, int status, void *user)
+{
+	const wr_conn *c = user;
+	if (c->flags & WR_CF_SENDING)
+		atomic_store(&zc_early, 1); /* the caller may now free what the kernel is sending */
+	atomic_store(&zc_status, status);
+	atomic_fetch_add(&zc_calls, 1);
+	memset((void *)data, 'Z', ZC_LEN);
+}
+
+static void zc_on_message(wr_ws *ws, wr_msg msg, void *user)
+{
+	if (msg.len == 2 && !memcmp(msg.data, "zc", 2))
+		wr_ws_send_zc(ws, zc_buf, ZC_LEN, WR_OP_BINARY, zc_done_cb, ws);
+	else if (msg.len == 3 && !memcmp(msg.data, "big", 3)) {
+		static uint8_t more[ZC_LEN];
+		wr_ws_send(ws, more, sizeof(more), WR_OP_BINARY); /* past the limit: closed */
+	}
+}
+
+Test(review, zc_completion_waits_for_the_kernel_on_close, .timeout = 30)
+{
+	atomic_store(&zc_calls, 0);
+	atomic_store(&zc_early, 0);
+	zc_buf = malloc(ZC_LEN);
+	memset(zc_buf, 'a', ZC_LEN);
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1,
+	                                                    .max_send_buffer = 12u << 20 }, NULL);
+	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = zc_on_message });
+	uint16_t port = live_start(srv);
+	int fd = live_connect(port);
+	cr_assert_eq(live_ws_handshake(fd, "/ws"), 0);
+	cr_assert_eq(live_ws_send(fd, 1, 2, "zc", 2), 0);
+	usleep(200000); /* the server's send is now parked on a full socket */
+	cr_assert_eq(live_ws_send(fd, 1, 2, "big", 3), 0);
+	for (int i = 0; i < 100 && !atomic_load(&zc_calls); i++)
+		usleep(20000);
+	close(fd);
+	wr_server_free(srv);
+	cr_assert_eq(atomic_load(&zc_calls), 1);
+	cr_assert_lt(atomic_load(&zc_status), 0);
+	cr_assert_eq(atomic_load(&zc_early), 0, "completion ran while the send was in flight");
+	free(zc_buf);
 }
