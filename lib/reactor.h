@@ -248,6 +248,10 @@ void wr__client_protocols_free(char **protos);
 /* server.c: fill in defaults; -EINVAL for a config that cannot work. */
 int wr__config_defaults(wr_server_config *c);
 
-static inline uint32_t wr__ms_to_ticks(uint32_t ms) { return (ms + WR_TICK_MS - 1) / WR_TICK_MS; }
+/* Rounded up; in 64 bits, as ms near UINT32_MAX ("never") must not wrap to zero ticks. */
+static inline uint32_t wr__ms_to_ticks(uint32_t ms)
+{
+	return (uint32_t)(((uint64_t)ms + WR_TICK_MS - 1) / WR_TICK_MS);
+}
 
 #endif

@@ -237,3 +237,19 @@ Test(review, zc_completion_waits_for_the_kernel_on_close, .timeout = 30)
 	cr_assert_eq(atomic_load(&zc_early), 0, "completion ran while the send was in flight");
 	free(zc_buf);
 }
+
+/* ---- timeouts near UINT32_MAX ms ("never", in practice) must not wrap to one tick ---- */
+
+Test(review, huge_timeout_does_not_wrap, .timeout = 30)
+{
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1,
+	                                                    .handshake_timeout_ms = UINT32_MAX,
+	                                                    .idle_timeout_ms = UINT32_MAX }, NULL);
+	wr_server_get(srv, "/big", h_big, NULL);
+	uint16_t port = live_start(srv);
+	int fd = live_connect(port);
+	cr_assert_eq(live_send_str(fd, "GET /big HTTP/1.1\r\n"), 0); /* an unfinished head */
+	cr_assert_eq(live_wait_eof(fd, 600), 0, "closed by a timeout of ~49 days after <1 s");
+	close(fd);
+	wr_server_free(srv);
+}
