@@ -52,6 +52,7 @@ struct drv {
 	uint64_t last_publish;
 	wsb_hist *interval;      /* latencies since the last publish (live p99) */
 	wr_client_options copts;
+	wr_tls_config tls;
 };
 
 /* ---- payload: header (seq, timestamp) and a pattern derived from both ---- */
@@ -470,7 +471,9 @@ void *wsb_thread_main(void *arg)
 		d->idle[d->n - 1 - i] = i; /* pop from the end: lowest first */
 	}
 	d->nidle = d->n;
-	d->copts = (wr_client_options){ .connect_timeout_ms = 10000, .handshake_timeout_ms = 10000 };
+	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure };
+	d->copts = (wr_client_options){ .connect_timeout_ms = 10000, .handshake_timeout_ms = 10000,
+	                                .tls = o->tls ? &d->tls : NULL };
 	if (o->size + 1024 > (16u << 20))
 		d->copts.max_message_bytes = o->size + 1024;
 	wr_loop_config cfg = { .max_conns = d->n * (o->mode == WSB_CONNECT ? 4 : 1) + 64, .cpu = -1 };

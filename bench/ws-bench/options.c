@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	"usage: ws-bench [options] ws://host[:port]/path\n"
+	"usage: ws-bench [options] ws://host[:port]/path | wss://host[:port]/path\n"
 	"  -t, --threads N      threads, one event loop each (default 1)\n"
 	"  -c, --connections N  connections, shared out between the threads (default 10)\n"
 	"  -d, --duration T     measured time: 10, 10s, 500ms, 2m (default 10s)\n"
@@ -34,6 +34,8 @@ static void usage(FILE *f)
 	"      --json           print the results as JSON on stdout instead of the table\n"
 	"      --hgrm FILE      latency percentile distribution, HdrHistogram text format\n"
 	"      --plot FILE.svg  latency by percentile, self-contained SVG\n"
+	"      --ca FILE        wss://: trust anchors (PEM); default: the system store\n"
+	"      --insecure       wss://: skip certificate checks\n"
 	"  -q, --quiet          no live line on stderr\n"
 	"Exit status: 0 clean run, 1 errors during the run, 2 bad usage or nothing connected.\n",
 	MIN_TEXT);
@@ -99,16 +101,12 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 static int parse_url(wsb_opts *o)
 {
 	const char *u = o->url;
-	if (!strncasecmp(u, "wss://", 6)) {
-		fprintf(stderr, "ws-bench: %s: wss:// is not supported yet (ws-bench has no TLS); "
-		        "use ws://\n", u);
+	o->tls = !strncasecmp(u, "wss://", 6);
+	if (!o->tls && strncasecmp(u, "ws://", 5)) {
+		fprintf(stderr, "ws-bench: %s: bad URL: expected ws://host[:port]/path or wss://...\n", u);
 		return -1;
 	}
-	if (strncasecmp(u, "ws://", 5)) {
-		fprintf(stderr, "ws-bench: %s: bad URL: expected ws://host[:port]/path\n", u);
-		return -1;
-	}
-	const char *h = u + 5, *hend, *p;
+	const char *h = u + (o->tls ? 6 : 5), *hend, *p;
 	char host[256];
 	if (*h == '[') {
 		hend = strchr(h, ']');
@@ -124,7 +122,7 @@ static int parse_url(wsb_opts *o)
 		goto bad;
 	memcpy(host, h, (size_t)(hend - h));
 	host[hend - h] = 0;
-	unsigned port = 80;
+	unsigned port = o->tls ? 443 : 80;
 	if (*p == ':') {
 		char *e;
 		unsigned long v = strtoul(p + 1, &e, 10);
@@ -153,19 +151,22 @@ static int parse_url(wsb_opts *o)
 	                   : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
 	inet_ntop(ai->ai_family, a, num, sizeof(num));
 	freeaddrinfo(ai);
-	int n = snprintf(o->connect_url, sizeof(o->connect_url), "ws://%s%s%s:%u%s", v6 ? "[" : "",
-	                 num, v6 ? "]" : "", port, path);
+	/* With TLS the name stays: it is what the certificate is checked against (and the SNI). */
+	bool keep_name = o->tls && strcmp(host, num) != 0;
+	int n = snprintf(o->connect_url, sizeof(o->connect_url), "%s://%s%s%s:%u%s",
+	                 o->tls ? "wss" : "ws", v6 && !keep_name ? "[" : "", keep_name ? host : num,
+	                 v6 && !keep_name ? "]" : "", port, path);
 	if (n < 0 || (size_t)n >= sizeof(o->connect_url))
 		goto bad;
 	snprintf(o->host_port, sizeof(o->host_port), "%s:%u", host, port);
 	return 0;
 bad:
-	fprintf(stderr, "ws-bench: %s: bad URL: expected ws://host[:port]/path\n", u);
+	fprintf(stderr, "ws-bench: %s: bad URL: expected ws://host[:port]/path or wss://...\n", u);
 	return -1;
 }
 
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
-       O_HGRM, O_PLOT };
+       O_HGRM, O_PLOT, O_CA, O_INSECURE };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -186,6 +187,8 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "hgrm", required_argument, NULL, O_HGRM },
 		{ "plot", required_argument, NULL, O_PLOT },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -246,6 +249,8 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		case O_JSON: o->json = true; break;
 		case O_HGRM: o->hgrm_path = optarg; break;
 		case O_PLOT: o->plot_path = optarg; break;
+		case O_CA: o->ca_file = optarg; break;
+		case O_INSECURE: o->insecure = true; break;
 		case 'q': o->quiet = true; break;
 		case 'h':
 			usage(stdout);

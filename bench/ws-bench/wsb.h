@@ -36,6 +36,9 @@ typedef struct wsb_opts {
 	const char *hgrm_path;
 	const char *plot_path;
 	bool quiet;               /* no live line */
+	bool tls;                 /* wss:// */
+	const char *ca_file;      /* --ca: trust anchors for wss:// (default: the system store) */
+	bool insecure;            /* --insecure: no certificate checks */
 } wsb_opts;
 
 /* Fills *o from argv; prints the problem and returns -1 on bad usage, 1 after --help. */

@@ -91,6 +91,26 @@ badurl() {
 check "bad URL (http scheme) refused" badurl "http://127.0.0.1:$dead/" "bad URL"
 check "bad URL (no host) refused" badurl "ws:///path" "bad URL"
 check "bad URL (port out of range) refused" badurl "ws://127.0.0.1:70000/" "bad URL"
-check "wss:// refused with a clear message" badurl "wss://127.0.0.1:$dead/" "not supported"
+
+# wss://: a self-signed server is refused without its CA, and benchmarked with it.
+if [ -x "$WR_BUILD/examples/wss_echo_server" ]; then
+	bash "$WR_SRC/examples/make-cert.sh" "$WR_TMP" >/dev/null 2>&1
+	tport=$(free_port)
+	start wss_server "$WR_BUILD/examples/wss_echo_server" "$tport" "$WR_TMP/cert.pem" "$WR_TMP/key.pem"
+	tpid=$LAST_PID
+	wait_port "$tport"
+	check "wss:// without the CA: certificate rejected, non-zero exit" \
+		badurl "wss://127.0.0.1:$tport/ws" "certificate rejected"
+	wss_ok() {
+		local out
+		out=$("$BENCH" -q -c 4 -d 1 -w 0 --ca "$WR_TMP/cert.pem" "wss://127.0.0.1:$tport/ws" 2>&1) || { echo "$out"; return 1; }
+		echo "$out"
+		grep -qE 'errors +0' <<<"$out" && ! grep -qE 'messages +0 ' <<<"$out"
+	}
+	check "wss:// with the CA: echoes verified, no errors" wss_ok
+	stop "$tpid"
+else
+	ok "wss:// checks # SKIP built without TLS"
+fi
 
 tap_end
