@@ -81,12 +81,38 @@ static wr_seg *seg_new(wr_reactor *r, size_t need)
 	return s;
 }
 
+/* Headers of zero-copy segments come from a per-reactor free list: no malloc per send. */
+static wr_seg *ext_new(wr_reactor *r)
+{
+	wr_seg *s = r->ext_pool;
+	if (s) {
+		r->ext_pool = s->next;
+		r->ext_pool_n--;
+		return s;
+	}
+	return malloc(sizeof(*s));
+}
+
+static void ext_release(wr_reactor *r, wr_seg *s)
+{
+	if (r->ext_pool_n < SEG_POOL_MAX * 4) {
+		s->next = r->ext_pool;
+		r->ext_pool = s;
+		r->ext_pool_n++;
+		return;
+	}
+	free(s);
+}
+
 static void seg_release(wr_reactor *r, wr_seg *s, int status)
 {
 	if (!s->owned) {
-		if (s->done)
-			s->done(s->data, status, s->user);
-		free(s);
+		wr_send_done done = s->done;
+		const void *data = s->data;
+		void *user = s->user;
+		ext_release(r, s);
+		if (done)
+			done(data, status, user);
 		return;
 	}
 	if (s->pooled && r->seg_pool_n < SEG_POOL_MAX) {
@@ -137,14 +163,16 @@ int wr__conn_write(wr_conn *c, const void *p, size_t n)
 	return wr__conn_write_raw(c, p, n);
 }
 
-int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
+/* Fill the tail segment, then as many pooled segments as needed (a large payload is a chain
+ * of standard segments, sent with one sendmsg: no allocation sized by the message). With a
+ * key, the copy is masked on the way (client frames), phase carried across segments. */
+static int write_chain(wr_conn *c, const uint8_t *src, size_t n, const uint8_t *key)
 {
-	/* Fill the tail segment, then as many new ones as needed. */
-	const uint8_t *src = p;
+	unsigned phase = 0;
 	while (n) {
 		wr_seg *t = c->out_tail;
 		if (!t || !t->owned || t->cap == t->len) {
-			t = seg_new(c->r, n > WR_SEG_SIZE * 4 ? n : WR_SEG_SIZE);
+			t = seg_new(c->r, WR_SEG_SIZE);
 			if (!t)
 				return -ENOMEM;
 			seg_push(c, t);
@@ -153,6 +181,10 @@ int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
 		if (k > n)
 			k = n;
 		memcpy(t->data + t->len, src, k);
+		if (key) {
+			wr__unmask(t->data + t->len, k, key, phase);
+			phase = (phase + (unsigned)k) & 3;
+		}
 		t->len += k;
 		src += k;
 		n -= k;
@@ -162,18 +194,40 @@ int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
 	return 0;
 }
 
-int wr__conn_write_ext(wr_conn *c, const void *p, size_t n, wr_send_done done, void *user)
+int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
+{
+	return write_chain(c, p, n, NULL);
+}
+
+int wr__conn_write_masked(wr_conn *c, const void *p, size_t n, const uint8_t key[4])
+{
+	return write_chain(c, p, n, key);
+}
+
+int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, size_t n,
+                       wr_send_done done, void *user)
 {
 	if (c->tls) {
 		/* Encryption copies anyway: the caller's buffer is free once copied. */
-		int rc = wr__tls_write(c, p, n);
+		int rc = hl ? wr__tls_write(c, hdr, hl) : 0;
+		if (rc == 0)
+			rc = wr__tls_write(c, p, n);
 		if (rc == 0 && done)
 			done(p, 0, user);
 		return rc;
 	}
-	wr_seg *s = malloc(sizeof(*s));
+	/* Everything that can fail comes first: a header never goes out without its payload. */
+	wr_seg *s = ext_new(c->r);
 	if (!s)
 		return -ENOMEM;
+	if (hl) {
+		uint8_t *h = wr__conn_write_reserve(c, hl);
+		if (!h) {
+			ext_release(c->r, s);
+			return -ENOMEM;
+		}
+		memcpy(h, hdr, hl);
+	}
 	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user };
 	seg_push(c, s);
 	c->out_bytes += n;
@@ -274,8 +328,11 @@ void wr__conn_on_sent(wr_conn *c, int res)
 			wr__conn_flush_queue(c);
 			return;
 		}
-		if (c->state == WR_CONN_WS)
+		if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS || c->state == WR_CONN_CONNECTING) {
+			if (c->state != WR_CONN_WS)
+				c->ws.error = res;
 			wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, wr_strerror(res));
+		}
 		wr__conn_close_hard(c);
 		return;
 	}

@@ -97,6 +97,11 @@ void wr__reactor_finish(wr_reactor *r)
 		r->seg_pool = s->next;
 		free(s);
 	}
+	while (r->ext_pool) {
+		wr_seg *s = r->ext_pool;
+		r->ext_pool = s->next;
+		free(s);
+	}
 	for (wr_every *e = r->every, *n; e; e = n) {
 		n = e->next;
 		free(e);
@@ -399,11 +404,6 @@ static void handle_wake(wr_reactor *r, const wr_cqe *cqe)
 	wr__ring_read_wake(r);
 }
 
-typedef struct wr_post {
-	void (*fn)(void *arg);
-	void *arg;
-} wr_post;
-
 static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 {
 	enum wr_op op = wr_ud_op(cqe->ud);
@@ -505,6 +505,20 @@ static bool stop_done(wr_reactor *r)
 		r->stop_deadline_ns = UINT64_MAX;
 	}
 	return false;
+}
+
+void wr__reactor_drain_posts(wr_reactor *r)
+{
+	wr_cqe cqes[REAP_BATCH];
+	unsigned n;
+	wr__ring_submit_wait(r->ring, 0);
+	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			if (wr_ud_op(cqes[i].ud) == WR_OPK_POST) {
+				wr_post *p = wr_ud_get_ptr(cqes[i].ud);
+				p->fn(p->arg);
+				free(p);
+			}
 }
 
 int wr__reactor_run(wr_reactor *r)

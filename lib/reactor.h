@@ -25,7 +25,7 @@
 #define WR_WHEEL_SLOTS 1024u   /* ~102 s horizon; longer deadlines wait for another lap */
 #define WR_SEG_SIZE 16384u     /* standard output segment (pooled) */
 #define WR_FLUSH_BATCH 256u
-#define WR_IOV_PER_SEND 16u
+#define WR_IOV_PER_SEND 64u    /* 1 MiB of standard segments per sendmsg */
 
 typedef struct wr_reactor wr_reactor;
 typedef struct wr_conn wr_conn;
@@ -134,6 +134,12 @@ typedef struct wr_shared {
 	wr_loop *loop;
 } wr_shared;
 
+/* Work posted to a reactor from any thread (wr_server_run_on), carried by a MSG_RING CQE. */
+typedef struct wr_post {
+	void (*fn)(void *arg);
+	void *arg;
+} wr_post;
+
 typedef struct wr_every {
 	struct wr_every *next;
 	uint64_t period_ns, next_ns;
@@ -156,6 +162,7 @@ struct wr_reactor {
 	uint64_t stop_deadline_ns;
 	pthread_t thread;
 	int start_rc;            /* result of setup, read by the starter */
+	bool posts_open;         /* accepts wr_server_run_on; guarded by the server's post lock */
 	/* connections */
 	wr_conn *conns;
 	uint32_t nconns_max;
@@ -177,6 +184,8 @@ struct wr_reactor {
 	/* output segment pool */
 	wr_seg *seg_pool;
 	unsigned seg_pool_n;
+	wr_seg *ext_pool;        /* headers of zero-copy segments */
+	unsigned ext_pool_n;
 	/* flush scratch: the kernel copies msghdr/iovec at submit */
 	struct msghdr msgs[WR_FLUSH_BATCH];
 	struct iovec iovs[WR_FLUSH_BATCH][WR_IOV_PER_SEND];
@@ -195,6 +204,8 @@ int wr__reactor_listen(wr_reactor *r, const char *host, uint16_t port, uint16_t 
 int wr__reactor_run(wr_reactor *r);
 void wr__reactor_wake(wr_reactor *r);
 void wr__reactor_begin_stop(wr_reactor *r);
+/* After the loop ended: run posts that were already in flight. */
+void wr__reactor_drain_posts(wr_reactor *r);
 void wr__ring_read_wake(wr_reactor *r);
 void wr__conn_deliver(wr_conn *c, uint8_t *p, size_t n);
 uint64_t wr__now_ns(void);
@@ -209,7 +220,12 @@ int wr__conn_write(wr_conn *c, const void *p, size_t n);
 /* Reserve n contiguous bytes at the tail and return them (NULL on -ENOMEM). */
 uint8_t *wr__conn_write_reserve(wr_conn *c, size_t n);
 int wr__conn_write_raw(wr_conn *c, const void *p, size_t n);
-int wr__conn_write_ext(wr_conn *c, const void *p, size_t n, wr_send_done done, void *user);
+/* Queue hdr (copied) then the caller's p without copying; done runs once the kernel is done
+ * with p (or with a negative status if the connection closed first). Nothing is queued on
+ * failure. */
+int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, size_t n,
+                       wr_send_done done, void *user);
+int wr__conn_write_masked(wr_conn *c, const void *p, size_t n, const uint8_t key[4]);
 void wr__conn_flush_queue(wr_conn *c);
 void wr__reactor_flush(wr_reactor *r);
 void wr__conn_on_sent(wr_conn *c, int res);

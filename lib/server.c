@@ -65,6 +65,15 @@ int wr__config_defaults(wr_server_config *c)
 		c->close_timeout_ms = 5000;
 	if (!c->backlog)
 		c->backlog = 4096;
+	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from
+	 * wrapping; ping_interval_ms == -1 keeps its meaning (never ping). */
+	const unsigned day = 86400000u;
+	unsigned *t[] = { &c->handshake_timeout_ms, &c->idle_timeout_ms, &c->close_timeout_ms };
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (*t[i] > day)
+			*t[i] = day;
+	if (c->ping_interval_ms > day && c->ping_interval_ms != (unsigned)-1)
+		c->ping_interval_ms = day;
 	return 0;
 }
 
@@ -185,9 +194,16 @@ static void *reactor_main(void *arg)
 	pthread_mutex_unlock(&srv->start_lock);
 	if (rc < 0)
 		return NULL;
+	pthread_mutex_lock(&srv->post_lock);
+	r->posts_open = true;
+	pthread_mutex_unlock(&srv->post_lock);
 	if (atomic_load(&srv->stop_requested))
 		wr__reactor_begin_stop(r);
 	rc = wr__reactor_run(r);
+	pthread_mutex_lock(&srv->post_lock);
+	r->posts_open = false;
+	pthread_mutex_unlock(&srv->post_lock);
+	wr__reactor_drain_posts(r);
 	if (rc < 0)
 		srv->run_rc = rc;
 	wr__reactor_finish(r);
@@ -326,23 +342,28 @@ int wr_server_run_on(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *
 		return -EINVAL;
 	if (atomic_load(&srv->stop_requested) || srv->joined)
 		return -ESHUTDOWN;
-	struct { void (*fn)(void *); void *arg; } *p = malloc(sizeof(*p));
+	wr_post *p = malloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->fn = fn;
 	p->arg = arg;
 	pthread_mutex_lock(&srv->post_lock);
-	wr__ring_msg(srv->post_ring, wr__ring_fd(srv->reactors[idx]->ring), wr_ud_ptr(WR_OPK_POST, p),
-	             0, wr_ud(WR_OPK_MSG_SENT, 0, 0));
-	int rc = wr__ring_submit(srv->post_ring);
-	wr_cqe cqe;
-	/* Reap our own completions so the small ring never fills. */
-	while (wr__ring_reap(srv->post_ring, &cqe, 1))
-		if (cqe.res < 0)
+	wr_reactor *r = srv->reactors[idx];
+	int rc = -ESHUTDOWN;
+	if (r->posts_open) {
+		/* One post at a time under the lock: the completion we wait for is this one's. */
+		wr__ring_msg(srv->post_ring, wr__ring_fd(r->ring), wr_ud_ptr(WR_OPK_POST, p), 0,
+		             wr_ud_ptr(WR_OPK_MSG_SENT, p));
+		rc = wr__ring_submit_wait(srv->post_ring, -1);
+		wr_cqe cqe;
+		if (rc >= 0 && wr__ring_reap(srv->post_ring, &cqe, 1) == 1)
 			rc = cqe.res;
+		else if (rc >= 0)
+			rc = -EIO;
+	}
 	pthread_mutex_unlock(&srv->post_lock);
 	if (rc < 0) {
-		free(p);
+		free(p); /* not delivered: the reactor will never see it */
 		return rc;
 	}
 	return 0;

@@ -57,6 +57,18 @@ static int queue_frame(wr_conn *c, wr_opcode op, const void *data, size_t len)
 		memcpy(key, &k, 4);
 	}
 	size_t hl = wr__ws_frame_header(hdr, true, op, len, client ? key : NULL);
+	if (hl + len > WR_SEG_SIZE && !c->tls) {
+		/* Large: a chain of pooled segments. Running out of memory half way leaves half a
+		 * frame queued, so the connection cannot go on: it is dropped. */
+		int rc = wr__conn_write_raw(c, hdr, hl);
+		if (rc == 0)
+			rc = client ? wr__conn_write_masked(c, data, len, key) : wr__conn_write_raw(c, data, len);
+		if (rc < 0) {
+			wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "out of memory");
+			wr__conn_close_hard(c);
+		}
+		return rc;
+	}
 	uint8_t *p = wr__conn_write_reserve(c, hl + len);
 	if (!p)
 		return -ENOMEM;
@@ -297,9 +309,7 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	}
 	uint8_t hdr[14];
 	size_t hl = wr__ws_frame_header(hdr, true, op, len, NULL);
-	rc = wr__conn_write(c, hdr, hl);
-	if (rc == 0)
-		rc = wr__conn_write_ext(c, data, len, done, user);
+	rc = wr__conn_write_ext(c, hdr, hl, data, len, done, user);
 	if (rc < 0)
 		return rc;
 	return after_queue(c);
@@ -378,7 +388,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 		rc = queue_frame(c, f->op, f->bytes + f->hdr_len, f->len);
 	} else {
 		wr_frame_ref(f);
-		rc = wr__conn_write_ext(c, f->bytes, f->hdr_len + f->len, frame_sent, f);
+		rc = wr__conn_write_ext(c, NULL, 0, f->bytes, f->hdr_len + f->len, frame_sent, f);
 		if (rc < 0)
 			wr_frame_unref(f);
 	}

@@ -95,8 +95,8 @@ typedef struct wr_ws_handlers {
 	/* Optional: a ping arrived (the pong is sent by wring) / a pong arrived. */
 	void (*on_ping)(wr_ws *ws, wr_msg msg, void *user);
 	void (*on_pong)(wr_ws *ws, wr_msg msg, void *user);
-	/* Optional: the send buffer went back under the drain mark after wr_ws_send said -EAGAIN
-	 * or wr_ws_buffered() was high. */
+	/* Optional: the send queue has emptied after holding more than 64 KiB (see
+	 * wr_ws_buffered): the moment to send more. */
 	void (*on_drain)(wr_ws *ws, void *user);
 	/* Always called once after on_open: code is the peer's close code, or 1006 when the
 	 * connection dropped, or our own code when we failed it; reason is borrowed. */
