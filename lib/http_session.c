@@ -222,12 +222,12 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 			int dr = wr__chunked_decode(&hs->dec, (const char *)p + off + hs->raw_pos,
 			                            avail - hs->raw_pos, &used,
 			                            (char *)p + off + hs->dec_end, &outl);
-			hs->raw_pos += used;
-			hs->dec_end += outl;
 			if (dr < 0) {
 				fail(c, dr == -EFBIG ? 413 : 400, NULL);
 				return n;
 			}
+			hs->raw_pos += used;
+			hs->dec_end += outl;
 			if (dr == 0)
 				return off;
 			/* Re-parse: the decoded body overwrote nothing of the head. */

@@ -187,6 +187,12 @@ static void *reactor_main(void *arg)
 	int rc = wr__reactor_init(r, r->sh, r->idx, r->cpu);
 	r->listen_fd = fd;
 	r->thread = self;
+	if (rc == 0) {
+		/* Open to posts before the starter returns: wr_server_run_on works at once. */
+		pthread_mutex_lock(&srv->post_lock);
+		r->posts_open = true;
+		pthread_mutex_unlock(&srv->post_lock);
+	}
 	pthread_mutex_lock(&srv->start_lock);
 	r->start_rc = rc;
 	srv->started_count++;
@@ -194,9 +200,6 @@ static void *reactor_main(void *arg)
 	pthread_mutex_unlock(&srv->start_lock);
 	if (rc < 0)
 		return NULL;
-	pthread_mutex_lock(&srv->post_lock);
-	r->posts_open = true;
-	pthread_mutex_unlock(&srv->post_lock);
 	if (atomic_load(&srv->stop_requested))
 		wr__reactor_begin_stop(r);
 	rc = wr__reactor_run(r);

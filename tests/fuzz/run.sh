@@ -9,7 +9,7 @@ for f in http ws url utf8; do
 	corpus=$(mktemp -d)
 	log=$(mktemp)
 	if timeout $((secs + 60)) "$dir/tests/fuzz/fuzz_$f" -max_total_time="$secs" -max_len=4096 \
-		-print_final_stats=1 "$corpus" >"$log" 2>&1; then
+		-print_final_stats=1 -artifact_prefix="$dir/tests/fuzz/" "$corpus" >"$log" 2>&1; then
 		runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
 		echo "ok $n - fuzz_$f: ${runs:-?} inputs in ${secs}s, no crash"
 	else
