@@ -1,0 +1,185 @@
+/* The NEON variants against the scalar references, built for aarch64 with the cross compiler
+ * and run under qemu-user (tests/neon/run.sh): no Criterion there, plain TAP. Same inputs as
+ * test_simd/test_utf8: every length 0..257, every alignment, every key phase; valid, random
+ * and adversarial UTF-8, whole and split at every point. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd.h"
+#include "utf8.h"
+
+static int n_test, n_fail;
+
+static void report(int ok, const char *what)
+{
+	n_test++;
+	if (!ok)
+		n_fail++;
+	printf("%s %d - %s\n", ok ? "ok" : "not ok", n_test, what);
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+static int check_unmask(void)
+{
+	wr_unmask_fn fn = wr__unmask_impl(WR_SIMD_NEON);
+	if (!fn)
+		return 0;
+	static uint8_t a[257 + 64 + 16], b[257 + 64 + 16];
+	for (size_t len = 0; len <= 257; len++)
+		for (size_t al = 0; al < 64; al++)
+			for (unsigned ph = 0; ph < 4; ph++) {
+				uint8_t key[4] = { (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd() };
+				for (size_t i = 0; i < sizeof(a); i++)
+					a[i] = b[i] = (uint8_t)rnd();
+				wr__unmask_bytewise(a + al, len, key, ph);
+				fn(b + al, len, key, ph);
+				if (memcmp(a, b, sizeof(a)) != 0) {
+					printf("# unmask neon differs: len %zu align %zu phase %u\n", len, al, ph);
+					return 0;
+				}
+			}
+	/* Long buffers, cut anywhere, phase carried across the cut. */
+	size_t big = 1 << 20;
+	uint8_t *x = malloc(big), *y = malloc(big);
+	for (int round = 0; round < 20; round++) {
+		uint8_t key[4] = { (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd() };
+		size_t len = rnd() % big, cut = len ? rnd() % len : 0;
+		for (size_t i = 0; i < len; i++)
+			x[i] = y[i] = (uint8_t)rnd();
+		wr__unmask_bytewise(x, len, key, 0);
+		fn(y, cut, key, 0);
+		fn(y + cut, len - cut, key, (unsigned)cut & 3);
+		if (memcmp(x, y, len) != 0) {
+			printf("# unmask neon differs on %zu bytes cut at %zu\n", len, cut);
+			return 0;
+		}
+	}
+	free(x);
+	free(y);
+	return 1;
+}
+
+static int verdict(wr_utf8_fn fn, const uint8_t *p, size_t n, size_t split)
+{
+	wr_utf8 s;
+	wr__utf8_init(&s);
+	if (fn(&s, p, split) < 0 || fn(&s, p + split, n - split) < 0)
+		return -1;
+	return wr__utf8_finish(&s) < 0 ? -1 : 0;
+}
+
+/* Same verdict as the scalar reference, whole and split at every point. */
+static int same(const uint8_t *p, size_t n)
+{
+	wr_utf8_fn ref = wr__utf8_impl(WR_SIMD_SCALAR), neon = wr__utf8_impl(WR_SIMD_NEON);
+	int want = verdict(ref, p, n, 0);
+	for (size_t split = 0; split <= n; split++)
+		if (verdict(neon, p, n, split) != want) {
+			printf("# utf8 neon differs (want %d) on %zu bytes split at %zu\n", want, n, split);
+			return 0;
+		}
+	return 1;
+}
+
+static size_t put_cp(uint8_t *o, uint32_t cp)
+{
+	if (cp < 0x80) { o[0] = (uint8_t)cp; return 1; }
+	if (cp < 0x800) { o[0] = (uint8_t)(0xc0 | cp >> 6); o[1] = (uint8_t)(0x80 | (cp & 63)); return 2; }
+	if (cp < 0x10000) {
+		o[0] = (uint8_t)(0xe0 | cp >> 12); o[1] = (uint8_t)(0x80 | ((cp >> 6) & 63));
+		o[2] = (uint8_t)(0x80 | (cp & 63)); return 3;
+	}
+	o[0] = (uint8_t)(0xf0 | cp >> 18); o[1] = (uint8_t)(0x80 | ((cp >> 12) & 63));
+	o[2] = (uint8_t)(0x80 | ((cp >> 6) & 63)); o[3] = (uint8_t)(0x80 | (cp & 63)); return 4;
+}
+
+static uint32_t rnd_cp(void)
+{
+	for (;;) {
+		uint32_t cp;
+		switch (rnd() % 4) {
+		case 0: cp = rnd() % 0x80; break;
+		case 1: cp = 0x80 + rnd() % (0x800 - 0x80); break;
+		case 2: cp = 0x800 + rnd() % (0x10000 - 0x800); break;
+		default: cp = 0x10000 + rnd() % (0x110000 - 0x10000); break;
+		}
+		if (cp < 0xd800 || cp > 0xdfff)
+			return cp;
+	}
+}
+
+static int check_utf8_valid_and_corrupted(void)
+{
+	uint8_t buf[400];
+	for (int round = 0; round < 300; round++) {
+		size_t n = 0;
+		while (n < 300)
+			n += put_cp(buf + n, rnd_cp());
+		if (!same(buf, n))
+			return 0;
+		/* One corrupted byte at a random place: the verdicts must still agree. */
+		buf[rnd() % n] = (uint8_t)rnd();
+		if (!same(buf, n))
+			return 0;
+	}
+	return 1;
+}
+
+static int check_utf8_adversarial(void)
+{
+	static const char *const cases[] = {
+		"\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xf0\x80\x80\xaf",
+		"\xf0\x8f\xbf\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+		"\xff", "\xfe", "\x80", "\xbf", "\xe2\x82", "\xf0\x9f\x98", "\xf0\x9f\x98\x80",
+		"\xf4\x8f\xbf\xbf", "\xef\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80", "\xc2\x80",
+	};
+	uint8_t buf[128];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t cl = strlen(cases[i]);
+		/* Alone, and inside ASCII at every position of a 64-byte window. */
+		if (!same((const uint8_t *)cases[i], cl))
+			return 0;
+		for (size_t at = 0; at + cl <= 64; at++) {
+			memset(buf, 'a', 64);
+			memcpy(buf + at, cases[i], cl);
+			if (!same(buf, 64))
+				return 0;
+		}
+	}
+	/* Random bytes of every length up to 257. */
+	for (size_t n = 0; n <= 257; n++) {
+		for (size_t i = 0; i < n; i++)
+			buf[i % sizeof(buf)] = (uint8_t)rnd();
+		uint8_t *p = malloc(n + 1);
+		for (size_t i = 0; i < n; i++)
+			p[i] = (uint8_t)(rnd() % 3 ? rnd() % 0x80 : rnd());
+		int ok = same(p, n);
+		free(p);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+int main(void)
+{
+	int neon = wr__simd_supported(WR_SIMD_NEON);
+	report(neon, "NEON detected on this (emulated) aarch64 CPU");
+	if (neon) {
+		report(wr__simd_active() == WR_SIMD_NEON, "the dispatcher picks NEON");
+		report(check_unmask(), "unmask: NEON equals the byte loop (len 0..257 x align 0..63 x phase, 1 MiB cuts)");
+		report(check_utf8_valid_and_corrupted(), "utf8: NEON equals scalar on valid and corrupted text, every split");
+		report(check_utf8_adversarial(), "utf8: NEON equals scalar on adversarial sequences and random bytes");
+	}
+	printf("1..%d\n", n_test);
+	return n_fail ? 1 : 0;
+}
