@@ -180,7 +180,11 @@ void wr__ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 			}
 			if (ev.msg_start) {
 				ws->msg.len = 0;
-				if (ev.msg_len_hint && wr__buf_reserve(&ws->msg, ev.msg_len_hint) < 0) {
+				/* Presize from the declared length, but only up to 1 MiB: a peer that
+				 * announces 16 MiB frames on many connections and then trickles must not
+				 * get that memory for free. */
+				uint64_t want = ev.msg_len_hint < (1u << 20) ? ev.msg_len_hint : (1u << 20);
+				if (want && wr__buf_reserve(&ws->msg, want) < 0) {
 					fail(c, WR_CLOSE_TOO_BIG, "out of memory");
 					return;
 				}
