@@ -23,12 +23,17 @@
 /* --- SSE2 ---------------------------------------------------------------------------------- */
 
 __attribute__((target("sse2"), always_inline))
-static inline unsigned bad16(__m128i v, __m128i lim, __m128i allow, __m128i del)
+static inline __m128i badv16(__m128i v, __m128i lim, __m128i allow, __m128i del)
 {
 	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v);
-	__m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, allow), ctl),
+	return _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, allow), ctl),
 		_mm_cmpeq_epi8(v, del));
-	return (unsigned)_mm_movemask_epi8(bad);
+}
+
+__attribute__((target("sse2"), always_inline))
+static inline unsigned bad16(__m128i v, __m128i lim, __m128i allow, __m128i del)
+{
+	return (unsigned)_mm_movemask_epi8(badv16(v, lim, allow, del));
 }
 
 __attribute__((target("sse2"), always_inline))
@@ -40,14 +45,15 @@ static inline size_t scan_sse2(const char *p, size_t n, char limc, char allowc,
 	const __m128i lim = _mm_set1_epi8(limc), allow = _mm_set1_epi8(allowc),
 		del = _mm_set1_epi8(0x7f);
 	size_t i = 0;
+	/* 64 bytes a round with one movemask for all four vectors: which vector holds the first
+	 * bad byte is only worked out when there is one (the 16-byte loop below finds it). */
 	for (; i + 64 <= n; i += 64) {
-		unsigned a = bad16(_mm_loadu_si128((const __m128i *)(p + i)), lim, allow, del);
-		unsigned b = bad16(_mm_loadu_si128((const __m128i *)(p + i + 16)), lim, allow, del);
-		unsigned c = bad16(_mm_loadu_si128((const __m128i *)(p + i + 32)), lim, allow, del);
-		unsigned d = bad16(_mm_loadu_si128((const __m128i *)(p + i + 48)), lim, allow, del);
-		uint64_t m = (uint64_t)a | (uint64_t)b << 16 | (uint64_t)c << 32 | (uint64_t)d << 48;
-		if (m)
-			return i + (size_t)__builtin_ctzll(m);
+		__m128i a = badv16(_mm_loadu_si128((const __m128i *)(p + i)), lim, allow, del);
+		__m128i b = badv16(_mm_loadu_si128((const __m128i *)(p + i + 16)), lim, allow, del);
+		__m128i c = badv16(_mm_loadu_si128((const __m128i *)(p + i + 32)), lim, allow, del);
+		__m128i d = badv16(_mm_loadu_si128((const __m128i *)(p + i + 48)), lim, allow, del);
+		if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))))
+			break;
 	}
 	for (; i + 16 <= n; i += 16) {
 		unsigned m = bad16(_mm_loadu_si128((const __m128i *)(p + i)), lim, allow, del);
@@ -77,12 +83,17 @@ size_t wr__http_scan_target_sse2(const char *p, size_t n)
 /* --- AVX2 ---------------------------------------------------------------------------------- */
 
 __attribute__((target("avx2"), always_inline))
-static inline uint32_t bad32(__m256i v, __m256i lim, __m256i allow, __m256i del)
+static inline __m256i badv32(__m256i v, __m256i lim, __m256i allow, __m256i del)
 {
 	__m256i ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, lim), v);
-	__m256i bad = _mm256_or_si256(_mm256_andnot_si256(_mm256_cmpeq_epi8(v, allow), ctl),
+	return _mm256_or_si256(_mm256_andnot_si256(_mm256_cmpeq_epi8(v, allow), ctl),
 		_mm256_cmpeq_epi8(v, del));
-	return (uint32_t)_mm256_movemask_epi8(bad);
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline uint32_t bad32(__m256i v, __m256i lim, __m256i allow, __m256i del)
+{
+	return (uint32_t)_mm256_movemask_epi8(badv32(v, lim, allow, del));
 }
 
 __attribute__((target("avx2"), always_inline))
@@ -94,17 +105,15 @@ static inline size_t scan_avx2(const char *p, size_t n, char limc, char allowc,
 	const __m256i lim = _mm256_set1_epi8(limc), allow = _mm256_set1_epi8(allowc),
 		del = _mm256_set1_epi8(0x7f);
 	size_t i = 0;
+	/* 128 bytes a round, one test for all four vectors; the 32-byte loop finds the byte */
 	for (; i + 128 <= n; i += 128) {
-		uint32_t a = bad32(_mm256_loadu_si256((const __m256i *)(p + i)), lim, allow, del);
-		uint32_t b = bad32(_mm256_loadu_si256((const __m256i *)(p + i + 32)), lim, allow, del);
-		uint32_t c = bad32(_mm256_loadu_si256((const __m256i *)(p + i + 64)), lim, allow, del);
-		uint32_t d = bad32(_mm256_loadu_si256((const __m256i *)(p + i + 96)), lim, allow, del);
-		if (a | b | c | d) {
-			uint64_t lo = (uint64_t)a | (uint64_t)b << 32;
-			if (lo)
-				return i + (size_t)__builtin_ctzll(lo);
-			return i + 64 + (size_t)__builtin_ctzll((uint64_t)c | (uint64_t)d << 32);
-		}
+		__m256i a = badv32(_mm256_loadu_si256((const __m256i *)(p + i)), lim, allow, del);
+		__m256i b = badv32(_mm256_loadu_si256((const __m256i *)(p + i + 32)), lim, allow, del);
+		__m256i c = badv32(_mm256_loadu_si256((const __m256i *)(p + i + 64)), lim, allow, del);
+		__m256i d = badv32(_mm256_loadu_si256((const __m256i *)(p + i + 96)), lim, allow, del);
+		__m256i any = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
+		if (!_mm256_testz_si256(any, any))
+			break;
 	}
 	for (; i + 32 <= n; i += 32) {
 		uint32_t m = bad32(_mm256_loadu_si256((const __m256i *)(p + i)), lim, allow, del);
