@@ -1,6 +1,7 @@
 /* HTTP scanner: the scalar reference and the dispatch point. The SIMD variants live in
  * http_scan_x86.c and http_scan_neon.c and are tested against the scalar functions here on the
  * same inputs (tests/test_http_scan.c, tests/neon/neon_check.c). */
+#include <stdatomic.h>
 #include "http_scan.h"
 
 /* The reference: one byte at a time, straight from the class definitions in http_scan.h. */
@@ -68,18 +69,34 @@ wr_http_scan_fn wr__http_scan_target_impl(enum wr_simd v)
 	}
 }
 
+/* The variant's function, looked up once: a head has a dozen fields, and asking simd.c
+ * (pthread_once twice) for each of them showed in profiles. Every thread computes the same
+ * pointer, and it points to code, not data, so a relaxed atomic is all the sharing needs. */
+static _Atomic(wr_http_scan_fn) value_fn, target_fn;
+
+static wr_http_scan_fn resolve(_Atomic(wr_http_scan_fn) *slot,
+                               wr_http_scan_fn (*impl)(enum wr_simd))
+{
+	wr_http_scan_fn fn = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!fn) {
+		fn = impl(wr__simd_active());
+		atomic_store_explicit(slot, fn, memory_order_relaxed);
+	}
+	return fn;
+}
+
 /* Most header values and targets are short: under one 16-byte vector the byte loop is as
  * fast as any variant and skips the dispatch. */
 size_t wr__http_scan_value(const char *p, size_t n)
 {
 	if (n < 16)
 		return wr__http_scan_value_scalar(p, n);
-	return wr__http_scan_value_impl(wr__simd_active())(p, n);
+	return resolve(&value_fn, wr__http_scan_value_impl)(p, n);
 }
 
 size_t wr__http_scan_target(const char *p, size_t n)
 {
 	if (n < 16)
 		return wr__http_scan_target_scalar(p, n);
-	return wr__http_scan_target_impl(wr__simd_active())(p, n);
+	return resolve(&target_fn, wr__http_scan_target_impl)(p, n);
 }
