@@ -12,8 +12,13 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "http_scan.h"
 
-/* tchar (RFC 9110 §5.6.2). */
+/* Field values (field-vchar / SP / HTAB, RFC 9110 §5.5: everything but CTLs, HTAB allowed, and
+ * DEL; obs-text 0x80-0xff is accepted as opaque bytes), reason phrases and request targets are
+ * checked by the SIMD scanner (http_scan.h), which has the byte classes.
+ *
+ * tchar (RFC 9110 §5.6.2). */
 static inline bool is_tchar(unsigned char c)
 {
 	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
@@ -27,13 +32,6 @@ static inline bool is_tchar(unsigned char c)
 	default:
 		return false;
 	}
-}
-
-/* field-vchar / SP / HTAB (RFC 9110 §5.5): everything but CTLs (HTAB allowed) and DEL.
- * obs-text (0x80-0xff) is accepted as opaque bytes. */
-static inline bool is_value_char(unsigned char c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
 static inline bool is_ows(char c)
@@ -323,9 +321,9 @@ static int parse_headers(const char *p, const char *end, wr_http_header *hdrs, s
 		if (q == p || q == e || *q != ':')
 			return -EBADMSG; /* empty name, no colon, or whitespace before it */
 		wr_str name = {p, (size_t)(q - p)};
-		for (const char *v = q + 1; v < e; v++)
-			if (!is_value_char((unsigned char)*v))
-				return -EBADMSG;
+		size_t vlen = (size_t)(e - (q + 1));
+		if (wr__http_scan_value(q + 1, vlen) != vlen)
+			return -EBADMSG;
 		wr_str value = trim_ows(q + 1, e);
 		if (n == WR_HTTP_MAX_HEADERS)
 			return -EMSGSIZE;
@@ -377,8 +375,7 @@ int wr__http_parse_request(const char *buf, size_t len, size_t prev_len, size_t 
 		return -EBADMSG;
 	h.method = (wr_str){p, (size_t)(q - p)};
 	const char *t = ++q;
-	while (q < e && (unsigned char)*q > 0x20 && *q != 0x7f)
-		q++;
+	q += wr__http_scan_target(q, (size_t)(e - q));
 	if (q == t || q == e || *q != ' ')
 		return -EBADMSG;
 	h.target = (wr_str){t, (size_t)(q - t)};
@@ -477,9 +474,8 @@ int wr__http_parse_response(const char *buf, size_t len, size_t prev_len, size_t
 		if (*s != ' ')
 			return -EBADMSG;
 		s++;
-		for (const char *r = s; r < e; r++)
-			if (!is_value_char((unsigned char)*r))
-				return -EBADMSG;
+		if (wr__http_scan_value(s, (size_t)(e - s)) != (size_t)(e - s))
+			return -EBADMSG;
 		h.reason = (wr_str){s, (size_t)(e - s)};
 	}
 

@@ -1,11 +1,15 @@
 /* The NEON variants against the scalar references, built for aarch64 with the cross compiler
  * and run under qemu-user (tests/neon/run.sh): no Criterion there, plain TAP. Same inputs as
  * test_simd/test_utf8: every length 0..257, every alignment, every key phase; valid, random
- * and adversarial UTF-8, whole and split at every point. */
+ * and adversarial UTF-8, whole and split at every point; the HTTP scanner (value and target
+ * classes) on every length and alignment, every byte value at every position, long inputs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "http_scan.h"
 #include "simd.h"
 #include "utf8.h"
 
@@ -170,6 +174,109 @@ static int check_utf8_adversarial(void)
 	return 1;
 }
 
+/* The HTTP scanner: NEON and scalar give the same prefix length for both byte classes. */
+static int scan_same(wr_http_scan_fn neon, wr_http_scan_fn ref, const char *p, size_t n,
+                     const char *cls)
+{
+	size_t got = neon(p, n), want = ref(p, n);
+	if (got != want) {
+		printf("# http_scan %s neon differs: len %zu got %zu want %zu\n", cls, n, got, want);
+		return 0;
+	}
+	return 1;
+}
+
+static void fill_printable(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t r = rnd();
+		p[i] = (char)(r % 4 == 0 ? 0x80 + (r >> 8) % 0x80 : 0x21 + (r >> 8) % 0x5e);
+	}
+}
+
+static int check_http_scan(void)
+{
+	static const char *const names[2] = { "value", "target" };
+	static char a[64 + 257 + 64];
+	for (int c = 0; c < 2; c++) {
+		wr_http_scan_fn neon = c ? wr__http_scan_target_impl(WR_SIMD_NEON) :
+			wr__http_scan_value_impl(WR_SIMD_NEON);
+		wr_http_scan_fn ref = c ? wr__http_scan_target_scalar : wr__http_scan_value_scalar;
+		if (!neon)
+			return 0;
+		for (size_t len = 0; len <= 257; len++)
+			for (size_t al = 0; al < 64; al++) {
+				memset(a, 0, sizeof(a));
+				fill_printable(a + al, len);
+				if (!scan_same(neon, ref, a + al, len, names[c]))
+					return 0;
+				/* each control byte and DEL, HTAB and SP at a random position */
+				if (len) {
+					size_t pos = rnd() % len;
+					char save = a[al + pos];
+					for (unsigned b = 0; b <= 0x20; b++) {
+						a[al + pos] = (char)b;
+						if (!scan_same(neon, ref, a + al, len, names[c]))
+							return 0;
+					}
+					a[al + pos] = 0x7f;
+					if (!scan_same(neon, ref, a + al, len, names[c]))
+						return 0;
+					a[al + pos] = save;
+				}
+				for (size_t i = 0; i < len; i++)
+					a[al + i] = (char)rnd();
+				if (!scan_same(neon, ref, a + al, len, names[c]))
+					return 0;
+			}
+		/* all 256 byte values at every position of inputs up to 257 bytes */
+		static const size_t lens[] = { 16, 17, 31, 64, 65, 129, 257 };
+		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+			size_t len = lens[li], al = rnd() % 64;
+			fill_printable(a + al, len);
+			for (size_t pos = 0; pos < len; pos++) {
+				char save = a[al + pos];
+				for (unsigned b = 0; b < 256; b++) {
+					a[al + pos] = (char)b;
+					if (!scan_same(neon, ref, a + al, len, names[c]))
+						return 0;
+				}
+				a[al + pos] = save;
+			}
+		}
+		/* long input, one bad byte anywhere */
+		size_t big = (1u << 16) + 77;
+		char *x = malloc(big);
+		fill_printable(x, big);
+		int ok = scan_same(neon, ref, x, big, names[c]);
+		for (int round = 0; ok && round < 100; round++) {
+			size_t pos = rnd() % big;
+			char save = x[pos];
+			x[pos] = (char)(rnd() % 0x20);
+			ok = scan_same(neon, ref, x, big, names[c]);
+			x[pos] = save;
+		}
+		free(x);
+		if (!ok)
+			return 0;
+		/* inputs ending at an unmapped page: an over-read faults */
+		long pg = sysconf(_SC_PAGESIZE);
+		char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED || mprotect(map + pg, (size_t)pg, PROT_NONE) != 0)
+			return 0;
+		char *end = map + pg;
+		fill_printable(map, (size_t)pg);
+		for (size_t len = 0; len <= 520; len++)
+			if (neon(end - len, len) != len) {
+				printf("# http_scan %s neon: len %zu at a page end\n", names[c], len);
+				return 0;
+			}
+		munmap(map, (size_t)pg * 2);
+	}
+	return 1;
+}
+
 int main(void)
 {
 	int neon = wr__simd_supported(WR_SIMD_NEON);
@@ -179,6 +286,7 @@ int main(void)
 		report(check_unmask(), "unmask: NEON equals the byte loop (len 0..257 x align 0..63 x phase, 1 MiB cuts)");
 		report(check_utf8_valid_and_corrupted(), "utf8: NEON equals scalar on valid and corrupted text, every split");
 		report(check_utf8_adversarial(), "utf8: NEON equals scalar on adversarial sequences and random bytes");
+		report(check_http_scan(), "http_scan: NEON equals scalar (value and target; len 0..257 x align 0..63, all bytes at every position, page end)");
 	}
 	printf("1..%d\n", n_test);
 	return n_fail ? 1 : 0;

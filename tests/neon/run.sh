@@ -18,6 +18,7 @@ if ! "$cc" -std=c17 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURC
 	-I"$out" -I"$src/lib" -I"$src/include" \
 	"$src/tests/neon/neon_check.c" "$src/lib/simd.c" "$src/lib/unmask.c" "$src/lib/unmask_neon.c" \
 	"$src/lib/unmask_x86.c" "$src/lib/utf8.c" "$src/lib/utf8_neon.c" "$src/lib/utf8_x86.c" \
+	"$src/lib/http_scan.c" "$src/lib/http_scan_neon.c" "$src/lib/http_scan_x86.c" \
 	-lpthread -o "$out/neon_check" 2>"$out/neon_build.log"; then
 	echo "not ok 1 - neon_check builds for aarch64"
 	sed 's/^/# /' "$out/neon_build.log" | head -30
