@@ -2,7 +2,9 @@
  *
  * A wr_server owns `threads` reactors (one pinned thread and io_uring each). Routes are
  * registered before wr_server_listen() and are read-only afterwards. Every callback runs on the
- * reactor thread that owns the connection; handlers must not block. */
+ * reactor thread that owns the connection; handlers must not block. A wr_ws is touched only from
+ * its own reactor's thread (its callbacks, or work posted there with wr_server_run_on and
+ * wr_ws_reactor): nothing here takes a lock. */
 #ifndef WRING_SERVER_H
 #define WRING_SERVER_H
 
