@@ -176,8 +176,20 @@ static bool is_closing(const wr_conn *c)
 	return (c->flags & (WR_CF_CLOSE_AFTER_FLUSH | WR_CF_RECV_DISCARD)) || c->state != WR_CONN_HTTP;
 }
 
+/* "100 Continue" once per request, when the client asked and the body is still to come. */
+static void send_continue(wr_conn *c)
+{
+	wr_http_state *hs = &c->http;
+	if (hs->expect_continue && !hs->continue_sent) {
+		wr__conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		hs->continue_sent = true;
+	}
+}
+
 /* Parse and serve requests from p[0..n); returns bytes consumed. Whatever is left is an
- * incomplete request that the caller keeps in c->in. */
+ * incomplete request that the caller keeps in c->in. A head is parsed once when it completes;
+ * while its body arrives only the body is looked at, and the head is parsed again (for fresh
+ * views into the now complete buffer) just before dispatch. */
 static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 {
 	const wr_server_config *cfg = cfg_of(c);
@@ -192,31 +204,35 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 			return n;
 		}
 		size_t avail = n - off;
-		int hl = wr__http_parse_request((const char *)p + off, avail, from_in ? hs->scanned : 0,
-		                                cfg->max_header_bytes, hp);
-		if (hl == -EAGAIN) {
-			hs->scanned = (uint32_t)avail;
-			return off;
-		}
-		if (hl < 0) {
-			fail(c, wr__http_status_for(hl), NULL);
-			return n;
-		}
-		hs->scanned = 0;
-		if (hp->content_length > 0 && (uint64_t)hp->content_length > cfg->max_body_bytes) {
-			fail(c, 413, NULL);
-			return n;
-		}
-		if (hp->chunked) {
-			if (!hs->head_len) {
-				hs->head_len = (uint32_t)hl;
+		bool head_was_parsed = hs->head_len != 0;
+		if (!head_was_parsed) {
+			int hl = wr__http_parse_request((const char *)p + off, avail,
+			                                from_in ? hs->scanned : 0, cfg->max_header_bytes, hp);
+			if (hl == -EAGAIN) {
+				hs->scanned = (uint32_t)avail;
+				return off;
+			}
+			if (hl < 0) {
+				fail(c, wr__http_status_for(hl), NULL);
+				return n;
+			}
+			hs->scanned = 0;
+			if (hp->content_length > 0 && (uint64_t)hp->content_length > cfg->max_body_bytes) {
+				fail(c, 413, NULL);
+				return n;
+			}
+			hs->head_len = (uint32_t)hl;
+			hs->chunked = hp->chunked;
+			hs->expect_continue = hp->expect_continue;
+			hs->body_need = hp->content_length > 0 ? (uint64_t)hp->content_length : 0;
+			if (hs->chunked) {
 				hs->raw_pos = hs->dec_end = (size_t)hl;
 				wr__chunked_init(&hs->dec, cfg->max_body_bytes);
-				if (hp->expect_continue && !hs->continue_sent) {
-					wr__conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-					hs->continue_sent = true;
-				}
 			}
+		}
+		size_t hl = hs->head_len, used_total;
+		wr_str body;
+		if (hs->chunked) {
 			/* Decoded in place (the receive buffer or c->in): output never passes input. */
 			size_t used, outl;
 			int dr = wr__chunked_decode(&hs->dec, (const char *)p + off + hs->raw_pos,
@@ -228,26 +244,26 @@ static size_t serve(wr_conn *c, uint8_t *p, size_t n, bool from_in)
 			}
 			hs->raw_pos += used;
 			hs->dec_end += outl;
-			if (dr == 0)
+			if (dr == 0) {
+				send_continue(c);
 				return off;
-			/* Re-parse: the decoded body overwrote nothing of the head. */
-			wr__http_parse_request((const char *)p + off, (size_t)hl, 0, cfg->max_header_bytes, hp);
-			dispatch(c, hp, (wr_str){ (const char *)p + off + hl, hs->dec_end - (size_t)hl });
-			off += hs->raw_pos;
-			memset(hs, 0, sizeof(*hs));
-			continue;
-		}
-		uint64_t blen = hp->content_length > 0 ? (uint64_t)hp->content_length : 0;
-		if ((uint64_t)hl + blen > avail) {
-			if (hp->expect_continue && !hs->continue_sent) {
-				wr__conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-				hs->continue_sent = true;
 			}
-			return off;
+			body = (wr_str){ (const char *)p + off + hl, hs->dec_end - hl };
+			used_total = hs->raw_pos;
+		} else {
+			if ((uint64_t)hl + hs->body_need > avail) {
+				send_continue(c);
+				return off;
+			}
+			body = (wr_str){ (const char *)p + off + hl, (size_t)hs->body_need };
+			used_total = hl + (size_t)hs->body_need;
 		}
-		hs->continue_sent = false;
-		dispatch(c, hp, (wr_str){ (const char *)p + off + hl, (size_t)blen });
-		off += (size_t)hl + (size_t)blen;
+		/* The decoded body overwrote nothing of the head: parsing it again is safe. */
+		if (head_was_parsed)
+			wr__http_parse_request((const char *)p + off, hl, 0, cfg->max_header_bytes, hp);
+		memset(hs, 0, sizeof(*hs));
+		dispatch(c, hp, body);
+		off += used_total;
 	}
 	return off;
 }

@@ -74,10 +74,11 @@ enum wr_conn_flag {
 };
 
 typedef struct wr_http_state {
-	uint32_t head_len;    /* 0: head not yet complete */
+	uint32_t head_len;    /* 0: head not yet complete; else parsed, its body awaited */
 	uint32_t scanned;     /* bytes of `in` already scanned for the end of the head */
-	uint64_t body_need;   /* Content-Length body: bytes still to come */
+	uint64_t body_need;   /* Content-Length of the awaited body */
 	bool chunked;
+	bool expect_continue;
 	bool continue_sent;
 	size_t raw_pos;       /* chunked: next undecoded byte in `in` */
 	size_t dec_end;       /* chunked: end of the decoded body in `in` */
