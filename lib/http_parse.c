@@ -345,6 +345,12 @@ static void derived_init(struct derived *d)
 	d->content_length = -1;
 }
 
+/* 0 means no limit; the length is returned as an int, so never more than INT32_MAX. */
+static size_t head_limit(size_t max_head)
+{
+	return max_head == 0 || max_head > (size_t)INT32_MAX ? (size_t)INT32_MAX : max_head;
+}
+
 /* --- requests ----------------------------------------------------------------------------- */
 
 int wr__http_parse_request(const char *buf, size_t len, size_t prev_len, size_t max_head,
@@ -353,11 +359,7 @@ int wr__http_parse_request(const char *buf, size_t len, size_t prev_len, size_t 
 	size_t start, end;
 	int rc;
 
-	if (max_head == 0)
-		max_head = SIZE_MAX;
-	if (max_head > (size_t)INT32_MAX)
-		max_head = (size_t)INT32_MAX; /* the length is returned as an int */
-	rc = find_head(buf, len, prev_len, max_head, true, &start, &end);
+	rc = find_head(buf, len, prev_len, head_limit(max_head), true, &start, &end);
 	if (rc < 0)
 		return rc;
 
@@ -442,11 +444,7 @@ int wr__http_parse_response(const char *buf, size_t len, size_t prev_len, size_t
 	size_t start, end;
 	int rc;
 
-	if (max_head == 0)
-		max_head = SIZE_MAX;
-	if (max_head > (size_t)INT32_MAX)
-		max_head = (size_t)INT32_MAX;
-	rc = find_head(buf, len, prev_len, max_head, false, &start, &end);
+	rc = find_head(buf, len, prev_len, head_limit(max_head), false, &start, &end);
 	if (rc < 0)
 		return rc;
 

@@ -269,6 +269,23 @@ struct walk {
 	void *arg;
 };
 
+static bool walk(struct walk *w, const struct node *n, const char *p);
+
+/* k matched the segment ending at p: the path ends at k, or the walk goes on below it. */
+static bool descend(struct walk *w, const struct node *k, const char *p, bool last)
+{
+	if (!last)
+		return walk(w, k, p + 1);
+	if (k->nentries) {
+		w->path_found = true;
+		if (w->visit)
+			w->visit(k, w->arg);
+		else if ((w->hit = node_route(k, w->method)))
+			return true;
+	}
+	return false;
+}
+
 /* Match the segment starting at p (just after a '/') against n's children. */
 static bool walk(struct walk *w, const struct node *n, const char *p)
 {
@@ -282,17 +299,8 @@ static bool walk(struct walk *w, const struct node *n, const char *p)
 		const struct node *k = n->kids[i];
 		if (k->seg_len != len || memcmp(k->seg, s, len) != 0)
 			continue;
-		if (last) {
-			if (k->nentries) {
-				w->path_found = true;
-				if (w->visit)
-					w->visit(k, w->arg);
-				else if ((w->hit = node_route(k, w->method)))
-					return true;
-			}
-		} else if (walk(w, k, p + 1)) {
+		if (descend(w, k, p, last))
 			return true;
-		}
 		break; /* exact segments are unique among siblings */
 	}
 
@@ -300,17 +308,8 @@ static bool walk(struct walk *w, const struct node *n, const char *p)
 	if (!k || len == 0)
 		return false; /* an empty segment never binds a parameter */
 	w->values[w->nvalues++] = (wr_str){s, len};
-	if (last) {
-		if (k->nentries) {
-			w->path_found = true;
-			if (w->visit)
-				w->visit(k, w->arg);
-			else if ((w->hit = node_route(k, w->method)))
-				return true;
-		}
-	} else if (walk(w, k, p + 1)) {
+	if (descend(w, k, p, last))
 		return true;
-	}
 	w->nvalues--;
 	return false;
 }
