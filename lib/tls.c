@@ -247,18 +247,24 @@ void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
 
 /* ---- connections ---- */
 
+/* Both the reactor's and the blocking client's sessions: I/O context and ALPN http/1.1. */
+static void set_io_ctx(WOLFSSL *ssl, void *io)
+{
+	wolfSSL_SetIOReadCtx(ssl, io);
+	wolfSSL_SetIOWriteCtx(ssl, io);
+#ifdef HAVE_ALPN
+	char alpn[] = "http/1.1";
+	wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+#endif
+}
+
 static int ssl_new(wr_conn *c, struct wr_tls_ctx *ctx)
 {
 	struct wr_tls_conn *t = c->tls;
 	t->ssl = wolfSSL_new(ctx->ctx);
 	if (!t->ssl)
 		return -ENOMEM;
-	wolfSSL_SetIOReadCtx(t->ssl, c);
-	wolfSSL_SetIOWriteCtx(t->ssl, c);
-#ifdef HAVE_ALPN
-	char alpn[] = "http/1.1";
-	wolfSSL_UseALPN(t->ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
-#endif
+	set_io_ctx(t->ssl, c);
 	return 0;
 }
 
@@ -614,12 +620,7 @@ int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned
 	}
 	wolfSSL_SSLSetIORecv(s->ssl, sock_recv);
 	wolfSSL_SSLSetIOSend(s->ssl, sock_send);
-	wolfSSL_SetIOReadCtx(s->ssl, s);
-	wolfSSL_SetIOWriteCtx(s->ssl, s);
-#ifdef HAVE_ALPN
-	char alpn[] = "http/1.1";
-	wolfSSL_UseALPN(s->ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
-#endif
+	set_io_ctx(s->ssl, s);
 	rc = set_peer_name(s->ssl, sni);
 	if (rc < 0)
 		goto err;

@@ -25,29 +25,24 @@ static inline bool is_hex(unsigned char c)
 
 /* reg-name: unreserved and percent-escapes. Sub-delims are valid in RFC 3986 but name no DNS
  * host and only help an attacker split a host, so they are refused. */
-static bool host_ok(const char *p, size_t n)
+static bool host_char(unsigned char c)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-			continue;
-		if (c == '%' && i + 2 < n && is_hex((unsigned char)p[i + 1]) &&
-		    is_hex((unsigned char)p[i + 2])) {
-			i += 2;
-			continue;
-		}
-		return false;
-	}
-	return n > 0;
+	return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* path-abempty [ "?" query ]: pchar, '/', '?' and percent-escapes; nothing that needs quoting
- * on the wire (no whitespace, CTLs, non-ASCII, '#', or the characters RFC 3986 excludes). */
-static bool resource_ok(const char *p, size_t n)
+/* path-abempty [ "?" query ]: pchar, '/', '?'; nothing that needs quoting on the wire (no
+ * whitespace, CTLs, non-ASCII, '#', or the characters RFC 3986 excludes). */
+static bool resource_char(unsigned char c)
+{
+	return is_alnum(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@/?", c) != NULL);
+}
+
+/* Every byte in the class, or part of a well-formed percent-escape. */
+static bool chars_ok(const char *p, size_t n, bool (*allowed)(unsigned char))
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
-		if (is_alnum(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@/?", c) != NULL))
+		if (allowed(c))
 			continue;
 		if (c == '%' && i + 2 < n && is_hex((unsigned char)p[i + 1]) &&
 		    is_hex((unsigned char)p[i + 2])) {
@@ -58,6 +53,9 @@ static bool resource_ok(const char *p, size_t n)
 	}
 	return true;
 }
+
+static bool host_ok(const char *p, size_t n) { return n > 0 && chars_ok(p, n, host_char); }
+static bool resource_ok(const char *p, size_t n) { return chars_ok(p, n, resource_char); }
 
 int wr__url_parse(const char *url, wr_url *out)
 {
