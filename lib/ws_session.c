@@ -295,6 +295,14 @@ int wr_ws_send_text(wr_ws *ws, const char *text)
 	return wr_ws_send(ws, text, strlen(text), WR_OP_TEXT);
 }
 
+/* Should a send "without copy" copy after all? Masking (client) or encryption (TLS) rewrite
+ * the bytes anyway, and a small frame coalesces into the output buffer for less than a
+ * separate segment costs. */
+static bool copy_instead(const wr_conn *c, size_t len)
+{
+	return (c->flags & WR_CF_CLIENT) || c->tls || len < 4096;
+}
+
 int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send_done done,
                   void *user)
 {
@@ -302,8 +310,7 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	int rc = check_send(c, op, len);
 	if (rc < 0)
 		return rc;
-	if ((c->flags & WR_CF_CLIENT) || c->tls || len < 4096) {
-		/* Masking or encryption rewrites the bytes anyway; small frames coalesce better. */
+	if (copy_instead(c, len)) {
 		rc = queue_frame(c, op, data, len);
 		if (rc < 0)
 			return rc;
@@ -388,7 +395,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 	int rc = check_send(c, f->op, f->len);
 	if (rc < 0)
 		return rc;
-	if ((c->flags & WR_CF_CLIENT) || c->tls || f->len < 4096) {
+	if (copy_instead(c, f->len)) {
 		rc = queue_frame(c, f->op, f->bytes + f->hdr_len, f->len);
 	} else {
 		wr_frame_ref(f);
