@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "buf.h"
+#include "rand.h"
 #include "reactor.h"
 #include "simd.h"
 #include "url.h"
@@ -217,24 +217,12 @@ static void transport_close(wr_client *c)
 
 /* ---- frames ---- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: masking keys need to be unpredictable to scripts in a browser's origin
-	 * model (§10.3), not cryptographic; the seed is from getrandom. */
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* One masked frame with a fresh key; the payload is masked in OUT_CHUNK pieces. */
 static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
                       uint64_t deadline)
 {
 	uint8_t key[4];
-	uint64_t r = rng_next(&c->rng);
+	uint64_t r = wr__rand_next(&c->rng);
 	memcpy(key, &r, 4);
 	size_t h = wr__ws_frame_header(c->out, true, op, len, key);
 	const uint8_t *src = data;
@@ -532,9 +520,7 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 		err.code = -ENOMEM;
 		goto err_alloc;
 	}
-	if (getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
-		c->rng = now_ms() ^ (uintptr_t)c;
-	c->rng |= 1; /* xorshift state must not be 0 */
+	c->rng = wr__rand_seed((uintptr_t)c);
 	c->close_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000;
 	c->read_ms = opts ? opts->read_timeout_ms : 0;
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT,

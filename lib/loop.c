@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "log.h"
+#include "rand.h"
 #include "reactor.h"
 #include "ud.h"
 #include "url.h"
@@ -316,12 +316,7 @@ size_t wr__client_key(uint64_t *rng, char key_line[64], char accept[29])
 {
 	uint8_t raw[16];
 	for (int i = 0; i < 2; i++) {
-		uint64_t x = *rng;
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		*rng = x;
-		x *= 0x2545F4914F6CDD1Dull;
+		uint64_t x = wr__rand_next(rng);
 		memcpy(raw + 8 * i, &x, 8);
 	}
 	char key[25];
@@ -330,14 +325,13 @@ size_t wr__client_key(uint64_t *rng, char key_line[64], char accept[29])
 	return (size_t)snprintf(key_line, 64, "Sec-WebSocket-Key: %s\r\n\r\n", key);
 }
 
+/* Each connection gets its own generator, seeded from the reactor's (itself from getrandom):
+ * one connection's keys say nothing about another's. */
 static uint64_t seed(wr_reactor *r)
 {
-	if (!r->rng && getrandom(&r->rng, sizeof(r->rng), 0) != sizeof(r->rng))
-		r->rng = wr__now_ns() ^ (uintptr_t)r;
-	r->rng ^= r->rng << 13;
-	r->rng ^= r->rng >> 7;
-	r->rng ^= r->rng << 17;
-	return r->rng | 1;
+	if (!r->rng)
+		r->rng = wr__rand_seed((uintptr_t)r);
+	return wr__rand_next(&r->rng) | 1;
 }
 
 static bool same_str(const char *a, const char *b)

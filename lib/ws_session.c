@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rand.h"
 #include "reactor.h"
 #include "simd.h"
 #include "utf8.h"
@@ -17,13 +18,7 @@ static const wr_server_config *cfg_of(const wr_conn *c) { return &c->r->sh->cfg;
 
 static uint32_t next_key(wr_conn *c)
 {
-	/* xorshift64*, seeded per connection from getrandom(2) via the reactor. */
-	uint64_t x = c->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+	return (uint32_t)(wr__rand_next(&c->rng) >> 32);
 }
 
 static void arm_idle(wr_conn *c)
