@@ -470,12 +470,13 @@ void wr__client_on_connect(wr_conn *c, int res)
 void wr__client_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
 	struct wr_client_spec *s = c->client;
+	size_t seen = c->in.len; /* already searched for the end of the head */
 	if (wr__buf_append(&c->in, p, n) < 0) {
 		client_fail(c, -ENOMEM, "out of memory");
 		return;
 	}
 	wr_http_resp_head h;
-	int hl = wr__http_parse_response((const char *)c->in.data, c->in.len, 0, 16384, &h);
+	int hl = wr__http_parse_response((const char *)c->in.data, c->in.len, seen, 16384, &h);
 	if (hl == -EAGAIN)
 		return;
 	if (hl < 0) {
