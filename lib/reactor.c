@@ -276,7 +276,8 @@ static int64_t wait_timeout(const wr_reactor *r)
 	for (const wr_every *e = r->every; e; e = e->next)
 		if (e->next_ns < next)
 			next = e->next_ns;
-	uint64_t now = wr__now_ns();
+	/* The clock was read by this turn's timer pass; only the flush has run since. */
+	uint64_t now = r->now_ns;
 	return next > now ? (int64_t)(next - now) : 0;
 }
 
