@@ -3,6 +3,7 @@
 #ifndef WR_TESTS_LIVE_H
 #define WR_TESTS_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,5 +33,11 @@ int live_ws_handshake(int fd, const char *path);
 int live_ws_send(int fd, int fin, int opcode, const void *p, size_t n);
 /* Read one frame: returns payload length, fills *opcode and *fin; -1 on EOF/timeout. */
 ssize_t live_ws_recv(int fd, int *opcode, int *fin, void *buf, size_t cap);
+
+/* For hand-written servers (live_ws.c): a frame header (2..14 bytes, mask NULL for an
+ * unmasked server frame) and Sec-WebSocket-Accept for a key (28 chars + NUL). */
+size_t live_ws_frame_header(uint8_t out[14], bool fin, int opcode, uint64_t len,
+                            const uint8_t *mask);
+void live_ws_accept_key(const char *key, size_t key_len, char out[29]);
 
 #endif

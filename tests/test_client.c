@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include "live.h"
-#include "wr_config.h"
-#include "ws_codec.h"
 
 static uint64_t ms_now(void)
 {
@@ -319,7 +317,7 @@ static void fake_answer(int fd, const char *status, bool bad_key, bool no_upgrad
 	char accept[29] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 	if (k && !bad_key) {
 		k += 19;
-		wr__ws_accept_key(k, strcspn(k, "\r\n"), accept);
+		live_ws_accept_key(k, strcspn(k, "\r\n"), accept);
 	}
 	char resp[1024];
 	snprintf(resp, sizeof(resp),
@@ -333,7 +331,7 @@ static void fake_frame(int fd, bool fin, int op, const void *p, size_t n, bool m
 {
 	uint8_t h[14];
 	uint8_t key[4] = { 1, 2, 3, 4 };
-	size_t hl = wr__ws_frame_header(h, fin, (wr_opcode)op, n, masked ? key : NULL);
+	size_t hl = live_ws_frame_header(h, fin, op, n, masked ? key : NULL);
 	uint8_t *f = malloc(hl + n + 1);
 	memcpy(f, h, hl);
 	for (size_t i = 0; i < n; i++)
@@ -397,10 +395,10 @@ static void s_fragmented(struct fake *f, int fd)
 	/* Then a fragmented binary message fed one byte at a time. */
 	uint8_t all[256];
 	size_t n = 0;
-	n += wr__ws_frame_header(all + n, false, WR_OP_BINARY, 3, NULL);
+	n += live_ws_frame_header(all + n, false, WR_OP_BINARY, 3, NULL);
 	memcpy(all + n, "\x00\x01\x02", 3);
 	n += 3;
-	n += wr__ws_frame_header(all + n, true, WR_OP_CONT, 130, NULL);
+	n += live_ws_frame_header(all + n, true, WR_OP_CONT, 130, NULL);
 	for (int i = 0; i < 130; i++)
 		all[n++] = (uint8_t)i;
 	for (size_t i = 0; i < n; i++) {
@@ -541,7 +539,7 @@ static void s_oversized(struct fake *f, int fd)
 {
 	fake_answer(fd, NULL, false, false, NULL);
 	uint8_t h[14];
-	size_t n = wr__ws_frame_header(h, true, WR_OP_BINARY, 2000, NULL);
+	size_t n = live_ws_frame_header(h, true, WR_OP_BINARY, 2000, NULL);
 	live_send(fd, h, n); /* the payload never needs to come */
 	fake_finish(f, fd, false);
 }
@@ -603,7 +601,7 @@ static void s_mid_frame(struct fake *f, int fd)
 {
 	fake_answer(fd, NULL, false, false, NULL);
 	uint8_t h[14];
-	size_t n = wr__ws_frame_header(h, true, WR_OP_BINARY, 100, NULL);
+	size_t n = live_ws_frame_header(h, true, WR_OP_BINARY, 100, NULL);
 	live_send(fd, h, n);
 	live_send(fd, "0123456789", 10);
 }

@@ -14,7 +14,7 @@ static wr_str S(const char *s)
 /* Routes are told apart by their user pointer: a small integer tag. */
 static wr_route R(int tag)
 {
-	return (wr_route){.kind = WR_ROUTE_HTTP, .fn = NULL, .user = (void *)(intptr_t)tag};
+	return (wr_route){.kind = WR_ROUTE_HTTP, .fn.http = NULL, .user = (void *)(intptr_t)tag};
 }
 
 static int tag_of(const wr_route *r)
@@ -248,16 +248,22 @@ Test(router, allow_list_any)
 	cr_assert(strstr(buf, "GET") && strstr(buf, "POST") && strstr(buf, "HEAD"));
 }
 
-Test(router, websocket_routes)
+static bool hook(struct wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user)
+{
+	return false;
+}
+
+Test(router, upgrade_routes)
 {
 	static const int handlers = 0;
-	wr_route ws = {.kind = WR_ROUTE_WS, .ws = &handlers, .user = (void *)9};
+	wr_route ws = {.kind = WR_ROUTE_UPGRADE, .fn.upgrade = hook, .user = (void *)&handlers};
 	cr_assert_eq(wr__router_add(r, "GET", "/ws/:room", &ws), 0);
 	const wr_route *got;
 	wr_route_params p;
 	cr_assert_eq(wr__router_match(r, S("GET"), S("/ws/lobby"), &got, &p), 0);
-	cr_assert_eq(got->kind, WR_ROUTE_WS);
-	cr_assert_eq(got->ws, &handlers);
+	cr_assert_eq(got->kind, WR_ROUTE_UPGRADE);
+	cr_assert_eq(got->fn.upgrade, hook);
+	cr_assert_eq(got->user, &handlers);
 	cr_assert(str_is(p.value[0], "lobby"));
 }
 

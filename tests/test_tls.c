@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 
 #include "live.h"
-#include "wr_config.h"
 
 #if !WR_HAVE_TLS
 

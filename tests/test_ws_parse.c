@@ -221,6 +221,8 @@ static bool log_event(struct log *l, const wr_ws_event *ev, const uint8_t *chunk
 		cr_assert_not_null(ev->error);
 		ex_err(l, ev->close_code);
 		return false;
+	case WR_WS_EV_NEED_CTRL:
+		break;
 	}
 	cr_assert_fail("%s: bad event type %d", what, ev->type);
 	return false;
@@ -239,6 +241,7 @@ static void run(const struct tcase *tc, const size_t *cuts, size_t ncuts, struct
                 const char *what)
 {
 	wr_ws_parser p;
+	uint8_t ctrl[WR_WS_CTRL_MAX];
 	wr__ws_parser_init(&p, tc->role, tc->max_msg);
 	memset(got, 0, sizeof(*got));
 	size_t start = 0;
@@ -254,6 +257,13 @@ static void run(const struct tcase *tc, const size_t *cuts, size_t ncuts, struct
 			cr_assert_leq(n, clen - off, "%s: consumed more than given", what);
 			if (ev.type == WR_WS_EV_NONE)
 				cr_assert_eq(n, clen - off, "%s: NONE before the end of input", what);
+			if (ev.type == WR_WS_EV_NEED_CTRL) {
+				/* Storage is lent only when a control frame is split, once. */
+				cr_assert_null(p.ctrl, "%s: storage asked for twice", what);
+				p.ctrl = ctrl;
+				off += n;
+				continue;
+			}
 			if (!log_event(got, &ev, chunk, clen, what)) {
 				/* Stays failed, with the same code. */
 				wr_ws_event ev2;

@@ -59,6 +59,10 @@ typedef struct wr_msg {
 	wr_opcode opcode;
 } wr_msg;
 
+/* Completion of a send without copy: data is the caller's buffer, status 0 once the kernel is
+ * done with it, or a negative errno when the connection closed first. */
+typedef void (*wr_send_done)(const void *data, int status, void *user);
+
 /* TLS settings shared by server and client. Strings are borrowed until wr_server_new or
  * wr_client_connect returns. */
 typedef struct wr_tls_config {

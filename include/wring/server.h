@@ -84,8 +84,6 @@ WR_API int wr_res_text(wr_res *res, const char *text); /* body + text/plain cont
 
 /* ---- WebSocket ---- */
 
-typedef void (*wr_send_done)(const void *data, int status, void *user);
-
 typedef struct wr_ws_handlers {
 	/* Before the 101: see the whole request; return 0 to accept or an HTTP status (>= 400) to
 	 * refuse (headers added with wr_upgrade_header go into that answer). Optional. */

@@ -10,6 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int run(enum wr_ws_role role, uint8_t *buf, size_t n, size_t chunk, uint64_t *out_bytes)
 {
 	wr_ws_parser p;
+	uint8_t ctrl[WR_WS_CTRL_MAX];
 	wr__ws_parser_init(&p, role, 4096);
 	size_t off = 0;
 	uint64_t bytes = 0;
@@ -28,6 +29,11 @@ static int run(enum wr_ws_role role, uint8_t *buf, size_t n, size_t chunk, uint6
 				if (ev.len && !in_piece)
 					abort();
 				bytes += ev.len;
+			}
+			if (ev.type == WR_WS_EV_NEED_CTRL) {
+				if (p.ctrl)
+					abort(); /* storage is asked for once */
+				p.ctrl = ctrl;
 			}
 			if (ev.type == WR_WS_EV_CONTROL && ev.len > 125)
 				abort();

@@ -15,10 +15,10 @@ fi
 # wr_config.h only matters to the I/O layers: an empty one serves the codecs.
 : >"$out/wr_config.h"
 if ! "$cc" -std=c17 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -static \
-	-I"$out" -I"$src/lib" -I"$src/include" \
-	"$src/tests/neon/neon_check.c" "$src/lib/simd.c" "$src/lib/unmask.c" "$src/lib/unmask_neon.c" \
-	"$src/lib/unmask_x86.c" "$src/lib/utf8.c" "$src/lib/utf8_neon.c" "$src/lib/utf8_x86.c" \
-	"$src/lib/http_scan.c" "$src/lib/http_scan_neon.c" "$src/lib/http_scan_x86.c" \
+	-I"$out" -I"$src/lib/simd" -I"$src/include" \
+	"$src/tests/neon/neon_check.c" "$src/lib/simd/simd.c" "$src/lib/simd/unmask.c" "$src/lib/simd/unmask_neon.c" \
+	"$src/lib/simd/unmask_x86.c" "$src/lib/simd/utf8.c" "$src/lib/simd/utf8_neon.c" "$src/lib/simd/utf8_x86.c" \
+	"$src/lib/simd/http_scan.c" "$src/lib/simd/http_scan_neon.c" "$src/lib/simd/http_scan_x86.c" \
 	-lpthread -o "$out/neon_check" 2>"$out/neon_build.log"; then
 	echo "not ok 1 - neon_check builds for aarch64"
 	sed 's/^/# /' "$out/neon_build.log" | head -30

@@ -12,7 +12,6 @@
 
 struct wr_ring {
 	struct io_uring ring;
-	unsigned setup_flags;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
@@ -73,10 +72,8 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 		struct io_uring_params p = { .flags = f | IORING_SETUP_CQSIZE,
 		                             .cq_entries = cfg->entries * 4 };
 		rc = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
-		if (rc == 0) {
-			r->setup_flags = f;
+		if (rc == 0)
 			break;
-		}
 		if (rc != -EINVAL)
 			break;
 	}
@@ -122,7 +119,6 @@ void wr__ring_free(wr_ring *r)
 }
 
 int wr__ring_fd(const wr_ring *r) { return r->ring.ring_fd; }
-unsigned wr__ring_flags(const wr_ring *r) { return r->setup_flags; }
 
 /* Never NULL: a full SQ is submitted to make room. */
 static struct io_uring_sqe *get_sqe(wr_ring *r)
@@ -228,8 +224,6 @@ uint8_t *wr__ring_buf(wr_ring *r, unsigned bid)
 {
 	return r->bufs + (size_t)bid * r->buf_size;
 }
-
-unsigned wr__ring_buf_size(const wr_ring *r) { return r->buf_size; }
 
 void wr__ring_buf_recycle(wr_ring *r, unsigned bid)
 {

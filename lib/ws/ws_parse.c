@@ -1,7 +1,7 @@
 /* RFC 6455 §5 incremental frame parser. Header bytes that arrive split are staged in hdr[];
  * payload is unmasked in place and handed out as views into the caller's buffer, so the
  * steady state copies nothing (control frames split across reads are the exception: they are
- * gathered into ctrl[], at most 125 bytes). Every rule is checked as early as the bytes that
+ * gathered, at most 125 bytes, into storage the caller lends only then). Every rule is checked as early as the bytes that
  * decide it are seen: opcode, RSV and mask rules after the first two header bytes, the length
  * rules once the extended length is in, UTF-8 as each payload piece is unmasked. */
 #include <errno.h>
@@ -16,7 +16,44 @@ enum {
 	ST_FAILED, /* protocol error seen: every call reports it again */
 };
 
-#define DEFAULT_MAX_MSG (16u << 20)
+/* Why the parser failed, reported with the close code; the parser keeps only the index. */
+enum {
+	ERR_RSV, /* RSV bit set without a negotiated extension */
+	ERR_CONT, /* continuation frame without a message in progress */
+	ERR_NESTED, /* new message inside a fragmented message */
+	ERR_CTRL_FRAGMENTED, /* fragmented control frame */
+	ERR_CTRL_LONG, /* control frame payload over 125 bytes */
+	ERR_OPCODE, /* reserved opcode */
+	ERR_UNMASKED, /* unmasked frame from a client */
+	ERR_MASKED, /* masked frame from a server */
+	ERR_LEN64, /* 64-bit payload length with the top bit set */
+	ERR_TOO_BIG, /* message over the size limit */
+	ERR_CLOSE_SHORT, /* 1-byte close payload */
+	ERR_CLOSE_CODE, /* invalid close code */
+	ERR_CLOSE_UTF8, /* close reason is not UTF-8 */
+	ERR_TEXT_UTF8, /* text is not UTF-8 */
+	ERR_TEXT_END, /* text ends inside a character */
+	ERR_STATE, /* parser in a bad state */
+};
+
+static const char *const err_text[] = {
+	"RSV bit set without a negotiated extension",
+	"continuation frame without a message in progress",
+	"new message inside a fragmented message",
+	"fragmented control frame",
+	"control frame payload over 125 bytes",
+	"reserved opcode",
+	"unmasked frame from a client",
+	"masked frame from a server",
+	"64-bit payload length with the top bit set",
+	"message over the size limit",
+	"1-byte close payload",
+	"invalid close code",
+	"close reason is not UTF-8",
+	"text is not UTF-8",
+	"text ends inside a character",
+	"parser in a bad state",
+};
 
 /* A decoded frame header, not yet applied to the parser. */
 struct frame {
@@ -29,7 +66,7 @@ struct frame {
 
 struct err {
 	uint16_t code;
-	const char *msg;
+	uint8_t msg;
 };
 
 void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
@@ -37,7 +74,7 @@ void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
 	memset(p, 0, sizeof(*p));
 	p->role = (uint8_t)role;
 	p->state = ST_HDR;
-	p->max_msg = max_msg ? max_msg : DEFAULT_MAX_MSG;
+	p->max_msg = max_msg ? max_msg : WR_WS_DEFAULT_MAX_MSG;
 }
 
 static bool is_control(uint8_t op)
@@ -68,20 +105,20 @@ static bool check_first(const wr_ws_parser *p, uint8_t b0, uint8_t b1, struct er
 
 	e->code = WR_CLOSE_PROTOCOL_ERROR;
 	if (b0 & 0x70) {
-		e->msg = "RSV bit set without a negotiated extension";
+		e->msg = ERR_RSV;
 		return false;
 	}
 	switch (op) {
 	case WR_OP_CONT:
 		if (p->msg_opcode == 0) {
-			e->msg = "continuation frame without a message in progress";
+			e->msg = ERR_CONT;
 			return false;
 		}
 		break;
 	case WR_OP_TEXT:
 	case WR_OP_BINARY:
 		if (p->msg_opcode != 0) {
-			e->msg = "new message inside a fragmented message";
+			e->msg = ERR_NESTED;
 			return false;
 		}
 		break;
@@ -89,24 +126,24 @@ static bool check_first(const wr_ws_parser *p, uint8_t b0, uint8_t b1, struct er
 	case WR_OP_PING:
 	case WR_OP_PONG:
 		if (!fin) {
-			e->msg = "fragmented control frame";
+			e->msg = ERR_CTRL_FRAGMENTED;
 			return false;
 		}
 		if ((b1 & 0x7f) > 125) {
-			e->msg = "control frame payload over 125 bytes";
+			e->msg = ERR_CTRL_LONG;
 			return false;
 		}
 		break;
 	default:
-		e->msg = "reserved opcode";
+		e->msg = ERR_OPCODE;
 		return false;
 	}
 	if (p->role == WR_WS_SERVER && !masked) {
-		e->msg = "unmasked frame from a client";
+		e->msg = ERR_UNMASKED;
 		return false;
 	}
 	if (p->role == WR_WS_CLIENT && masked) {
-		e->msg = "masked frame from a server";
+		e->msg = ERR_MASKED;
 		return false;
 	}
 	return true;
@@ -128,7 +165,7 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 		q += 8;
 		if (len >> 63) {
 			e->code = WR_CLOSE_PROTOCOL_ERROR;
-			e->msg = "64-bit payload length with the top bit set";
+			e->msg = ERR_LEN64;
 			return false;
 		}
 	}
@@ -144,7 +181,7 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 		uint64_t so_far = f->opcode == WR_OP_CONT ? p->msg_len : 0;
 		if (len > p->max_msg - so_far) {
 			e->code = WR_CLOSE_TOO_BIG;
-			e->msg = "message over the size limit";
+			e->msg = ERR_TOO_BIG;
 			return false;
 		}
 	}
@@ -157,7 +194,6 @@ static void apply(wr_ws_parser *p, const struct frame *f)
 	p->fin = f->fin;
 	p->masked = f->masked;
 	memcpy(p->mask, f->mask, 4);
-	p->frame_len = f->len;
 	p->frame_left = f->len;
 	p->mask_phase = 0;
 	p->hdr_len = 0;
@@ -177,14 +213,14 @@ static void apply(wr_ws_parser *p, const struct frame *f)
 	p->state = ST_DATA;
 }
 
-static size_t fail(wr_ws_parser *p, wr_ws_event *ev, uint16_t code, const char *msg, size_t ret)
+static size_t fail(wr_ws_parser *p, wr_ws_event *ev, uint16_t code, uint8_t msg, size_t ret)
 {
 	p->state = ST_FAILED;
 	p->err_code = code;
-	p->err_msg = msg;
+	p->err = msg;
 	ev->type = WR_WS_EV_ERROR;
 	ev->close_code = code;
-	ev->error = msg;
+	ev->error = err_text[msg];
 	return ret;
 }
 
@@ -209,12 +245,12 @@ static size_t control_event(wr_ws_parser *p, const uint8_t *data, size_t len, wr
 		return ret;
 	}
 	if (len == 1)
-		return fail(p, ev, WR_CLOSE_PROTOCOL_ERROR, "1-byte close payload", ret);
+		return fail(p, ev, WR_CLOSE_PROTOCOL_ERROR, ERR_CLOSE_SHORT, ret);
 	int code = data[0] << 8 | data[1];
 	if (!wr__ws_close_code_valid(code))
-		return fail(p, ev, WR_CLOSE_PROTOCOL_ERROR, "invalid close code", ret);
+		return fail(p, ev, WR_CLOSE_PROTOCOL_ERROR, ERR_CLOSE_CODE, ret);
 	if (!wr__utf8_valid(data + 2, len - 2))
-		return fail(p, ev, WR_CLOSE_INVALID_DATA, "close reason is not UTF-8", ret);
+		return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_CLOSE_UTF8, ret);
 	ev->close_code = code;
 	ev->close_reason.data = (const char *)data + 2;
 	ev->close_reason.len = len - 2;
@@ -235,7 +271,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->type = WR_WS_EV_NONE;
 	if (p->state == ST_FAILED)
-		return fail(p, ev, p->err_code, p->err_msg, 0);
+		return fail(p, ev, p->err_code, p->err, 0);
 
 	for (;;) {
 		size_t avail = len - pos;
@@ -305,14 +341,14 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 			}
 			if (n > 0) {
 				if (p->masked) {
-					wr__unmask(src, n, p->mask, (unsigned)(p->mask_phase & 3));
-					p->mask_phase += n;
+					wr__unmask(src, n, p->mask, p->mask_phase);
+					p->mask_phase = (uint8_t)((p->mask_phase + n) & 3);
 				}
 				if (out + out_len != src)
 					memmove(out + out_len, src, n);
 				if (p->msg_opcode == WR_OP_TEXT &&
 				    wr__utf8_feed(&p->utf8, out + out_len, n) < 0)
-					return fail(p, ev, WR_CLOSE_INVALID_DATA, "text is not UTF-8",
+					return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_TEXT_UTF8,
 					            pos + n);
 				out_len += n;
 				pos += n;
@@ -329,15 +365,14 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 			}
 			/* Final frame complete: the message ends here. */
 			if (p->msg_opcode == WR_OP_TEXT && wr__utf8_finish(&p->utf8) < 0)
-				return fail(p, ev, WR_CLOSE_INVALID_DATA, "text ends inside a character",
-				            pos);
+				return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_TEXT_END, pos);
 			ev->type = WR_WS_EV_DATA;
 			ev->opcode = (wr_opcode)p->msg_opcode;
 			ev->data = out;
 			ev->len = out_len;
 			ev->msg_start = out_start;
 			ev->msg_end = true;
-			ev->msg_len_hint = p->frame_len;
+			ev->msg_len_hint = p->msg_len;
 			p->msg_opcode = 0;
 			p->msg_begun = false;
 			p->msg_len = 0;
@@ -354,6 +389,11 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 				p->frame_left = 0;
 				return control_event(p, src, n, ev, pos + n);
 			}
+			if (!p->ctrl) {
+				/* Split: the caller lends storage, then calls again from here. */
+				ev->type = WR_WS_EV_NEED_CTRL;
+				return pos;
+			}
 			size_t n = p->frame_left < avail ? (size_t)p->frame_left : avail;
 			memcpy(p->ctrl + p->ctrl_len, buf + pos, n);
 			p->ctrl_len += (uint8_t)n;
@@ -367,7 +407,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 		}
 
 		default:
-			return fail(p, ev, WR_CLOSE_INTERNAL_ERROR, "parser in a bad state", pos);
+			return fail(p, ev, WR_CLOSE_INTERNAL_ERROR, ERR_STATE, pos);
 		}
 	}
 
@@ -379,7 +419,7 @@ emit:
 		ev->len = out_len;
 		ev->msg_start = out_start;
 		ev->msg_end = false;
-		ev->msg_len_hint = p->frame_len;
+		ev->msg_len_hint = p->msg_len + p->frame_left;
 		p->msg_begun = true;
 	}
 	return pos;

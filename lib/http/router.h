@@ -3,19 +3,33 @@
 #ifndef WR_LIB_ROUTER_H
 #define WR_LIB_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include "wring/common.h"
+#include <stdint.h>
+#include "wring/server.h"
 
 #define WR_MAX_PARAMS 8
 
-enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_WS };
+struct wr_conn;
+
+/* An upgrade route's hook: the request asked to switch protocols. req is borrowed until
+ * return; rest[0..n) are the bytes that followed the request, writable and valid until
+ * return. Returns true when the hook took the connection (it set its own protocol and gave
+ * it rest), false when it answered with HTTP itself (wr__http_respond, wr__http_refuse) and
+ * HTTP goes on with rest. */
+typedef bool (*wr_http_upgrade_fn)(struct wr_conn *c, wr_req *req, uint8_t *rest, size_t n,
+                                   void *user);
+
+enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_UPGRADE };
 
 /* What a route leads to; copied by wr__router_add. */
 typedef struct wr_route {
 	enum wr_route_kind kind;
-	void *fn;        /* wr_http_handler for HTTP */
-	void *user;
-	const void *ws;  /* wr_ws_handlers * for WebSocket routes (owned by the caller) */
+	union {
+		wr_http_handler http;
+		wr_http_upgrade_fn upgrade;
+	} fn;
+	void *user;      /* passed to fn; owned by the caller */
 } wr_route;
 
 typedef struct wr_route_params {

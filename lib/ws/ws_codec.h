@@ -14,11 +14,19 @@
 
 enum wr_ws_role { WR_WS_SERVER, WR_WS_CLIENT }; /* server: peer frames must be masked */
 
+/* Message size limit when none is given (wr_server_config, wr_client_options). */
+#define WR_WS_DEFAULT_MAX_MSG ((uint64_t)16 << 20)
+/* Control frame payloads are at most this long (§5.5). */
+#define WR_WS_CTRL_MAX 125u
+
 enum wr_ws_ev_type {
 	WR_WS_EV_NONE,    /* all input consumed, nothing to report: feed more */
 	WR_WS_EV_DATA,    /* a piece of a text/binary message payload, unmasked in place */
 	WR_WS_EV_CONTROL, /* a whole ping/pong/close frame */
 	WR_WS_EV_ERROR,   /* the peer broke the protocol: fail the connection with close_code */
+	WR_WS_EV_NEED_CTRL, /* a control frame's payload is split across calls and p->ctrl is
+	                       NULL: point it at WR_WS_CTRL_MAX bytes that stay valid until the
+	                       frame's CONTROL event, then call again with the rest */
 };
 
 typedef struct wr_ws_event {
@@ -30,42 +38,43 @@ typedef struct wr_ws_event {
 	size_t len;
 	bool msg_start;        /* DATA: first piece of the message */
 	bool msg_end;          /* DATA: last piece (FIN frame's payload fully seen) */
-	uint64_t msg_len_hint; /* DATA: payload length of the current frame (to presize buffers) */
+	uint64_t msg_len_hint; /* DATA: message bytes known so far, this frame's announced rest
+	                          included (to presize buffers) */
 	int close_code;        /* CONTROL close: code received (1005 if none); ERROR: code to send */
 	wr_str close_reason;   /* CONTROL close: reason (validated UTF-8) */
 	const char *error;     /* ERROR: short static description for logs and on_close reasons */
 } wr_ws_event;
 
 typedef struct wr_ws_parser {
-	uint8_t role;
-	uint8_t state;
-	uint8_t hdr_len, hdr_need;
-	uint8_t hdr[14];
-	uint8_t opcode;        /* current frame */
-	uint8_t msg_opcode;    /* message in progress (0: none) */
-	bool fin;
-	bool masked;
-	uint8_t mask[4];
-	uint8_t ctrl_len;
 	uint64_t frame_left;   /* payload bytes of the current frame still to come */
-	uint64_t frame_len;
 	uint64_t msg_len;      /* bytes of the message so far */
 	uint64_t max_msg;
-	uint64_t mask_phase;
+	uint8_t *ctrl;         /* lent storage for a split control payload (WR_WS_EV_NEED_CTRL) */
 	wr_utf8 utf8;
-	uint8_t ctrl[125];
+	uint8_t hdr[14];       /* a header split across calls */
+	uint8_t hdr_len, hdr_need;
+	uint8_t mask[4];
+	uint8_t role;
+	uint8_t state;
+	uint8_t opcode;        /* current frame */
+	uint8_t msg_opcode;    /* message in progress (0: none) */
+	uint8_t ctrl_len;
+	uint8_t mask_phase;    /* key rotation of the next payload byte */
+	uint8_t err;           /* why it failed (the state stays failed) */
+	bool fin;
+	bool masked;
 	bool msg_begun;        /* a DATA event with msg_start went out for the message */
-	uint16_t err_code;     /* close code once failed (state stays failed) */
-	const char *err_msg;
+	uint16_t err_code;     /* close code once failed */
 } wr_ws_parser;
 
-/* max_msg: message size limit (close 1009 past it); 0 = 16 MiB. */
+/* max_msg: message size limit (close 1009 past it); 0 = WR_WS_DEFAULT_MAX_MSG. ctrl is NULL
+ * after init: set it once to storage of your own if lending it on demand is not worth it. */
 void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg);
 /* Consume from buf[0..len) (payload bytes are unmasked in place) until one event is ready.
  * Data frames of one message that follow each other whole in buf (no control frame between)
  * are joined into one DATA event: their payloads are moved together over the frame headers
  * in between, so a message that arrives whole gives one event with msg_start && msg_end.
- * msg_len_hint is the length of the frame the event's last byte belongs to. An empty
+ * An empty
  * non-final frame gives no event; an empty final one gives an empty DATA with msg_end.
  * Returns bytes consumed (0..len) and fills *ev; call again with the rest. After
  * WR_WS_EV_ERROR the parser stays failed. Rules: 64-bit length with MSB set, unmasked client

@@ -144,3 +144,12 @@ int wr__url_parse(const char *url, wr_url *out)
 	*out = u;
 	return 0;
 }
+
+int wr__url_host(const wr_url *u, char out[256])
+{
+	if (u->host.len >= 256)
+		return -EINVAL;
+	memcpy(out, u->host.data, u->host.len);
+	out[u->host.len] = 0;
+	return 0;
+}

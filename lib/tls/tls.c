@@ -1,30 +1,27 @@
-/* TLS through wolfSSL, behind the small table of operations in tls.h.
+/* TLS through wolfSSL, as a transport (conn.h).
  *
  * wolfSSL never touches the socket. Ciphertext the ring received is lent to wolfSSL for the
- * duration of wr__tls_on_data through the receive callback (which answers WANT_READ once it
- * is used up); ciphertext wolfSSL produces goes straight into the connection's send queue
- * through the send callback. Plaintext written by the sessions is gathered per connection and
- * encrypted once per loop turn in wr__tls_flush, so small frames share records. The only
- * process-wide state is wolfSSL's own, initialised once. */
+ * duration of on_bytes through the receive callback (which answers WANT_READ once it is used
+ * up); ciphertext wolfSSL produces goes straight into the connection's raw send queue through
+ * the send callback. Plaintext written by the protocol is gathered per connection and
+ * encrypted once per loop turn in the transport's flush, so small frames share records. The
+ * only process-wide state is wolfSSL's own, initialised once. */
 #include <errno.h>
 
-#include "reactor.h"
+#include "buf.h"
+#include "clock.h"
 #include "tls.h"
 
 #if !WR_HAVE_TLS
 
-int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **out) { return -ENOTSUP; }
+int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, const wr_tls_opts *opts,
+                    struct wr_tls_ctx **out) { return -ENOTSUP; }
 void wr__tls_ctx_free(struct wr_tls_ctx *ctx) {}
-int wr__tls_accept(struct wr_conn *c) { return -ENOTSUP; }
-int wr__tls_connect(struct wr_conn *c, struct wr_tls_ctx *ctx, const char *sni) { return -ENOTSUP; }
-void wr__tls_on_data(struct wr_conn *c, const uint8_t *p, size_t n) {}
-int wr__tls_write(struct wr_conn *c, const uint8_t *p, size_t n) { return -ENOTSUP; }
-uint8_t *wr__tls_reserve(struct wr_conn *c, size_t n) { return NULL; }
-void wr__tls_flush(struct wr_conn *c) {}
-void wr__tls_conn_free(struct wr_conn *c) {}
+static int no_start(wr_conn *c, void *ctx, const char *peer_name) { return -ENOTSUP; }
+const wr_transport wr__tls_transport = { .name = "tls", .start = no_start };
 void wr__tls_thread_done(void) {}
-int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned timeout_ms,
-                     struct wr_tls_sock **out) { return -ENOTSUP; }
+int wr__tls_sock_new(const wr_tls_config *cfg, const wr_tls_opts *opts, int fd, const char *sni,
+                     unsigned timeout_ms, struct wr_tls_sock **out) { return -ENOTSUP; }
 ssize_t wr__tls_sock_read(struct wr_tls_sock *s, void *p, size_t n) { return -ENOTSUP; }
 ssize_t wr__tls_sock_write(struct wr_tls_sock *s, const void *p, size_t n) { return -ENOTSUP; }
 void wr__tls_sock_free(struct wr_tls_sock *s) {}
@@ -37,7 +34,6 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -70,20 +66,25 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 struct wr_tls_ctx {
 	WOLFSSL_CTX *ctx;
 	bool server;
+	char *alpn;             /* as told by the layer above; NULL: none */
+	char *plain_reply;
+	size_t plain_reply_len;
 };
 
-struct wr_tls_conn {
+/* A connection's TLS state (from the reactor's pool). */
+typedef struct tls_conn {
 	WOLFSSL *ssl;
-	const uint8_t *in;      /* ciphertext lent by wr__tls_on_data */
+	struct wr_tls_ctx *ctx;
+	const uint8_t *in;      /* ciphertext lent by on_bytes */
 	size_t in_len;
 	wr_buf plain;           /* plaintext waiting for this turn's encryption */
 	bool server;
 	bool established;
 	bool failed;            /* handshake or record error: input is ignored from now on */
+	bool shutdown_wanted;   /* close_notify after the pending plaintext */
 	bool shutdown_sent;
 	bool seen_input;
-	bool peer_closed;       /* close_notify received: input is ignored */
-};
+} tls_conn;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
@@ -98,7 +99,7 @@ static void global_init(void)
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	wr_conn *c = ctx;
-	struct wr_tls_conn *t = c->tls;
+	tls_conn *t = c->ts;
 	if (!t->in_len)
 		return WOLFSSL_CBIO_ERR_WANT_READ;
 	size_t k = (size_t)sz < t->in_len ? (size_t)sz : t->in_len;
@@ -113,7 +114,7 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	wr_conn *c = ctx;
 	if (c->state == WR_CONN_CLOSED)
 		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-	if (wr__conn_write_raw(c, buf, (size_t)sz) < 0)
+	if (wr__conn_raw_write(c, buf, (size_t)sz) < 0)
 		return WOLFSSL_CBIO_ERR_GENERAL;
 	return sz;
 }
@@ -160,7 +161,24 @@ static int load_identity(WOLFSSL_CTX *ctx, const wr_tls_config *cfg)
 	return 0;
 }
 
-int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **out)
+static int copy_opts(struct wr_tls_ctx *t, const wr_tls_opts *o)
+{
+	if (!o)
+		return 0;
+	if (o->alpn && !(t->alpn = strdup(o->alpn)))
+		return -ENOMEM;
+	if (o->plain_reply && o->plain_reply_len) {
+		t->plain_reply = malloc(o->plain_reply_len);
+		if (!t->plain_reply)
+			return -ENOMEM;
+		memcpy(t->plain_reply, o->plain_reply, o->plain_reply_len);
+		t->plain_reply_len = o->plain_reply_len;
+	}
+	return 0;
+}
+
+int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, const wr_tls_opts *opts,
+                    struct wr_tls_ctx **out)
 {
 	static const wr_tls_config defaults = { 0 };
 	if (!cfg)
@@ -187,6 +205,9 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **o
 	if (!t)
 		return -ENOMEM;
 	t->server = server;
+	rc = copy_opts(t, opts);
+	if (rc < 0)
+		goto err_ctx;
 	t->ctx = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() : wolfSSLv23_client_method());
 	if (!t->ctx) {
 		rc = -ENOMEM;
@@ -233,6 +254,8 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **o
 err_cfg:
 	wolfSSL_CTX_free(t->ctx);
 err_ctx:
+	free(t->alpn);
+	free(t->plain_reply);
 	free(t);
 	return rc;
 }
@@ -242,29 +265,39 @@ void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
 	if (!ctx)
 		return;
 	wolfSSL_CTX_free(ctx->ctx);
+	free(ctx->alpn);
+	free(ctx->plain_reply);
 	free(ctx);
 }
 
 /* ---- connections ---- */
 
-/* Both the reactor's and the blocking client's sessions: I/O context and ALPN http/1.1. */
-static void set_io_ctx(WOLFSSL *ssl, void *io)
+/* Both the reactor's and the blocking client's sessions: I/O context and the ALPN list the
+ * context was told. */
+static void set_io_ctx(WOLFSSL *ssl, void *io, const struct wr_tls_ctx *ctx)
 {
 	wolfSSL_SetIOReadCtx(ssl, io);
 	wolfSSL_SetIOWriteCtx(ssl, io);
 #ifdef HAVE_ALPN
-	char alpn[] = "http/1.1";
-	wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+	if (ctx->alpn) {
+		/* wolfSSL_UseALPN takes a mutable list: give it a copy. */
+		char list[256];
+		size_t n = strlen(ctx->alpn);
+		if (n < sizeof(list)) {
+			memcpy(list, ctx->alpn, n + 1);
+			wolfSSL_UseALPN(ssl, list, (unsigned)n, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+		}
+	}
 #endif
 }
 
-static int ssl_new(wr_conn *c, struct wr_tls_ctx *ctx)
+static int ssl_new(wr_conn *c)
 {
-	struct wr_tls_conn *t = c->tls;
-	t->ssl = wolfSSL_new(ctx->ctx);
+	tls_conn *t = c->ts;
+	t->ssl = wolfSSL_new(t->ctx->ctx);
 	if (!t->ssl)
 		return -ENOMEM;
-	set_io_ctx(t->ssl, c);
+	set_io_ctx(t->ssl, c, t->ctx);
 	return 0;
 }
 
@@ -287,35 +320,25 @@ static int set_peer_name(WOLFSSL *ssl, const char *sni)
 	return 0;
 }
 
-static int conn_new(wr_conn *c, bool server)
+static int tls_start(wr_conn *c, void *ctx, const char *peer_name)
 {
-	struct wr_tls_conn *t = calloc(1, sizeof(*t));
+	struct wr_tls_ctx *x = ctx;
+	tls_conn *t = wr__conn_state_new(c, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->server = server;
-	c->tls = t;
-	return 0;
-}
-
-int wr__tls_accept(wr_conn *c)
-{
-	/* The WOLFSSL (several KiB) waits for the first bytes: a silent connection costs only
-	 * this small record until the handshake timer closes it. */
-	return conn_new(c, true);
-}
-
-int wr__tls_connect(wr_conn *c, struct wr_tls_ctx *ctx, const char *sni)
-{
-	int rc = conn_new(c, false);
+	t->ctx = x;
+	t->server = x->server;
+	c->ts = t;
+	/* A server's WOLFSSL (several KiB) waits for the first bytes: a silent connection costs
+	 * only this small record until the handshake timer closes it. */
+	if (t->server)
+		return 0;
+	int rc = ssl_new(c);
 	if (rc == 0)
-		rc = ssl_new(c, ctx);
+		rc = set_peer_name(t->ssl, peer_name);
 	if (rc < 0)
-		return rc; /* c->tls is freed with the connection */
-	struct wr_tls_conn *t = c->tls;
-	rc = set_peer_name(t->ssl, sni);
-	if (rc < 0)
-		return rc;
-	/* Sends the ClientHello through io_send; the answer arrives through wr__tls_on_data. */
+		return rc; /* the state is freed with the connection */
+	/* Sends the ClientHello through io_send; the answer arrives through on_bytes. */
 	int r = wolfSSL_connect(t->ssl);
 	if (r != WOLFSSL_SUCCESS) {
 		int e = wolfSSL_get_error(t->ssl, r);
@@ -344,75 +367,48 @@ static bool is_cert_error(int e)
 	}
 }
 
-/* The peer broke TLS (or failed our checks): report it as the session would report a dropped
- * connection, let a queued alert go out, and ignore whatever else arrives. */
+/* The peer broke TLS (or failed our checks): the protocol hears it as a dropped connection
+ * with the cause, a queued alert still goes out, whatever else arrives is ignored. */
 static void fail(wr_conn *c, int e)
 {
-	struct wr_tls_conn *t = c->tls;
+	tls_conn *t = c->ts;
 	t->failed = true;
-	int code = is_cert_error(e) ? -EKEYREJECTED : -EPROTO;
+	bool cert = is_cert_error(e);
 	const char *why = wolfSSL_ERR_reason_error_string((unsigned long)e);
 	wr__log("tls: connection %u: %s (%d)", c->idx, why ? why : "?", e);
-	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS || c->state == WR_CONN_CONNECTING) {
-		if (c->state != WR_CONN_WS)
-			c->ws.error = code;
-		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, code == -EKEYREJECTED ?
-		               "TLS certificate rejected" : "TLS error");
-	}
-	c->flags |= WR_CF_RECV_DISCARD;
-	if (c->out_head)
-		wr__conn_close_soft(c);
-	else
-		wr__conn_close_hard(c);
+	wr__conn_fail(c, cert ? -EKEYREJECTED : -EPROTO,
+	              cert ? "TLS certificate rejected" : "TLS error");
 }
 
-/* Plain HTTP on the TLS port: a readable answer instead of a bare reset. */
-static void answer_plain_http(wr_conn *c)
+/* Plaintext on the TLS port: the answer we were told to give instead of a bare reset. */
+static void answer_plain(wr_conn *c)
 {
-	static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
-	                          "Content-Length: 35\r\nConnection: close\r\n\r\n"
-	                          "This port speaks HTTPS, not HTTP.\r\n";
-	c->tls->failed = true;
-	c->flags |= WR_CF_RECV_DISCARD;
-	wr__conn_write_raw(c, msg, sizeof(msg) - 1);
-	wr__conn_close_soft(c);
+	tls_conn *t = c->ts;
+	t->failed = true;
+	if (t->ctx->plain_reply)
+		wr__conn_raw_write(c, t->ctx->plain_reply, t->ctx->plain_reply_len);
+	wr__conn_fail(c, -EPROTO, "plaintext on the TLS port");
 }
 
-/* close_notify: as EOF, except that a response already queued still goes out. */
+/* close_notify: as end of stream, except that a response already queued still goes out. */
 static void peer_closed(wr_conn *c)
 {
-	c->tls->failed = true;
-	c->flags |= WR_CF_RECV_DISCARD;
-	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS) {
-		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "connection closed");
-		wr__conn_close_hard(c);
-	} else if (c->out_bytes) {
-		c->tls->failed = false; /* let the flush encrypt what is pending */
-		c->tls->peer_closed = true;
-		wr__conn_close_soft(c);
-	} else {
-		wr__conn_close_hard(c);
-	}
+	wr__conn_fail(c, 0, "connection closed");
 }
 
-static bool gone(const wr_conn *c)
+static void tls_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 {
-	return c->state == WR_CONN_CLOSED || c->state == WR_CONN_LINGER;
-}
-
-void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
-{
-	struct wr_tls_conn *t = c->tls;
-	if (t->failed || t->peer_closed || gone(c))
+	tls_conn *t = c->ts;
+	if (t->failed)
 		return;
 	if (t->server && !t->seen_input && n && p[0] >= 'A' && p[0] <= 'Z') {
-		answer_plain_http(c); /* a TLS record starts with 0x14..0x17 */
+		answer_plain(c); /* a TLS record starts with 0x14..0x17 */
 		return;
 	}
 	t->seen_input = true;
-	if (!t->ssl && ssl_new(c, c->r->sh->tls) < 0) {
+	if (!t->ssl && ssl_new(c) < 0) {
 		t->failed = true;
-		wr__conn_close_hard(c);
+		wr__conn_abort(c, -ENOMEM, "out of memory");
 		return;
 	}
 	t->in = p;
@@ -448,7 +444,7 @@ void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 		}
 		if (got) {
 			wr__conn_deliver(c, plain, got);
-			if (gone(c))
+			if (!wr__conn_is_open(c))
 				break;
 		}
 		if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
@@ -468,36 +464,38 @@ out:
 	t->in_len = 0;
 }
 
-int wr__tls_write(wr_conn *c, const uint8_t *p, size_t n)
+static uint8_t *tls_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 {
-	uint8_t *d = wr__tls_reserve(c, n);
+	tls_conn *t = c->ts;
+	if (wr__buf_reserve(&t->plain, max) < 0)
+		return NULL;
+	uint8_t *d = t->plain.data + t->plain.len;
+	t->plain.len += max;
+	/* Counted as queued output, so backpressure sees it before it is encrypted. */
+	c->out_bytes += max;
+	*out_n = max;
+	wr__conn_flush_queue(c);
+	return d;
+}
+
+static int tls_write(wr_conn *c, const void *p, size_t n)
+{
+	size_t got;
+	uint8_t *d = tls_reserve(c, n, n, &got);
 	if (!d)
 		return -ENOMEM;
 	memcpy(d, p, n);
 	return 0;
 }
 
-uint8_t *wr__tls_reserve(wr_conn *c, size_t n)
+static void tls_flush(wr_conn *c)
 {
-	struct wr_tls_conn *t = c->tls;
-	if (wr__buf_reserve(&t->plain, n) < 0)
-		return NULL;
-	uint8_t *d = t->plain.data + t->plain.len;
-	t->plain.len += n;
-	/* Counted as queued output, so backpressure sees it before it is encrypted. */
-	c->out_bytes += n;
-	wr__conn_flush_queue(c);
-	return d;
-}
-
-void wr__tls_flush(wr_conn *c)
-{
-	struct wr_tls_conn *t = c->tls;
-	if (!t->established || t->failed || c->state == WR_CONN_CLOSED)
+	tls_conn *t = c->ts;
+	if (!t->established || t->failed)
 		return;
 	if (t->plain.len) {
 		size_t n = t->plain.len, off = 0;
-		c->out_bytes -= n; /* the ciphertext is counted by wr__conn_write_raw instead */
+		c->out_bytes -= n; /* the ciphertext is counted by the raw queue instead */
 		t->plain.len = 0;
 		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so each call writes all it
 		 * is given (in bounded pieces: wolfSSL_write takes an int). */
@@ -514,35 +512,45 @@ void wr__tls_flush(wr_conn *c)
 			int e = wolfSSL_get_error(t->ssl, r);
 			t->failed = true;
 			wr__log("tls: connection %u: write failed (%d)", c->idx, e);
-			if (c->state == WR_CONN_WS)
-				wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "TLS error");
-			wr__conn_close_hard(c);
+			wr__conn_abort(c, -EPROTO, "TLS error");
 			return;
 		}
 	}
-	if ((c->flags & WR_CF_CLOSE_AFTER_FLUSH) && !t->shutdown_sent) {
+	if (t->shutdown_wanted && !t->shutdown_sent) {
 		t->shutdown_sent = true;
 		wolfSSL_shutdown(t->ssl); /* close_notify, then the lingering close */
 	}
-	/* This pass sends what was just queued: no second visit to the flush list. */
-	if (c->flags & WR_CF_FLUSH_QUEUED) {
-		wr_list_remove(&c->flush_link);
-		wr_list_init(&c->flush_link);
-		c->flags &= ~WR_CF_FLUSH_QUEUED;
-	}
 }
 
-void wr__tls_conn_free(wr_conn *c)
+static void tls_shutdown(wr_conn *c)
 {
-	struct wr_tls_conn *t = c->tls;
+	tls_conn *t = c->ts;
+	t->shutdown_wanted = true;
+}
+
+static void tls_free(wr_conn *c)
+{
+	tls_conn *t = c->ts;
 	if (!t)
 		return;
 	if (t->ssl)
 		wolfSSL_free(t->ssl);
 	wr__buf_free(&t->plain);
-	free(t);
-	c->tls = NULL;
+	wr__conn_state_free(c, t, sizeof(*t));
+	c->ts = NULL;
 }
+
+const wr_transport wr__tls_transport = {
+	.name = "tls",
+	.start = tls_start,
+	.on_bytes = tls_on_bytes,
+	.reserve = tls_reserve,
+	.write = tls_write,
+	.flush = tls_flush,
+	.shutdown = tls_shutdown,
+	.free = tls_free,
+	.rewrites = true,
+};
 
 void wr__tls_thread_done(void)
 {
@@ -595,22 +603,15 @@ static int sock_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	}
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned timeout_ms,
-                     struct wr_tls_sock **out)
+int wr__tls_sock_new(const wr_tls_config *cfg, const wr_tls_opts *opts, int fd, const char *sni,
+                     unsigned timeout_ms, struct wr_tls_sock **out)
 {
 	int rc;
 	struct wr_tls_sock *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->fd = fd;
-	rc = wr__tls_ctx_new(cfg, false, &s->ctx);
+	rc = wr__tls_ctx_new(cfg, false, opts, &s->ctx);
 	if (rc < 0)
 		goto err;
 	s->ssl = wolfSSL_new(s->ctx->ctx);
@@ -620,11 +621,11 @@ int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned
 	}
 	wolfSSL_SSLSetIORecv(s->ssl, sock_recv);
 	wolfSSL_SSLSetIOSend(s->ssl, sock_send);
-	set_io_ctx(s->ssl, s);
+	set_io_ctx(s->ssl, s, s->ctx);
 	rc = set_peer_name(s->ssl, sni);
 	if (rc < 0)
 		goto err;
-	uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 10000);
+	uint64_t deadline = wr__now_ms() + (timeout_ms ? timeout_ms : 10000);
 	for (;;) {
 		int r = wolfSSL_connect(s->ssl);
 		if (r == WOLFSSL_SUCCESS)
@@ -634,7 +635,7 @@ int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned
 			rc = is_cert_error(e) ? -EKEYREJECTED : -EPROTO;
 			goto err;
 		}
-		uint64_t now = mono_ms();
+		uint64_t now = wr__now_ms();
 		if (now >= deadline) {
 			rc = -ETIMEDOUT;
 			goto err;

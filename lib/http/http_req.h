@@ -1,4 +1,4 @@
-/* The request and response objects handed to HTTP handlers and WebSocket upgrade hooks. */
+/* The request and response objects handed to HTTP handlers and upgrade hooks. */
 #ifndef WR_LIB_HTTP_REQ_H
 #define WR_LIB_HTTP_REQ_H
 
@@ -20,12 +20,8 @@ struct wr_res {
 	int error;        /* first failure of a builder call */
 };
 
-struct wr_upgrade {
-	wr_buf *headers;
-	const char *protocol;
-	void *data;
-	wr_str offered;   /* Sec-WebSocket-Protocol of the request */
-	int error;
-};
+/* Append "Name: value\r\n" to b: 0, -EINVAL (a name that is not a token, a line break in the
+ * value) or -ENOMEM. */
+int wr__http_header_add(wr_buf *b, const char *name, const char *value);
 
 #endif

@@ -1,5 +1,6 @@
 /* The reactor loop: submit-and-wait once per turn, walk a batch of completions, dispatch on the
- * operation, run timers, flush output, free closed connections. */
+ * operation, run timers, flush output, free closed connections. What a connection means is
+ * its protocol's business (conn.h): the loop calls tables, never a protocol by name. */
 #include "reactor.h"
 
 #include <arpa/inet.h>
@@ -7,74 +8,70 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "ud.h"
 
 #define REAP_BATCH 256
 
-uint64_t wr__now_ns(void)
+static void read_wake(wr_reactor *r)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	wr__ring_read(r->ring, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), wr_ud(WR_OPK_WAKE, 0, 0));
 }
 
-uint64_t wr_now_ns(void) { return wr__now_ns(); }
-
-int wr__reactor_init(wr_reactor *r, const wr_shared *sh, unsigned idx, int cpu)
+int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 {
-	/* The flush scratch (msgs, iovs) needs no zeroing; what follows it does. */
+	int rc;
+	/* The flush scratch (msgs, iovs) needs no zeroing: malloc, then clear what precedes it. */
+	wr_reactor *r = aligned_alloc(64, (sizeof(wr_reactor) + 63) & ~(size_t)63);
+	if (!r)
+		return -ENOMEM;
 	memset(r, 0, offsetof(wr_reactor, msgs));
-	memset(&r->scratch, 0, sizeof(*r) - offsetof(wr_reactor, scratch));
-	r->idx = idx;
-	r->cpu = cpu;
-	r->sh = sh;
+	r->cfg = *cfg;
 	r->listen_fd = -1;
-	wr_list_init(&r->all);
+	r->wake_fd = -1;
 	wr_list_init(&r->flush);
 	wr_list_init(&r->closed);
-	wr_list_init(&r->rearm);
 	for (unsigned i = 0; i < WR_WHEEL_SLOTS; i++)
 		wr_list_init(&r->wheel[i]);
 	atomic_init(&r->stop, false);
 
-	const wr_server_config *cfg = &sh->cfg;
-	wr_ring_config rc = {
+	wr_ring_config rc_cfg = {
 		.entries = 4096,
 		.buf_count = cfg->recv_buf_count,
 		.buf_size = cfg->recv_buf_size,
 		.single_issuer = true,
 	};
-	int rc2 = wr__ring_new(&rc, &r->ring);
-	if (rc2 < 0)
-		return rc2;
+	rc = wr__ring_new(&rc_cfg, &r->ring);
+	if (rc < 0)
+		goto err_ring;
 	r->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (r->wake_fd < 0) {
-		rc2 = -errno;
+		rc = -errno;
 		goto err_wake;
 	}
-	r->nconns_max = cfg->max_conns;
 	/* calloc of a large array maps zero pages lazily: only slots in use cost memory. */
-	r->conns = calloc(r->nconns_max, sizeof(wr_conn));
-	r->free_idx = malloc(sizeof(uint32_t) * r->nconns_max);
+	r->conns = calloc(cfg->max_conns, sizeof(wr_conn));
+	r->free_idx = malloc(sizeof(uint32_t) * cfg->max_conns);
 	if (!r->conns || !r->free_idx) {
-		rc2 = -ENOMEM;
+		rc = -ENOMEM;
 		goto err_slab;
 	}
-	for (uint32_t i = 0; i < r->nconns_max; i++)
-		r->free_idx[i] = r->nconns_max - 1 - i; /* pop from the end: low indices first */
-	r->nfree = r->nconns_max;
+	for (uint32_t i = 0; i < cfg->max_conns; i++)
+		r->free_idx[i] = cfg->max_conns - 1 - i; /* pop from the end: low indices first */
+	r->nfree = cfg->max_conns;
 	r->now_ns = wr__now_ns();
 	r->next_tick_ns = r->now_ns + WR_TICK_MS * 1000000ull;
 	r->tick = 1;
-	wr__ring_read_wake(r);
+	read_wake(r);
+	*out = r;
 	return 0;
 
 err_slab:
@@ -83,15 +80,18 @@ err_slab:
 	close(r->wake_fd);
 err_wake:
 	wr__ring_free(r->ring);
-	r->ring = NULL;
-	return rc2;
+err_ring:
+	free(r);
+	return rc;
 }
 
-void wr__reactor_finish(wr_reactor *r)
+void wr__reactor_free(wr_reactor *r)
 {
+	if (!r)
+		return;
+	wr__conn_release_all(r);
 	if (r->listen_fd >= 0)
 		close(r->listen_fd);
-	r->listen_fd = -1;
 	while (r->seg_pool) {
 		wr_seg *s = r->seg_pool;
 		r->seg_pool = s->next;
@@ -106,23 +106,18 @@ void wr__reactor_finish(wr_reactor *r)
 		n = e->next;
 		free(e);
 	}
-	r->every = NULL;
-	wr__buf_free(&r->scratch);
-	wr__buf_free(&r->body);
+	wr__pool_finish(&r->pool);
 	free(r->conns);
 	free(r->free_idx);
-	r->conns = NULL;
-	r->free_idx = NULL;
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
-	r->wake_fd = -1;
 	wr__ring_free(r->ring);
-	r->ring = NULL;
+	free(r);
 }
 
-void wr__ring_read_wake(wr_reactor *r)
+void wr__reactor_set_listener(wr_reactor *r, int fd)
 {
-	wr__ring_read(r->ring, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), wr_ud(WR_OPK_WAKE, 0, 0));
+	r->listen_fd = fd;
 }
 
 void wr__reactor_wake(wr_reactor *r)
@@ -134,16 +129,26 @@ void wr__reactor_wake(wr_reactor *r)
 	(void)n;
 }
 
-int wr__reactor_listen(wr_reactor *r, const char *host, uint16_t port, uint16_t *out_port)
+int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *user)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                          .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	char portstr[8];
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	int rc = getaddrinfo(host, portstr, &hints, &ai);
-	if (rc != 0)
-		return rc == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+	wr_every *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->period_ns = (uint64_t)ms * 1000000ull;
+	e->next_ns = wr__now_ns() + e->period_ns;
+	e->fn = fn;
+	e->user = user;
+	e->next = r->every;
+	r->every = e;
+	return 0;
+}
+
+int wr__listen(const char *host, uint16_t port, int backlog, int *out_fd, uint16_t *out_port)
+{
+	struct addrinfo *ai;
+	int rc = wr__addr_resolve(host, port, true, &ai);
+	if (rc < 0)
+		return rc;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
@@ -152,8 +157,7 @@ int wr__reactor_listen(wr_reactor *r, const char *host, uint16_t port, uint16_t 
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, r->sh->cfg.backlog) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
 		rc = -errno;
 		goto err_bind;
 	}
@@ -163,7 +167,7 @@ int wr__reactor_listen(wr_reactor *r, const char *host, uint16_t port, uint16_t 
 	*out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 	                                           : ((struct sockaddr_in *)&ss)->sin_port);
 	freeaddrinfo(ai);
-	r->listen_fd = fd;
+	*out_fd = fd;
 	return 0;
 
 err_bind:
@@ -205,32 +209,10 @@ void wr__timer_cancel(wr_conn *c)
 static void timer_fire(wr_conn *c)
 {
 	c->flags &= ~WR_CF_TIMER;
-	switch (c->state) {
-	case WR_CONN_HTTP:
-		wr__http_on_timer(c);
-		break;
-	case WR_CONN_WS:
-	case WR_CONN_CONNECTING:
-	case WR_CONN_CLIENT_HS:
-		wr__ws_on_timer(c);
-		break;
-	case WR_CONN_LINGER:
-		wr__conn_close_hard(c);
-		break;
-	default:
-		break;
-	}
-}
-
-static void update_date(wr_reactor *r)
-{
-	time_t now = time(NULL);
-	if ((uint64_t)now == r->date_sec)
-		return;
-	r->date_sec = (uint64_t)now;
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(r->date, sizeof(r->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	if (c->state == WR_CONN_LINGER)
+		wr__conn_abort(c, 0, "linger timeout"); /* the peer never closed: enough */
+	else if (c->state == WR_CONN_OPEN && c->proto->on_timer)
+		c->proto->on_timer(c);
 }
 
 static void run_timers(wr_reactor *r)
@@ -258,14 +240,13 @@ static void run_timers(wr_reactor *r)
 			r->accept_backoff = false;
 			accept_arm(r);
 		}
-		update_date(r);
 	}
 	for (wr_every *e = r->every; e; e = e->next) {
 		if (r->now_ns >= e->next_ns) {
 			e->next_ns += e->period_ns;
 			if (e->next_ns <= r->now_ns)
 				e->next_ns = r->now_ns + e->period_ns;
-			e->fn(r->sh->loop, e->user);
+			e->fn(e->user);
 		}
 	}
 }
@@ -288,70 +269,36 @@ static void handle_accept(wr_reactor *r, const wr_cqe *cqe)
 	if (!wr__cqe_more(cqe))
 		r->accept_armed = false;
 	if (cqe->res < 0) {
-		if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM ||
-		    cqe->res == -ENOBUFS) {
-			/* Out of descriptors or memory: keep serving what we have, retry next tick. */
-			wr__log("reactor %u: accept: %s", r->idx, wr_strerror(cqe->res));
-			r->accept_backoff = true;
-		} else if (cqe->res != -ECANCELED && !r->stopping) {
-			wr__log("reactor %u: accept: %s", r->idx, wr_strerror(cqe->res));
-			r->accept_backoff = true;
+		if (cqe->res != -ECANCELED || !r->stopping) {
+			/* Out of descriptors or memory, or a listener error: keep serving what we
+			 * have, retry next tick. */
+			wr__log("reactor %u: accept: %s", r->cfg.idx, wr_strerror(cqe->res));
+			r->accept_backoff = !r->stopping;
 		}
 		return;
 	}
 	int fd = cqe->res;
-	if (r->stopping) {
-		close(fd);
-		return;
-	}
-	wr_conn *c = wr__conn_new(r, fd);
+	wr_conn *c = r->stopping ? NULL : wr__conn_new(r, fd);
 	if (!c) {
-		r->stats_refused++;
 		close(fd);
 		return;
 	}
-	r->stats_accepted++;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->state = WR_CONN_HTTP;
-	wr__timer_arm(c, r->sh->cfg.handshake_timeout_ms);
-	if (r->sh->tls) {
-		int rc = wr__tls_accept(c);
-		if (rc < 0) {
-			wr__conn_close_hard(c);
-			return;
-		}
-	}
-	wr__conn_recv_arm(c);
+	r->cfg.on_accept(c, r->cfg.user);
+	if (c->state == WR_CONN_OPEN)
+		wr__conn_recv_arm(c);
 }
 
 static wr_conn *conn_of(wr_reactor *r, uint64_t ud)
 {
 	uint32_t idx = wr_ud_idx(ud);
-	if (idx >= r->nconns_max)
+	if (idx >= r->cfg.max_conns)
 		return NULL;
 	wr_conn *c = &r->conns[idx];
 	if ((c->gen & WR_UD_GEN_MASK) != wr_ud_gen(ud) || c->state == WR_CONN_FREE)
 		return NULL;
 	return c;
-}
-
-/* Deliver received bytes to the layer the connection is in; TLS decrypts first. */
-void wr__conn_deliver(wr_conn *c, uint8_t *p, size_t n)
-{
-	switch (c->state) {
-	case WR_CONN_HTTP:
-		wr__http_on_data(c, p, n);
-		break;
-	case WR_CONN_WS:
-		wr__ws_on_data(c, p, n);
-		break;
-	case WR_CONN_CLIENT_HS:
-		wr__client_on_data(c, p, n);
-		break;
-	default: /* lingering or closed: discard */
-		break;
-	}
 }
 
 static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
@@ -363,14 +310,8 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 	}
 	if (cqe->res > 0) {
 		unsigned bid = wr__cqe_buf_id(cqe);
-		uint8_t *p = wr__ring_buf(r->ring, bid);
 		c->last_active = r->tick;
-		if (c->state != WR_CONN_CLOSED) {
-			if (c->tls)
-				wr__tls_on_data(c, p, (size_t)cqe->res);
-			else
-				wr__conn_deliver(c, p, (size_t)cqe->res);
-		}
+		wr__conn_on_bytes(c, wr__ring_buf(r->ring, bid), (size_t)cqe->res);
 		/* The view handed to callbacks ended with them: the buffer goes straight back. */
 		wr__ring_buf_recycle(r->ring, bid);
 		if (!more && c->state != WR_CONN_CLOSED)
@@ -389,20 +330,24 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 	}
 	if (cqe->res == -ECANCELED || c->state == WR_CONN_CLOSED)
 		return;
-	/* EOF or error. */
-	if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS || c->state == WR_CONN_CONNECTING)
-		wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, cqe->res == 0 ? "connection closed" : wr_strerror(cqe->res));
-	wr__conn_close_hard(c);
+	/* End of stream or error. */
+	wr__conn_abort(c, cqe->res, cqe->res == 0 ? "connection closed" : wr_strerror(cqe->res));
 }
 
-static void handle_wake(wr_reactor *r, const wr_cqe *cqe)
+static void run_post(uint64_t ud)
 {
-	(void)cqe;
+	wr_post *p = wr_ud_get_ptr(ud);
+	p->fn(p->arg);
+	free(p);
+}
+
+static void handle_wake(wr_reactor *r)
+{
 	if (atomic_load(&r->stop) && !r->stopping)
 		wr__reactor_begin_stop(r);
-	/* Always re-armed: a wr_loop is run again after a stop, and its next wr_loop_stop must
-	 * be seen. A read still pending when the ring is freed is simply cancelled. */
-	wr__ring_read_wake(r);
+	/* Always re-armed: a client loop is run again after a stop, and its next stop must be
+	 * seen. A read still pending when the ring is freed is simply cancelled. */
+	read_wake(r);
 }
 
 static void dispatch(wr_reactor *r, const wr_cqe *cqe)
@@ -413,14 +358,11 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		handle_accept(r, cqe);
 		return;
 	case WR_OPK_WAKE:
-		handle_wake(r, cqe);
+		handle_wake(r);
 		return;
-	case WR_OPK_POST: {
-		wr_post *p = wr_ud_get_ptr(cqe->ud);
-		p->fn(p->arg);
-		free(p);
+	case WR_OPK_POST:
+		run_post(cqe->ud);
 		return;
-	}
 	case WR_OPK_RECV:
 	case WR_OPK_SEND:
 	case WR_OPK_CANCEL:
@@ -445,7 +387,8 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		break;
 	default: /* WR_OPK_CONNECT */
 		c->inflight--;
-		wr__client_on_connect(c, cqe->res);
+		if (c->state == WR_CONN_OPEN && c->proto->on_connect)
+			c->proto->on_connect(c, cqe->res);
 		break;
 	}
 	/* A closed connection whose last request just completed can now be freed. */
@@ -453,36 +396,28 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		wr_list_insert_tail(&r->closed, &c->flush_link);
 }
 
+void wr__reactor_reset_stop(wr_reactor *r)
+{
+	r->stopping = false;
+	atomic_store(&r->stop, false);
+}
+
 void wr__reactor_begin_stop(wr_reactor *r)
 {
 	r->stopping = true;
-	r->stop_deadline_ns = wr__now_ns() + (uint64_t)r->sh->cfg.close_timeout_ms * 1000000ull;
+	r->stop_deadline_ns = wr__now_ns() + (uint64_t)r->cfg.stop_ms * 1000000ull;
 	if (r->listen_fd >= 0) {
-		/* Closing the listener ends the multishot accept; queued handshakes are reset. */
+		/* Ends the multishot accept; queued handshakes are reset when the listener closes. */
 		wr__ring_cancel_fd(r->ring, r->listen_fd, wr_ud(WR_OP_NONE, 0, 0));
 	}
-	wr_list *pos, *tmp;
-	wr_list_for_each_safe(pos, tmp, &r->all) {
-		wr_conn *c = wr_container_of(pos, wr_conn, all_link);
-		switch (c->state) {
-		case WR_CONN_WS:
-			wr__ws_shutdown(c, WR_CLOSE_GOING_AWAY, "server shutdown");
-			break;
-		case WR_CONN_HTTP:
-			/* A request being received is dropped; a response being sent is finished. */
-			if (c->out_bytes)
-				wr__conn_close_soft(c);
-			else
-				wr__conn_close_hard(c);
-			break;
-		case WR_CONN_CONNECTING:
-		case WR_CONN_CLIENT_HS:
-			wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "loop stopped");
-			wr__conn_close_hard(c);
-			break;
-		default:
-			break;
-		}
+	for (uint32_t i = 0; i < r->high; i++) {
+		wr_conn *c = &r->conns[i];
+		if (c->state != WR_CONN_OPEN || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
+			continue;
+		if (c->proto->on_shutdown)
+			c->proto->on_shutdown(c);
+		else
+			wr__conn_abort(c, -ESHUTDOWN, "stopped");
 	}
 }
 
@@ -494,14 +429,10 @@ static bool stop_done(wr_reactor *r)
 		return true;
 	if (wr__now_ns() >= r->stop_deadline_ns) {
 		/* Peers that never answered our close: cut them off. */
-		wr_list *pos, *tmp;
-		wr_list_for_each_safe(pos, tmp, &r->all) {
-			wr_conn *c = wr_container_of(pos, wr_conn, all_link);
-			if (c->state != WR_CONN_CLOSED) {
-				if (c->state == WR_CONN_WS)
-					wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, "close timeout");
-				wr__conn_close_hard(c);
-			}
+		for (uint32_t i = 0; i < r->high; i++) {
+			wr_conn *c = &r->conns[i];
+			if (c->state == WR_CONN_OPEN || c->state == WR_CONN_LINGER)
+				wr__conn_abort(c, -ETIMEDOUT, "close timeout");
 		}
 		r->stop_deadline_ns = UINT64_MAX;
 	}
@@ -515,23 +446,19 @@ void wr__reactor_drain_posts(wr_reactor *r)
 	wr__ring_submit_wait(r->ring, 0);
 	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
 		for (unsigned i = 0; i < n; i++)
-			if (wr_ud_op(cqes[i].ud) == WR_OPK_POST) {
-				wr_post *p = wr_ud_get_ptr(cqes[i].ud);
-				p->fn(p->arg);
-				free(p);
-			}
+			if (wr_ud_op(cqes[i].ud) == WR_OPK_POST)
+				run_post(cqes[i].ud);
 }
 
 int wr__reactor_run(wr_reactor *r)
 {
 	wr_cqe cqes[REAP_BATCH];
-	update_date(r);
 	accept_arm(r);
 	for (;;) {
-		wr__reactor_flush(r);
+		wr__conn_flush_all(r);
 		int rc = wr__ring_submit_wait(r->ring, wait_timeout(r));
 		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			wr__log("reactor %u: submit: %s", r->idx, wr_strerror(rc));
+			wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
 			return rc;
 		}
 		unsigned n;
@@ -544,7 +471,64 @@ int wr__reactor_run(wr_reactor *r)
 			break;
 	}
 	/* Drain what is still in flight (the wake read, cancellations) before the ring goes. */
-	wr__reactor_flush(r);
+	wr__conn_flush_all(r);
 	wr__ring_submit(r->ring);
+	return 0;
+}
+
+/* ---- posting from other threads ---- */
+
+struct wr_poster {
+	pthread_mutex_t lock;
+	wr_ring *ring;
+};
+
+int wr__poster_new(wr_poster **out)
+{
+	wr_poster *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	wr_ring_config pc = { .entries = 64, .buf_count = 0, .single_issuer = false };
+	int rc = wr__ring_new(&pc, &p->ring);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return 0;
+}
+
+void wr__poster_free(wr_poster *p)
+{
+	if (!p)
+		return;
+	wr__ring_free(p->ring);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *arg)
+{
+	wr_post *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->fn = fn;
+	m->arg = arg;
+	pthread_mutex_lock(&p->lock);
+	/* One post at a time under the lock: the completion we wait for is this one's. */
+	wr__ring_msg(p->ring, wr__ring_fd(r->ring), wr_ud_ptr(WR_OPK_POST, m), 0,
+	             wr_ud_ptr(WR_OPK_MSG_SENT, m));
+	int rc = wr__ring_submit_wait(p->ring, -1);
+	wr_cqe cqe;
+	if (rc >= 0 && wr__ring_reap(p->ring, &cqe, 1) == 1)
+		rc = cqe.res;
+	else if (rc >= 0)
+		rc = -EIO;
+	pthread_mutex_unlock(&p->lock);
+	if (rc < 0) {
+		free(m); /* not delivered: the reactor will never see it */
+		return rc;
+	}
 	return 0;
 }

@@ -18,5 +18,8 @@ typedef struct wr_url {
 /* Returns 0, or -EINVAL for: another scheme, empty or malformed host, bad port (0, > 65535,
  * non-digits), a fragment, userinfo, whitespace or control characters, over 8 KiB. */
 int wr__url_parse(const char *url, wr_url *out);
+/* The host as a C string (brackets of an IPv6 literal left out), for the resolver, SNI and
+ * the certificate check: 0, or -EINVAL when it does not fit. */
+int wr__url_host(const wr_url *u, char out[256]);
 
 #endif

@@ -1,4 +1,4 @@
-/* Request views and response builders: the public wr_req_* / wr_res_* / wr_upgrade_* API. */
+/* Request views and response builders: the public wr_req_* / wr_res_* API. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -51,7 +51,7 @@ static bool header_ok(const char *name, const char *value)
 	return true;
 }
 
-static int add_header(wr_buf *b, const char *name, const char *value)
+int wr__http_header_add(wr_buf *b, const char *name, const char *value)
 {
 	if (!header_ok(name, value))
 		return -EINVAL;
@@ -85,7 +85,7 @@ int wr_res_header(wr_res *res, const char *name, const char *value)
 		return -EPERM;
 	if (!strcasecmp(name, "content-type"))
 		res->has_type = true;
-	int rc = add_header(res->headers, name, value);
+	int rc = wr__http_header_add(res->headers, name, value);
 	if (rc < 0 && !res->error)
 		res->error = rc;
 	return rc;
@@ -109,23 +109,3 @@ int wr_res_text(wr_res *res, const char *text)
 	}
 	return wr_res_body(res, text, strlen(text));
 }
-
-int wr_upgrade_header(wr_upgrade *up, const char *name, const char *value)
-{
-	int rc = add_header(up->headers, name, value);
-	if (rc < 0 && !up->error)
-		up->error = rc;
-	return rc;
-}
-
-int wr_upgrade_protocol(wr_upgrade *up, const char *protocol)
-{
-	/* Only a protocol the client offered may be chosen (RFC 6455 §4.2.2). */
-	wr_str want = { protocol, strlen(protocol) };
-	if (!want.len || want.len > 46 || !up->offered.data || !wr__http_has_token(up->offered, protocol))
-		return -EINVAL;
-	up->protocol = protocol;
-	return 0;
-}
-
-void wr_upgrade_set_data(wr_upgrade *up, void *data) { up->data = data; }

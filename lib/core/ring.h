@@ -30,8 +30,6 @@ typedef struct wr_ring_config {
 int wr__ring_new(const wr_ring_config *cfg, wr_ring **out);
 void wr__ring_free(wr_ring *r);
 int wr__ring_fd(const wr_ring *r);
-/* The setup flags the kernel accepted, for reports. */
-unsigned wr__ring_flags(const wr_ring *r);
 
 void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud);
 void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud);
@@ -55,7 +53,6 @@ static inline bool wr__cqe_has_buf(const wr_cqe *c) { return c->flags & (1U << 0
 static inline unsigned wr__cqe_buf_id(const wr_cqe *c) { return c->flags >> 16; }
 
 uint8_t *wr__ring_buf(wr_ring *r, unsigned bid);
-unsigned wr__ring_buf_size(const wr_ring *r);
 /* Give a receive buffer back to the kernel. */
 void wr__ring_buf_recycle(wr_ring *r, unsigned bid);
 

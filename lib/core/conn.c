@@ -1,5 +1,6 @@
-/* Connections: the slab, the send queue and its once-per-turn flush, and deferred,
- * completion-aware closing. */
+/* Connections: the slab, the plain transport, the send queue and its once-per-turn flush, and
+ * deferred, completion-aware closing. The protocol and the transport are reached only through
+ * their tables. */
 #include "reactor.h"
 
 #include <errno.h>
@@ -9,10 +10,12 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "tls.h"
 #include "ud.h"
 
 #define SEG_POOL_MAX 256u
+
+/* A connection before its protocol is set speaks nothing: input is dropped. */
+static const wr_proto no_proto = { .name = "none" };
 
 wr_conn *wr__conn_new(wr_reactor *r, int fd)
 {
@@ -26,12 +29,59 @@ wr_conn *wr__conn_new(wr_reactor *r, int fd)
 	c->gen = gen;
 	c->fd = fd;
 	c->r = r;
+	c->proto = &no_proto;
+	c->tr = &wr__plain_transport;
+	c->state = WR_CONN_OPEN;
 	wr_list_init(&c->timer_link);
 	wr_list_init(&c->flush_link);
-	wr_list_insert_tail(&r->all, &c->all_link);
 	c->last_active = r->tick;
+	if (idx >= r->high)
+		r->high = idx + 1;
 	r->live++;
 	return c;
+}
+
+void wr__conn_set_proto(wr_conn *c, const wr_proto *proto, void *ps)
+{
+	c->proto = proto;
+	c->ps = ps;
+}
+
+int wr__conn_set_transport(wr_conn *c, const wr_transport *tr, void *ctx, const char *peer_name)
+{
+	c->tr = tr;
+	return tr->start ? tr->start(c, ctx, peer_name) : 0;
+}
+
+void wr__conn_replace_fd(wr_conn *c, int fd)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = fd;
+}
+
+uint64_t wr__conn_ref(const wr_conn *c)
+{
+	return (uint64_t)c->gen << 32 | c->idx;
+}
+
+wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref)
+{
+	uint32_t idx = (uint32_t)ref;
+	if (idx >= r->high)
+		return NULL;
+	wr_conn *c = &r->conns[idx];
+	return c->gen == (uint32_t)(ref >> 32) && c->state == WR_CONN_OPEN ? c : NULL;
+}
+
+void *wr__conn_state_new(wr_conn *c, size_t size)
+{
+	return wr__pool_get(&c->r->pool, size);
+}
+
+void wr__conn_state_free(wr_conn *c, void *p, size_t size)
+{
+	wr__pool_put(&c->r->pool, p, size);
 }
 
 static uint64_t ud_of(const wr_conn *c, enum wr_op op)
@@ -46,6 +96,19 @@ void wr__conn_recv_arm(wr_conn *c)
 	wr__ring_recv_multishot(c->r->ring, c->fd, ud_of(c, WR_OPK_RECV));
 	c->flags |= WR_CF_RECV_ARMED;
 	c->inflight++;
+}
+
+void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen)
+{
+	wr__ring_connect(c->r->ring, c->fd, sa, salen, ud_of(c, WR_OPK_CONNECT));
+	c->inflight++;
+}
+
+void wr__conn_on_bytes(wr_conn *c, uint8_t *p, size_t n)
+{
+	/* A closing connection only drains: its protocol has said its last word. */
+	if (wr__conn_is_open(c))
+		c->tr->on_bytes(c, p, n);
 }
 
 /* ---- output segments ---- */
@@ -135,83 +198,55 @@ static void seg_push(wr_conn *c, wr_seg *s)
 
 bool wr__conn_over_limit(const wr_conn *c)
 {
-	return c->out_bytes > c->r->sh->cfg.max_send_buffer;
+	return c->out_bytes > c->r->cfg.max_send_buffer;
 }
 
-uint8_t *wr__conn_write_reserve(wr_conn *c, size_t n)
+uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 {
-	if (c->tls)
-		return wr__tls_reserve(c, n);
 	wr_seg *t = c->out_tail;
-	if (!t || !t->owned || t->cap - t->len < n) {
-		t = seg_new(c->r, n);
+	if (!t || !t->owned || t->cap - t->len < min) {
+		/* A large exact reservation gets a segment of its own; anything else a standard
+		 * one (a large payload is then a chain of them, sent with one sendmsg). */
+		t = seg_new(c->r, min);
 		if (!t)
 			return NULL;
 		seg_push(c, t);
 	}
+	size_t n = t->cap - t->len;
+	if (n > max)
+		n = max;
 	uint8_t *p = t->data + t->len;
 	t->len += n;
 	c->out_bytes += n;
+	*out_n = n;
 	wr__conn_flush_queue(c);
 	return p;
 }
 
-int wr__conn_write(wr_conn *c, const void *p, size_t n)
+int wr__conn_raw_write(wr_conn *c, const void *p, size_t n)
 {
-	if (c->tls)
-		return wr__tls_write(c, p, n);
-	return wr__conn_write_raw(c, p, n);
-}
-
-/* Fill the tail segment, then as many pooled segments as needed (a large payload is a chain
- * of standard segments, sent with one sendmsg: no allocation sized by the message). With a
- * key, the copy is masked on the way (client frames), phase carried across segments. */
-static int write_chain(wr_conn *c, const uint8_t *src, size_t n, const uint8_t *key)
-{
-	unsigned phase = 0;
+	const uint8_t *src = p;
 	while (n) {
-		wr_seg *t = c->out_tail;
-		if (!t || !t->owned || t->cap == t->len) {
-			t = seg_new(c->r, WR_SEG_SIZE);
-			if (!t)
-				return -ENOMEM;
-			seg_push(c, t);
-		}
-		size_t k = t->cap - t->len;
-		if (k > n)
-			k = n;
-		memcpy(t->data + t->len, src, k);
-		if (key) {
-			wr__unmask(t->data + t->len, k, key, phase);
-			phase = (phase + (unsigned)k) & 3;
-		}
-		t->len += k;
+		size_t k;
+		uint8_t *d = wr__conn_raw_reserve(c, 1, n, &k);
+		if (!d)
+			return -ENOMEM;
+		memcpy(d, src, k);
 		src += k;
 		n -= k;
-		c->out_bytes += k;
 	}
-	wr__conn_flush_queue(c);
 	return 0;
-}
-
-int wr__conn_write_raw(wr_conn *c, const void *p, size_t n)
-{
-	return write_chain(c, p, n, NULL);
-}
-
-int wr__conn_write_masked(wr_conn *c, const void *p, size_t n, const uint8_t key[4])
-{
-	return write_chain(c, p, n, key);
 }
 
 int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, size_t n,
                        wr_send_done done, void *user)
 {
-	if (c->tls) {
-		/* Encryption copies anyway: the caller's buffer is free once copied. */
-		int rc = hl ? wr__tls_write(c, hdr, hl) : 0;
+	if (c->tr->rewrites) {
+		/* The transport copies anyway (encryption): the caller's buffer is free once
+		 * copied. */
+		int rc = hl ? c->tr->write(c, hdr, hl) : 0;
 		if (rc == 0)
-			rc = wr__tls_write(c, p, n);
+			rc = c->tr->write(c, p, n);
 		if (rc == 0 && done)
 			done(p, 0, user);
 		return rc;
@@ -221,7 +256,8 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	if (!s)
 		return -ENOMEM;
 	if (hl) {
-		uint8_t *h = wr__conn_write_reserve(c, hl);
+		size_t got;
+		uint8_t *h = wr__conn_raw_reserve(c, hl, hl, &got);
 		if (!h) {
 			ext_release(c->r, s);
 			return -ENOMEM;
@@ -243,6 +279,28 @@ void wr__conn_flush_queue(wr_conn *c)
 	}
 }
 
+void wr__conn_flush_dequeue(wr_conn *c)
+{
+	if (c->flags & WR_CF_FLUSH_QUEUED) {
+		wr_list_remove(&c->flush_link);
+		c->flags &= ~WR_CF_FLUSH_QUEUED;
+	}
+}
+
+/* ---- the plain transport: bytes are plaintext, output is the raw queue ---- */
+
+static int plain_start(wr_conn *c, void *ctx, const char *peer_name) { return 0; }
+
+const wr_transport wr__plain_transport = {
+	.name = "tcp",
+	.start = plain_start,
+	.on_bytes = wr__conn_deliver,
+	.reserve = wr__conn_raw_reserve,
+	.write = wr__conn_raw_write,
+};
+
+/* ---- flushing ---- */
+
 static void drop_output(wr_conn *c, int status)
 {
 	wr_seg *s = c->out_head;
@@ -256,12 +314,12 @@ static void drop_output(wr_conn *c, int status)
 }
 
 /* Lingering close: our bytes are out; shut the write side and drain the peer until it closes
- * (or the close timeout), so that a reset does not destroy what we sent. */
+ * (or the linger time), so that a reset does not destroy what we sent. */
 static void linger(wr_conn *c)
 {
 	c->state = WR_CONN_LINGER;
 	shutdown(c->fd, SHUT_WR);
-	wr__timer_arm(c, c->r->sh->cfg.close_timeout_ms < 2000 ? c->r->sh->cfg.close_timeout_ms : 2000);
+	wr__timer_arm(c, c->r->cfg.linger_ms);
 	wr__conn_recv_arm(c);
 }
 
@@ -273,8 +331,8 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		if (c->state != WR_CONN_CLOSED)
 			wr__conn_recv_arm(c);
 	}
-	if (c->tls)
-		wr__tls_flush(c);
+	if (c->tr->flush && c->state != WR_CONN_CLOSED)
+		c->tr->flush(c);
 	if ((c->flags & WR_CF_SENDING) || c->state == WR_CONN_CLOSED)
 		return;
 	if (!c->out_head) {
@@ -300,7 +358,7 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	c->inflight++;
 }
 
-void wr__reactor_flush(wr_reactor *r)
+void wr__conn_flush_all(wr_reactor *r)
 {
 	unsigned slot = 0;
 	while (!wr_list_empty(&r->flush)) {
@@ -313,6 +371,9 @@ void wr__reactor_flush(wr_reactor *r)
 			slot = 0;
 		}
 		flush_one(r, c, slot++);
+		/* The transport's flush may have queued the connection again: this pass already
+		 * sent what it queued. */
+		wr__conn_flush_dequeue(c);
 		if (c->state == WR_CONN_CLOSED && c->inflight == 0 && !wr_list_linked(&c->flush_link))
 			wr_list_insert_tail(&r->closed, &c->flush_link);
 	}
@@ -328,12 +389,7 @@ void wr__conn_on_sent(wr_conn *c, int res)
 			wr__conn_flush_queue(c);
 			return;
 		}
-		if (c->state == WR_CONN_WS || c->state == WR_CONN_CLIENT_HS || c->state == WR_CONN_CONNECTING) {
-			if (c->state != WR_CONN_WS)
-				c->ws.error = res;
-			wr__ws_on_gone(c, WR_CLOSE_ABNORMAL, wr_strerror(res));
-		}
-		wr__conn_close_hard(c);
+		wr__conn_abort(c, res, wr_strerror(res));
 		return;
 	}
 	size_t left = (size_t)res;
@@ -351,30 +407,50 @@ void wr__conn_on_sent(wr_conn *c, int res)
 			c->out_tail = NULL;
 		seg_release(c->r, s, 0);
 	}
-	/* A drained zero-length owned tail is reused in place rather than released. */
 	if (c->out_head || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
 		wr__conn_flush_queue(c);
-	if (!c->out_head && (c->flags & WR_CF_DRAIN_WANTED) && c->state == WR_CONN_WS) {
-		c->flags &= ~WR_CF_DRAIN_WANTED;
-		wr__ws_on_drain(c);
+	if (!c->out_head && (c->flags & WR_CF_WRITABLE_WANTED) && wr__conn_is_open(c)) {
+		c->flags &= ~WR_CF_WRITABLE_WANTED;
+		if (c->proto->on_writable)
+			c->proto->on_writable(c);
 	}
 }
 
-void wr__conn_close_soft(wr_conn *c)
+/* ---- closing ---- */
+
+static void report_gone(wr_conn *c, int err, const char *why)
 {
-	if (c->state == WR_CONN_CLOSED || c->state == WR_CONN_LINGER)
+	if (c->flags & WR_CF_GONE)
+		return;
+	c->flags |= WR_CF_GONE;
+	if (c->proto->on_gone)
+		c->proto->on_gone(c, err, why);
+}
+
+void wr__conn_close(wr_conn *c, const char *why)
+{
+	if (c->state != WR_CONN_OPEN || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
 		return;
 	c->flags |= WR_CF_CLOSE_AFTER_FLUSH;
+	report_gone(c, 0, why);
+	if (c->state != WR_CONN_OPEN)
+		return; /* on_gone closed it harder */
+	if (c->tr->shutdown)
+		c->tr->shutdown(c);
 	wr__conn_flush_queue(c);
 }
 
-void wr__conn_close_hard(wr_conn *c)
+void wr__conn_abort(wr_conn *c, int err, const char *why)
 {
+	if (c->state == WR_CONN_CLOSED)
+		return;
+	report_gone(c, err, why);
 	if (c->state == WR_CONN_CLOSED)
 		return;
 	wr_reactor *r = c->r;
 	c->state = WR_CONN_CLOSED;
 	wr__timer_cancel(c);
+	wr__conn_flush_dequeue(c);
 	if (c->inflight)
 		wr__ring_cancel_fd(r->ring, c->fd, ud_of(c, WR_OPK_CANCEL)), c->inflight++;
 	/* A send in flight still reads the queued segments (and the caller's zero-copy buffers,
@@ -382,10 +458,34 @@ void wr__conn_close_hard(wr_conn *c)
 	 * freed, after that send has completed. */
 	if (!(c->flags & WR_CF_SENDING))
 		drop_output(c, -EPIPE);
-	if (!wr_list_linked(&c->flush_link)) {
-		if (c->inflight == 0)
-			wr_list_insert_tail(&r->closed, &c->flush_link);
+	if (c->inflight == 0)
+		wr_list_insert_tail(&r->closed, &c->flush_link);
+}
+
+void wr__conn_fail(wr_conn *c, int err, const char *why)
+{
+	if (c->out_head && c->state == WR_CONN_OPEN) {
+		report_gone(c, err, why);
+		wr__conn_close(c, why);
+	} else {
+		wr__conn_abort(c, err, why);
 	}
+}
+
+static void conn_free(wr_reactor *r, wr_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	drop_output(c, -EPIPE);
+	if (c->tr->free)
+		c->tr->free(c);
+	if (c->proto->free)
+		c->proto->free(c);
+	c->ps = c->ts = NULL;
+	c->state = WR_CONN_FREE;
+	c->gen++;
+	r->free_idx[r->nfree++] = c->idx;
+	r->live--;
 }
 
 /* End of turn: connections with nothing in flight go back to the slab. */
@@ -396,18 +496,25 @@ void wr__conn_free_closed(wr_reactor *r)
 		wr_list_remove(&c->flush_link);
 		if (c->inflight) /* a late request was queued: wait for it */
 			continue;
-		if (c->tls)
-			wr__tls_conn_free(c);
-		close(c->fd);
-		drop_output(c, -EPIPE);
-		wr__buf_free(&c->in);
-		wr__buf_free(&c->ws.msg);
-		wr__client_spec_free(c->client);
-		c->client = NULL;
-		wr_list_remove(&c->all_link);
-		c->state = WR_CONN_FREE;
-		c->gen++;
-		r->free_idx[r->nfree++] = c->idx;
-		r->live--;
+		conn_free(r, c);
 	}
+}
+
+/* The reactor goes away with its ring (and every request in it): close and free every
+ * connection now, reporting on_gone to those not closed yet. */
+void wr__conn_release_all(wr_reactor *r)
+{
+	for (uint32_t i = 0; i < r->high; i++) {
+		wr_conn *c = &r->conns[i];
+		if (c->state == WR_CONN_FREE)
+			continue;
+		wr__conn_abort(c, -ECANCELED, "loop freed");
+		c->inflight = 0;
+		c->flags &= ~WR_CF_SENDING;
+		if (wr_list_linked(&c->flush_link))
+			wr_list_remove(&c->flush_link);
+		conn_free(r, c);
+	}
+	wr_list_init(&r->closed);
+	wr_list_init(&r->flush);
 }

@@ -1,7 +1,8 @@
 /* The blocking client (cpp-httplib's WebSocketClient): one connection on a plain socket,
  * poll(2) for every timeout, no reactor. Bytes go through a small transport table so that
  * TLS can slot in under the WebSocket layer; the framing is the shared codec (wr__ws_parse,
- * wr__ws_frame_header) and the upgrade request the async client's (wr__client_request). */
+ * wr__ws_frame_header, wr__ws_gather), the upgrade request the async client's
+ * (wr__client_request), and the address policy the core's (wr__addr_resolve). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,19 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base64.h"
+#include "addr.h"
 #include "buf.h"
+#include "clock.h"
 #include "rand.h"
-#include "reactor.h"
+#include "request.h"
 #include "simd.h"
+#include "tls.h"
 #include "url.h"
 #include "utf8.h"
+#include "ws.h"
 #include "ws_codec.h"
 
 #define IN_SIZE (64u << 10)    /* receive buffer: the parser consumes everything it is given */
 #define OUT_CHUNK (64u << 10)  /* payload bytes masked per write */
 #define MAX_HEAD 16384u        /* handshake answer head */
-#define DEFAULT_MAX_MSG (16u << 20)
 
 enum client_state {
 	CS_OPEN,
@@ -50,6 +53,7 @@ struct wr_client {
 	enum client_state state;
 	uint64_t rng;
 	wr_ws_parser parser;
+	uint8_t ctrl[WR_WS_CTRL_MAX]; /* lent to the parser for split control frames */
 	unsigned close_ms, read_ms;
 	int fail_err;              /* error returned again once the connection failed */
 	int close_code;            /* peer's close code once closed; 0 while open */
@@ -63,17 +67,10 @@ struct wr_client {
 	uint8_t *out;              /* 14 + OUT_CHUNK bytes: header and masked payload */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* 0 means no deadline. */
 static uint64_t deadline_in(unsigned ms)
 {
-	return ms ? now_ms() + ms : 0;
+	return wr__deadline_ms(ms);
 }
 
 /* Wait for events on fd until the deadline: 0, -ETIMEDOUT or -errno. */
@@ -82,7 +79,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 	for (;;) {
 		int ms = -1;
 		if (deadline) {
-			uint64_t now = now_ms();
+			uint64_t now = wr__now_ms();
 			if (now >= deadline)
 				return -ETIMEDOUT;
 			ms = deadline - now > 60000 ? 60000 : (int)(deadline - now);
@@ -157,12 +154,12 @@ static const struct transport tls_transport = {
 static int tls_start(wr_client *c, const wr_url *u, const wr_client_options *opts)
 {
 	char host[256];
-	if (u->host.len >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u->host.data, u->host.len);
-	host[u->host.len] = 0;
+	int rc = wr__url_host(u, host);
+	if (rc < 0)
+		return rc;
+	static const wr_tls_opts tls_opts = { .alpn = "http/1.1" };
 	struct wr_tls_sock *s;
-	int rc = wr__tls_sock_new(opts ? opts->tls : NULL, c->fd, host,
+	rc = wr__tls_sock_new(opts ? opts->tls : NULL, &tls_opts, c->fd, host,
 	                          opts && opts->handshake_timeout_ms ? opts->handshake_timeout_ms : 10000, &s);
 	if (rc < 0)
 		return rc;
@@ -329,20 +326,18 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 				out_msg->opcode = ev.opcode;
 				return 1;
 			}
-			/* Presize from the frame length (the parser has checked it against
-			 * the limit) rather than grow through every doubling. */
-			if (ev.msg_start && ev.msg_len_hint > c->msg.cap &&
-			    wr__buf_reserve(&c->msg, (size_t)ev.msg_len_hint) < 0)
+			int whole = wr__ws_gather(&c->msg, &ev);
+			if (whole < 0)
 				return out_of_memory(c);
-			if (wr__buf_append(&c->msg, ev.data, ev.len) < 0)
-				return out_of_memory(c);
-			if (ev.msg_end) {
+			if (whole > 0) {
 				out_msg->data = c->msg.data ? c->msg.data : (const uint8_t *)"";
 				out_msg->len = c->msg.len;
 				out_msg->opcode = ev.opcode;
 				c->msg.len = 0; /* the bytes stay until the next call appends */
 				return 1;
 			}
+			break;
+		case WR_WS_EV_NEED_CTRL: /* never: the parser has c->ctrl from the start */
 			break;
 		case WR_WS_EV_CONTROL:
 			if (ev.opcode == WR_OP_PING) {
@@ -410,26 +405,16 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd
 /* Try every address of host:port in turn until one connects. */
 static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
 {
-	char host[256], port[8];
-	if (u->host.len >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u->host.data, u->host.len);
-	host[u->host.len] = 0;
-	snprintf(port, sizeof(port), "%u", u->port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                          .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
-	if (u->ipv6)
-		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+	char host[256];
+	int rc = wr__url_host(u, host);
+	if (rc < 0)
+		return rc;
 	struct addrinfo *res;
-	int gai = getaddrinfo(host, port, &hints, &res);
-	if (gai == EAI_BADFLAGS || (gai == EAI_NONAME && !u->ipv6)) {
-		hints.ai_flags = AI_NUMERICSERV; /* AI_ADDRCONFIG hides loopback without a route */
-		gai = getaddrinfo(host, port, &hints, &res);
-	}
-	if (gai != 0)
-		return gai == EAI_SYSTEM ? -errno : gai == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+	rc = wr__addr_resolve(host, u->port, false, &res);
+	if (rc < 0)
+		return rc;
 	uint64_t deadline = deadline_in(timeout_ms);
-	int rc = -EHOSTUNREACH;
+	rc = -EHOSTUNREACH;
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		rc = connect_one(ai, deadline, out_fd);
 		if (rc == 0 || rc == -ETIMEDOUT)
@@ -523,9 +508,8 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	c->rng = wr__rand_seed((uintptr_t)c);
 	c->close_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000;
 	c->read_ms = opts ? opts->read_timeout_ms : 0;
-	wr__ws_parser_init(&c->parser, WR_WS_CLIENT,
-	                   opts && opts->max_message_bytes ? opts->max_message_bytes
-	                                                   : DEFAULT_MAX_MSG);
+	wr__ws_parser_init(&c->parser, WR_WS_CLIENT, opts ? opts->max_message_bytes : 0);
+	c->parser.ctrl = c->ctrl;
 	err.code = tcp_connect(&u, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)

@@ -1,0 +1,220 @@
+/* A connection, as the core knows it: a socket, a send queue, a timer, and two tables that
+ * say what to do with it. The transport (plain TCP or TLS) turns socket bytes into plaintext
+ * and back; the protocol (HTTP, WebSocket, a client handshake, ...) gives the plaintext a
+ * meaning. The reactor and this layer call nothing but these tables: a new protocol or
+ * transport is a new table, not a new branch in the loop.
+ *
+ * Protocol and transport each own their state (ps, ts) and size it themselves, usually from
+ * the reactor's pool (wr__conn_state_new): an idle connection carries only what its current
+ * protocol needs. */
+#ifndef WR_LIB_CONN_H
+#define WR_LIB_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wring/common.h"
+#include "list.h"
+
+typedef struct wr_conn wr_conn;
+typedef struct wr_reactor wr_reactor;
+
+/* What a connection speaks. Every entry may be NULL when the protocol has nothing to do. */
+typedef struct wr_proto {
+	const char *name;
+	/* Plaintext arrived: p[0..n) may be rewritten in place (unmasking) and is valid until
+	 * return. */
+	void (*on_data)(wr_conn *c, uint8_t *p, size_t n);
+	/* The timer set with wr__timer_arm fired. */
+	void (*on_timer)(wr_conn *c);
+	/* The send queue emptied after wr__conn_want_writable was asked for. */
+	void (*on_writable)(wr_conn *c);
+	/* An outgoing TCP connect finished: 0, or -errno (the connection is then closed by the
+	 * protocol, usually through wr__conn_abort). */
+	void (*on_connect)(wr_conn *c, int res);
+	/* The connection is going away, reported exactly once, whoever closes it: err is 0 for
+	 * a close the protocol asked for itself or a clean end of stream, else -errno, with
+	 * `why` a short static text. No output can be queued from here. */
+	void (*on_gone)(wr_conn *c, int err, const char *why);
+	/* The reactor is stopping: finish gracefully (a WebSocket close 1001) or close. */
+	void (*on_shutdown)(wr_conn *c);
+	/* Release ps; the connection's slot is about to be reused. */
+	void (*free)(wr_conn *c);
+} wr_proto;
+
+/* How the bytes travel: plain TCP or TLS. */
+typedef struct wr_transport {
+	const char *name;
+	/* Begin on a connection: ctx is the transport's shared context (a TLS context),
+	 * peer_name the name a client checks (NULL on a server). 0 or -errno. */
+	int (*start)(wr_conn *c, void *ctx, const char *peer_name);
+	/* Bytes arrived from the socket; plaintext goes on through wr__conn_deliver. p is
+	 * writable and valid until return. */
+	void (*on_bytes)(wr_conn *c, uint8_t *p, size_t n);
+	/* At least min, at most max contiguous bytes of output at the tail of the queue, counted
+	 * as queued; *out_n tells how many. NULL on -ENOMEM. */
+	uint8_t *(*reserve)(wr_conn *c, size_t min, size_t max, size_t *out_n);
+	/* Queue a copy of p[0..n): 0 or -ENOMEM. */
+	int (*write)(wr_conn *c, const void *p, size_t n);
+	/* Once per loop turn before the send (TLS: encrypt what was written this turn). */
+	void (*flush)(wr_conn *c);
+	/* The connection will close once its output is out (TLS: queue close_notify). */
+	void (*shutdown)(wr_conn *c);
+	/* Release ts. */
+	void (*free)(wr_conn *c);
+	/* The transport rewrites the bytes (encryption): a zero-copy send copies instead. */
+	bool rewrites;
+} wr_transport;
+
+/* One piece of a connection's output: our own bytes (owned) or the caller's (zero-copy). */
+typedef struct wr_seg {
+	struct wr_seg *next;
+	uint8_t *data;
+	size_t len;       /* bytes queued in data */
+	size_t off;       /* bytes already sent */
+	size_t cap;       /* owned: capacity of data */
+	wr_send_done done;/* external: called when sent or dropped */
+	void *user;
+	bool owned;
+	bool pooled;
+	uint8_t mem[];    /* owned data lives here */
+} wr_seg;
+
+enum wr_conn_state {
+	WR_CONN_FREE,
+	WR_CONN_OPEN,
+	WR_CONN_LINGER,      /* our last bytes are flushed, write side shut: draining the peer */
+	WR_CONN_CLOSED,      /* waiting for in-flight requests before freeing */
+};
+
+enum wr_conn_flag {
+	WR_CF_RECV_ARMED = 1u << 0,
+	WR_CF_SENDING = 1u << 1,
+	WR_CF_FLUSH_QUEUED = 1u << 2,
+	WR_CF_CLOSE_AFTER_FLUSH = 1u << 3, /* then linger; input is no longer delivered */
+	WR_CF_NEED_REARM = 1u << 4,        /* multishot recv ended with ENOBUFS */
+	WR_CF_TIMER = 1u << 5,
+	WR_CF_GONE = 1u << 6,              /* on_gone was called */
+	WR_CF_WRITABLE_WANTED = 1u << 7,
+	WR_CF_PROTO_A = 1u << 8,           /* free for the protocol's own use */
+};
+
+struct wr_conn {
+	const wr_proto *proto;
+	const wr_transport *tr;
+	void *ps;                 /* protocol state */
+	void *ts;                 /* transport state (NULL for plain TCP) */
+	wr_reactor *r;
+	wr_seg *out_head, *out_tail;
+	size_t out_bytes;         /* queued and not yet acknowledged by a send completion */
+	wr_list timer_link;
+	wr_list flush_link;       /* pending flush, or the closed list */
+	uint32_t idx;
+	uint32_t gen;
+	int fd;
+	uint32_t deadline;        /* tick at which the timer fires; valid with WR_CF_TIMER */
+	uint32_t last_active;     /* tick of the last received bytes */
+	uint16_t flags;
+	uint16_t inflight;        /* requests in the ring that name this connection */
+	uint8_t state;
+};
+
+extern const wr_transport wr__plain_transport;
+
+/* A new open connection on fd (owned from here on), speaking nothing yet and with the plain
+ * transport; NULL when the slab is full. */
+wr_conn *wr__conn_new(wr_reactor *r, int fd);
+/* Switch protocol: from now on c's plaintext goes to proto, with ps as its state. The old
+ * protocol's state is not freed: the old protocol hands over and frees its own. */
+void wr__conn_set_proto(wr_conn *c, const wr_proto *proto, void *ps);
+/* Carry c's bytes through tr from now on: tr->start(c, ctx, peer_name). 0 or -errno (the
+ * transport's state, if any, goes with the connection). */
+int wr__conn_set_transport(wr_conn *c, const wr_transport *tr, void *ctx, const char *peer_name);
+/* Give c another socket (a client trying the next address): the old one is closed. No request
+ * may be in flight on it. */
+void wr__conn_replace_fd(wr_conn *c, int fd);
+/* A reference that survives the slot's reuse: wr__conn_from_ref gives c back, or NULL once
+ * it was freed (or closed). */
+uint64_t wr__conn_ref(const wr_conn *c);
+wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref);
+/* Start receiving (multishot); the reactor re-arms it as needed from then on. */
+void wr__conn_recv_arm(wr_conn *c);
+/* Begin an outgoing TCP connect; the protocol's on_connect gets the result. */
+void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen);
+/* Hand plaintext to the protocol (called by transports). */
+static inline void wr__conn_deliver(wr_conn *c, uint8_t *p, size_t n)
+{
+	if (c->proto->on_data)
+		c->proto->on_data(c, p, n);
+}
+/* Is the connection still open for input (not closing, lingering or closed)? */
+static inline bool wr__conn_is_open(const wr_conn *c)
+{
+	return c->state == WR_CONN_OPEN && !(c->flags & WR_CF_CLOSE_AFTER_FLUSH);
+}
+
+/* Per-reactor state memory for protocols and transports (zeroed; NULL on -ENOMEM). */
+void *wr__conn_state_new(wr_conn *c, size_t size);
+void wr__conn_state_free(wr_conn *c, void *p, size_t size);
+
+/* ---- output (through the transport) ---- */
+
+/* Queue a copy of p. 0 or -ENOMEM. */
+static inline int wr__conn_write(wr_conn *c, const void *p, size_t n)
+{
+	return c->tr->write(c, p, n);
+}
+/* Reserve exactly n contiguous bytes at the tail and return them (NULL on -ENOMEM). */
+static inline uint8_t *wr__conn_reserve(wr_conn *c, size_t n)
+{
+	size_t got;
+	return c->tr->reserve(c, n, n, &got);
+}
+/* Between 1 and max contiguous bytes at the tail (as many as fit without a new allocation
+ * when some do), *out_n telling how many: for copying a large payload piece by piece. */
+static inline uint8_t *wr__conn_reserve_some(wr_conn *c, size_t max, size_t *out_n)
+{
+	return c->tr->reserve(c, 1, max, out_n);
+}
+/* Queue hdr (copied) then the caller's p without copying; done runs once the kernel is done
+ * with p (or with a negative status if the connection closed first). A transport that
+ * rewrites bytes copies p and calls done at once. Nothing is queued on failure. */
+int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, size_t n,
+                       wr_send_done done, void *user);
+/* Is more queued than the reactor's max_send_buffer? */
+bool wr__conn_over_limit(const wr_conn *c);
+/* Call the protocol's on_writable once the queue has emptied. */
+static inline void wr__conn_want_writable(wr_conn *c)
+{
+	c->flags |= WR_CF_WRITABLE_WANTED;
+}
+
+/* ---- the raw send queue, below the transport (plain TCP writes here; TLS its records) ---- */
+
+uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n);
+int wr__conn_raw_write(wr_conn *c, const void *p, size_t n);
+/* Put the connection on this turn's flush list. */
+void wr__conn_flush_queue(wr_conn *c);
+/* Take it off again (a transport that just flushed it). */
+void wr__conn_flush_dequeue(wr_conn *c);
+
+/* ---- closing ---- */
+
+/* Close after the queued output is sent, then linger. Reports on_gone(0, why) first. */
+void wr__conn_close(wr_conn *c, const char *why);
+/* Close now: report on_gone(err, why), cancel in-flight requests, drop output. */
+void wr__conn_abort(wr_conn *c, int err, const char *why);
+/* A failure: as abort, but output already queued still goes out first (an alert, an error
+ * answer) when there is some. */
+void wr__conn_fail(wr_conn *c, int err, const char *why);
+
+/* ---- used by the reactor ---- */
+
+void wr__conn_on_sent(wr_conn *c, int res);
+void wr__conn_on_bytes(wr_conn *c, uint8_t *p, size_t n);
+void wr__conn_flush_all(wr_reactor *r);
+void wr__conn_free_closed(wr_reactor *r);
+void wr__conn_release_all(wr_reactor *r);
+
+#endif

@@ -1,0 +1,137 @@
+/* A reactor: one thread, one ring, one buffer ring, one connection slab, one timer wheel.
+ * Everything here is touched only by the reactor's own thread, except `wake_fd`, the atomic
+ * `stop` flag and posts (which arrive through the ring). The reactor knows no protocol: it
+ * accepts, receives, sends, runs timers and closes, and for everything else calls the
+ * connection's transport and protocol tables (conn.h). */
+#ifndef WR_LIB_REACTOR_H
+#define WR_LIB_REACTOR_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "list.h"
+#include "pool.h"
+#include "ring.h"
+
+#define WR_TICK_MS 100u
+#define WR_WHEEL_SLOTS 1024u   /* ~102 s horizon; longer deadlines wait for another lap */
+#define WR_SEG_SIZE 16384u     /* standard output segment (pooled) */
+#define WR_FLUSH_BATCH 256u
+#define WR_IOV_PER_SEND 64u    /* 1 MiB of standard segments per sendmsg */
+
+/* What a reactor is told by the layer that creates it (server or client loop). */
+typedef struct wr_reactor_config {
+	unsigned idx;              /* for logs and wr_ws_reactor */
+	unsigned max_conns;
+	unsigned recv_buf_count;   /* power of 2 */
+	unsigned recv_buf_size;
+	size_t max_send_buffer;    /* past it wr__conn_over_limit is true */
+	unsigned linger_ms;        /* a closing connection drains the peer this long at most */
+	unsigned stop_ms;          /* a stop waits this long for connections to finish */
+	/* An accepted connection (listener set): set up its transport and protocol. The
+	 * connection is open with the plain transport; receiving starts after return. */
+	void (*on_accept)(wr_conn *c, void *user);
+	void *user;                /* for on_accept and wr__reactor_user */
+} wr_reactor_config;
+
+/* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
+typedef struct wr_post {
+	void (*fn)(void *arg);
+	void *arg;
+} wr_post;
+
+typedef struct wr_every {
+	struct wr_every *next;
+	uint64_t period_ns, next_ns;
+	void (*fn)(void *user);
+	void *user;
+} wr_every;
+
+struct wr_reactor {
+	wr_reactor_config cfg;
+	wr_ring *ring;
+	int listen_fd;
+	bool accept_armed;
+	bool accept_backoff;     /* EMFILE/ENFILE: re-arm at the next tick */
+	int wake_fd;             /* eventfd: stop requests */
+	uint64_t wake_buf;
+	atomic_bool stop;
+	bool stopping;
+	uint64_t stop_deadline_ns;
+	/* connections */
+	wr_conn *conns;
+	uint32_t *free_idx;
+	uint32_t nfree;
+	uint32_t live;
+	uint32_t high;           /* slots [0, high) have been used: the walk for a stop */
+	wr_list flush;           /* connections with output to send this turn */
+	wr_list closed;          /* connections to free at the end of the turn */
+	/* time */
+	uint64_t now_ns;
+	uint32_t tick;
+	uint64_t next_tick_ns;
+	wr_list wheel[WR_WHEEL_SLOTS];
+	wr_every *every;
+	/* memory */
+	wr_pool pool;            /* protocol and transport states */
+	wr_seg *seg_pool;
+	unsigned seg_pool_n;
+	wr_seg *ext_pool;        /* headers of zero-copy segments */
+	unsigned ext_pool_n;
+	/* flush scratch: the kernel copies msghdr/iovec at submit */
+	struct msghdr msgs[WR_FLUSH_BATCH];
+	struct iovec iovs[WR_FLUSH_BATCH][WR_IOV_PER_SEND];
+};
+
+/* Create a reactor (its ring is bound to the calling thread). 0 or -errno. cfg is copied. */
+int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out);
+/* Closes every connection still there (reporting on_gone), then frees. Accepts NULL. */
+void wr__reactor_free(wr_reactor *r);
+/* Accept on fd (a listening socket, owned from here on) once running. */
+void wr__reactor_set_listener(wr_reactor *r, int fd);
+/* Run until a stop has finished. 0 or -errno. Can be run again after it returned. */
+int wr__reactor_run(wr_reactor *r);
+/* Thread-safe and async-signal-safe: ask the reactor to stop. */
+void wr__reactor_wake(wr_reactor *r);
+void wr__reactor_begin_stop(wr_reactor *r);
+/* A reactor whose run ended after a stop can run again (client loops). */
+void wr__reactor_reset_stop(wr_reactor *r);
+/* After the loop ended: run posts that were already in flight. */
+void wr__reactor_drain_posts(wr_reactor *r);
+/* A repeating timer: fn(user) every period (1 ms resolution). 0 or -ENOMEM. */
+int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *user);
+static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
+static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
+/* The time this loop turn started, from the one clock (clock.h). */
+static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }
+
+/* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).
+ * 0 with *out_fd and *out_port (the bound port, for port 0) or -errno. */
+int wr__listen(const char *host, uint16_t port, int backlog, int *out_fd, uint16_t *out_port);
+
+/* Posting from other threads: a small ring of their own (MSG_RING needs a ring to send
+ * from), used under a lock. */
+typedef struct wr_poster wr_poster;
+int wr__poster_new(wr_poster **out);
+void wr__poster_free(wr_poster *p);
+/* Run fn(arg) on r's thread. 0 or -errno (the post is then not delivered). */
+int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *arg);
+
+/* ---- timers: a wheel of 100 ms ticks ---- */
+void wr__timer_arm(wr_conn *c, uint32_t after_ms);
+void wr__timer_cancel(wr_conn *c);
+/* Ticks since c last received bytes. */
+static inline uint32_t wr__conn_idle_ticks(const wr_conn *c) { return c->r->tick - c->last_active; }
+
+/* Rounded up; in 64 bits, as ms near UINT32_MAX ("never") must not wrap to zero ticks. */
+static inline uint32_t wr__ms_to_ticks(uint32_t ms)
+{
+	return (uint32_t)(((uint64_t)ms + WR_TICK_MS - 1) / WR_TICK_MS);
+}
+
+#endif

@@ -1,0 +1,430 @@
+/* The server: configuration defaults, routes, reactor threads, start/stop, cross-thread posts.
+ * It wires the layers together: each accepted connection gets its transport (TLS when
+ * configured) and HTTP; WebSocket routes carry the WebSocket layer's upgrade hook. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "reactor.h"
+#include "router.h"
+#include "tls.h"
+#include "ws.h"
+
+#define MAX_WS_ROUTES 64
+
+/* One reactor thread and what it serves with. */
+typedef struct srv_reactor {
+	wr_server *srv;
+	unsigned idx;
+	int cpu;
+	int listen_fd;
+	pthread_t thread;
+	wr_reactor *r;
+	wr_http_ctx *http;
+	int start_rc;
+	bool posts_open;          /* accepts wr_server_run_on; guarded by the server's post lock */
+} srv_reactor;
+
+struct wr_server {
+	wr_server_config cfg;     /* defaults filled in */
+	wr_router *router;
+	struct wr_tls_ctx *tls;
+	unsigned nreactors;
+	srv_reactor *rs;
+	bool started;
+	bool joined;
+	atomic_bool stop_requested;
+	uint16_t port;
+	int run_rc;
+	/* Posting from any thread goes through one poster, under a lock (not a hot path). */
+	pthread_mutex_t post_lock;
+	wr_poster *poster;
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	unsigned started_count;
+	wr_ws_route *ws_routes[MAX_WS_ROUTES];
+	unsigned nws_routes;
+};
+
+/* What a plaintext client gets on the TLS port instead of a bare reset. */
+static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                   "Content-Length: 35\r\nConnection: close\r\n\r\n"
+                                   "This port speaks HTTPS, not HTTP.\r\n";
+
+/* Fill in defaults; -EINVAL for a config that cannot work. */
+static int config_defaults(wr_server_config *c)
+{
+	if (c->threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (c->threads > 1024)
+		return -EINVAL;
+	if (!c->max_conns)
+		c->max_conns = 65536;
+	if (!c->recv_buf_count)
+		c->recv_buf_count = 1024;
+	if (!c->recv_buf_size)
+		c->recv_buf_size = 16384;
+	if ((c->recv_buf_count & (c->recv_buf_count - 1)) || c->recv_buf_count > 32768 ||
+	    c->recv_buf_size < 256 || c->recv_buf_size > (1u << 24))
+		return -EINVAL;
+	if (!c->max_header_bytes)
+		c->max_header_bytes = 8192;
+	if (!c->max_body_bytes)
+		c->max_body_bytes = 1u << 20;
+	if (!c->max_message_bytes)
+		c->max_message_bytes = WR_WS_DEFAULT_MAX_MSG;
+	if (!c->max_send_buffer)
+		c->max_send_buffer = 64u << 20;
+	if (!c->handshake_timeout_ms)
+		c->handshake_timeout_ms = 10000;
+	if (!c->idle_timeout_ms)
+		c->idle_timeout_ms = 60000;
+	if (!c->ping_interval_ms)
+		c->ping_interval_ms = 30000;
+	if (!c->close_timeout_ms)
+		c->close_timeout_ms = 5000;
+	if (!c->backlog)
+		c->backlog = 4096;
+	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from
+	 * wrapping; ping_interval_ms == -1 keeps its meaning (never ping). */
+	const unsigned day = 86400000u;
+	unsigned *t[] = { &c->handshake_timeout_ms, &c->idle_timeout_ms, &c->close_timeout_ms };
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (*t[i] > day)
+			*t[i] = day;
+	if (c->ping_interval_ms > day && c->ping_interval_ms != (unsigned)-1)
+		c->ping_interval_ms = day;
+	return 0;
+}
+
+wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
+{
+	int rc;
+	wr_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		rc = -ENOMEM;
+		goto err_alloc;
+	}
+	if (cfg)
+		srv->cfg = *cfg;
+	/* The caller's TLS block is borrowed only until return: srv->tls holds what it built. */
+	srv->cfg.tls = NULL;
+	rc = config_defaults(&srv->cfg);
+	if (rc < 0)
+		goto err_cfg;
+	srv->router = wr__router_new();
+	if (!srv->router) {
+		rc = -ENOMEM;
+		goto err_cfg;
+	}
+	if (cfg && cfg->tls) {
+		/* TLS is told what this server speaks over it and what to say to plaintext. */
+		const wr_tls_opts opts = { .alpn = "http/1.1", .plain_reply = plain_on_tls,
+		                           .plain_reply_len = sizeof(plain_on_tls) - 1 };
+		rc = wr__tls_ctx_new(cfg->tls, true, &opts, &srv->tls);
+		if (rc < 0)
+			goto err_tls;
+	}
+	rc = wr__poster_new(&srv->poster);
+	if (rc < 0)
+		goto err_poster;
+	pthread_mutex_init(&srv->post_lock, NULL);
+	pthread_mutex_init(&srv->start_lock, NULL);
+	pthread_cond_init(&srv->start_cond, NULL);
+	atomic_init(&srv->stop_requested, false);
+	srv->nreactors = srv->cfg.threads;
+	return srv;
+
+err_poster:
+	wr__tls_ctx_free(srv->tls);
+err_tls:
+	wr__router_free(srv->router);
+err_cfg:
+	free(srv);
+err_alloc:
+	if (out_err)
+		*out_err = rc;
+	return NULL;
+}
+
+static int add_route(wr_server *srv, const char *method, const char *pattern, const wr_route *rt)
+{
+	if (!srv || !pattern)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	return wr__router_add(srv->router, method, pattern, rt);
+}
+
+int wr_server_route(wr_server *srv, const char *method, const char *pattern, wr_http_handler fn,
+                    void *user)
+{
+	if (!fn)
+		return -EINVAL;
+	wr_route rt = { .kind = WR_ROUTE_HTTP, .fn.http = fn, .user = user };
+	return add_route(srv, method, pattern, &rt);
+}
+
+int wr_server_get(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "GET", p, fn, u); }
+int wr_server_post(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "POST", p, fn, u); }
+int wr_server_put(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "PUT", p, fn, u); }
+int wr_server_delete(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "DELETE", p, fn, u); }
+
+int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *h)
+{
+	if (!srv || !h || !path)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	if (srv->nws_routes == MAX_WS_ROUTES)
+		return -ENOSPC;
+	wr_ws_route *wr = malloc(sizeof(*wr));
+	if (!wr)
+		return -ENOMEM;
+	*wr = (wr_ws_route){
+		.h = *h,
+		.cfg = { .max_message_bytes = srv->cfg.max_message_bytes,
+		         .ping_interval_ms = srv->cfg.ping_interval_ms,
+		         .close_timeout_ms = srv->cfg.close_timeout_ms },
+	};
+	/* HTTP hands the upgraded connection to the WebSocket layer's hook. */
+	wr_route rt = { .kind = WR_ROUTE_UPGRADE, .fn.upgrade = wr__ws_upgrade, .user = wr };
+	int rc = add_route(srv, "GET", path, &rt);
+	if (rc < 0) {
+		free(wr);
+		return rc;
+	}
+	srv->ws_routes[srv->nws_routes++] = wr;
+	return 0;
+}
+
+/* Every accepted connection: its transport, then HTTP. */
+static void on_accept(wr_conn *c, void *user)
+{
+	srv_reactor *sr = user;
+	int rc = 0;
+	if (sr->srv->tls)
+		rc = wr__conn_set_transport(c, &wr__tls_transport, sr->srv->tls, NULL);
+	if (rc == 0)
+		rc = wr__http_attach(c, sr->http);
+	if (rc < 0)
+		wr__conn_abort(c, rc, "connection setup failed");
+}
+
+/* The reactor and HTTP context of one thread, made on that thread (SINGLE_ISSUER binds the
+ * ring to its creator). */
+static int reactor_setup(srv_reactor *sr)
+{
+	const wr_server_config *cfg = &sr->srv->cfg;
+	const wr_http_config hc = {
+		.router = sr->srv->router,
+		.max_header_bytes = cfg->max_header_bytes,
+		.max_body_bytes = cfg->max_body_bytes,
+		.handshake_timeout_ms = cfg->handshake_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+	};
+	sr->http = wr__http_ctx_new(&hc);
+	if (!sr->http)
+		return -ENOMEM;
+	const wr_reactor_config rc = {
+		.idx = sr->idx,
+		.max_conns = cfg->max_conns,
+		.recv_buf_count = cfg->recv_buf_count,
+		.recv_buf_size = cfg->recv_buf_size,
+		.max_send_buffer = cfg->max_send_buffer,
+		.linger_ms = cfg->close_timeout_ms < 2000 ? cfg->close_timeout_ms : 2000,
+		.stop_ms = cfg->close_timeout_ms,
+		.on_accept = on_accept,
+		.user = sr,
+	};
+	int r = wr__reactor_new(&rc, &sr->r);
+	if (r < 0)
+		return r;
+	wr__reactor_set_listener(sr->r, sr->listen_fd);
+	sr->listen_fd = -1;
+	return 0;
+}
+
+static void *reactor_main(void *arg)
+{
+	srv_reactor *sr = arg;
+	wr_server *srv = sr->srv;
+	if (sr->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(sr->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set); /* best effort */
+	}
+	int rc = reactor_setup(sr);
+	if (rc == 0) {
+		/* Open to posts before the starter returns: wr_server_run_on works at once. */
+		pthread_mutex_lock(&srv->post_lock);
+		sr->posts_open = true;
+		pthread_mutex_unlock(&srv->post_lock);
+	}
+	pthread_mutex_lock(&srv->start_lock);
+	sr->start_rc = rc;
+	srv->started_count++;
+	pthread_cond_broadcast(&srv->start_cond);
+	pthread_mutex_unlock(&srv->start_lock);
+	if (rc == 0) {
+		if (atomic_load(&srv->stop_requested))
+			wr__reactor_begin_stop(sr->r);
+		rc = wr__reactor_run(sr->r);
+		pthread_mutex_lock(&srv->post_lock);
+		sr->posts_open = false;
+		pthread_mutex_unlock(&srv->post_lock);
+		wr__reactor_drain_posts(sr->r);
+		if (rc < 0)
+			srv->run_rc = rc;
+	}
+	/* The reactor itself stays until the server is freed: wr_server_stop may still write
+	 * to its wake descriptor. */
+	if (srv->tls)
+		wr__tls_thread_done();
+	return NULL;
+}
+
+int wr_server_start(wr_server *srv, const char *host, uint16_t port)
+{
+	if (!srv)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	srv->started = true;
+	unsigned n = srv->nreactors;
+	int rc = 0;
+	srv->rs = calloc(n, sizeof(*srv->rs));
+	if (!srv->rs)
+		return -ENOMEM;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	for (unsigned i = 0; i < n; i++)
+		srv->rs[i] = (srv_reactor){ .srv = srv, .idx = i, .listen_fd = -1,
+		                            .cpu = ncpu > 0 ? (int)(i % (unsigned)ncpu) : -1 };
+	/* Listeners are bound here so an ephemeral port is known before the threads start. */
+	for (unsigned i = 0; i < n; i++) {
+		rc = wr__listen(host ? host : "0.0.0.0", port, srv->cfg.backlog, &srv->rs[i].listen_fd,
+		                &port);
+		if (rc < 0)
+			goto err_listen;
+	}
+	srv->port = port;
+	unsigned launched = 0;
+	for (; launched < n; launched++) {
+		rc = -pthread_create(&srv->rs[launched].thread, NULL, reactor_main, &srv->rs[launched]);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_lock(&srv->start_lock);
+	while (srv->started_count < launched)
+		pthread_cond_wait(&srv->start_cond, &srv->start_lock);
+	pthread_mutex_unlock(&srv->start_lock);
+	for (unsigned i = 0; i < launched; i++)
+		if (srv->rs[i].start_rc < 0 && rc >= 0)
+			rc = srv->rs[i].start_rc;
+	/* Threads that never started leave their listeners to close. */
+	for (unsigned i = launched; i < n; i++) {
+		close(srv->rs[i].listen_fd);
+		srv->rs[i].listen_fd = -1;
+	}
+	srv->nreactors = launched;
+	if (rc < 0) {
+		wr_server_stop(srv);
+		wr_server_wait(srv);
+		return rc;
+	}
+	return 0;
+
+err_listen:
+	for (unsigned i = 0; i < n; i++)
+		if (srv->rs[i].listen_fd >= 0)
+			close(srv->rs[i].listen_fd);
+	free(srv->rs);
+	srv->rs = NULL;
+	return rc;
+}
+
+int wr_server_wait(wr_server *srv)
+{
+	if (!srv || !srv->rs || srv->joined)
+		return srv && srv->run_rc ? srv->run_rc : 0;
+	for (unsigned i = 0; i < srv->nreactors; i++) {
+		srv_reactor *sr = &srv->rs[i];
+		pthread_join(sr->thread, NULL);
+		if (sr->listen_fd >= 0)
+			close(sr->listen_fd); /* its reactor could not be made */
+		sr->listen_fd = -1;
+	}
+	srv->joined = true;
+	for (unsigned i = 0; i < srv->nreactors; i++) {
+		wr__reactor_free(srv->rs[i].r);
+		srv->rs[i].r = NULL;
+		wr__http_ctx_free(srv->rs[i].http);
+		srv->rs[i].http = NULL;
+	}
+	return srv->run_rc;
+}
+
+int wr_server_listen(wr_server *srv, const char *host, uint16_t port)
+{
+	int rc = wr_server_start(srv, host, port);
+	if (rc < 0)
+		return rc;
+	return wr_server_wait(srv);
+}
+
+uint16_t wr_server_port(const wr_server *srv) { return srv->port; }
+unsigned wr_server_threads(const wr_server *srv) { return srv->nreactors; }
+
+void wr_server_stop(wr_server *srv)
+{
+	if (!srv)
+		return;
+	atomic_store(&srv->stop_requested, true);
+	if (!srv->rs || srv->joined)
+		return;
+	/* Async-signal-safe: only reads of fields fixed before the threads started, and an
+	 * eventfd write. A reactor that is not running (yet) sees stop_requested instead. */
+	for (unsigned i = 0; i < srv->nreactors; i++)
+		if (srv->rs[i].start_rc == 0 && srv->rs[i].r)
+			wr__reactor_wake(srv->rs[i].r);
+}
+
+int wr_server_run_on(wr_server *srv, unsigned idx, void (*fn)(void *arg), void *arg)
+{
+	if (!srv || !fn || idx >= srv->nreactors || !srv->rs)
+		return -EINVAL;
+	if (atomic_load(&srv->stop_requested) || srv->joined)
+		return -ESHUTDOWN;
+	pthread_mutex_lock(&srv->post_lock);
+	srv_reactor *sr = &srv->rs[idx];
+	int rc = sr->posts_open ? wr__poster_send(srv->poster, sr->r, fn, arg) : -ESHUTDOWN;
+	pthread_mutex_unlock(&srv->post_lock);
+	return rc;
+}
+
+void wr_server_free(wr_server *srv)
+{
+	if (!srv)
+		return;
+	wr_server_stop(srv);
+	wr_server_wait(srv);
+	free(srv->rs);
+	for (unsigned i = 0; i < srv->nws_routes; i++)
+		free(srv->ws_routes[i]);
+	wr__router_free(srv->router);
+	wr__tls_ctx_free(srv->tls);
+	wr__poster_free(srv->poster);
+	pthread_mutex_destroy(&srv->post_lock);
+	pthread_mutex_destroy(&srv->start_lock);
+	pthread_cond_destroy(&srv->start_cond);
+	free(srv);
+}

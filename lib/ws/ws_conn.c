@@ -1,0 +1,286 @@
+/* WebSocket on a connection, receiving side and lifecycle: parse, unmask in place, validate,
+ * reassemble, deliver views; control frames, the closing handshake, idle pings and timers;
+ * reporting on_close exactly once. Sending is in ws_send.c, the server handshake in
+ * ws_upgrade.c. */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "rand.h"
+#include "reactor.h"
+#include "ws_int.h"
+
+static const wr_proto ws_proto;
+
+wr_ws_extra *wr__ws_extra(wr_conn *c, wr_ws_state *s)
+{
+	if (!s->x)
+		s->x = wr__conn_state_new(c, sizeof(*s->x));
+	return s->x;
+}
+
+void wr__ws_set_protocol(wr_conn *c, wr_ws_state *s, wr_str protocol)
+{
+	if (!protocol.len || protocol.len >= sizeof(s->x->protocol) || !wr__ws_extra(c, s))
+		return;
+	memcpy(s->x->protocol, protocol.data, protocol.len);
+	s->x->protocol_len = (uint8_t)protocol.len;
+}
+
+static void arm_idle(wr_conn *c, wr_ws_state *s)
+{
+	unsigned iv = s->rt->cfg.ping_interval_ms;
+	if (iv != (unsigned)-1)
+		wr__timer_arm(c, iv);
+	else
+		wr__timer_cancel(c);
+}
+
+void wr__ws_start(wr_conn *c, wr_ws_state *s)
+{
+	s->flags |= WS_OPEN | WS_OWED;
+	wr__ws_parser_init(&s->parser, s->flags & WS_CLIENT ? WR_WS_CLIENT : WR_WS_SERVER,
+	                   s->rt->cfg.max_message_bytes);
+	wr__conn_set_proto(c, &ws_proto, s);
+	arm_idle(c, s);
+}
+
+static void report_close(wr_conn *c, wr_ws_state *s, int code, wr_str reason)
+{
+	if (!(s->flags & WS_OWED) || (s->flags & WS_REPORTED))
+		return;
+	s->flags |= WS_REPORTED;
+	if (s->rt->h.on_close)
+		s->rt->h.on_close((wr_ws *)c, code, reason, s->rt->h.user);
+}
+
+void wr__ws_report(wr_conn *c, wr_ws_state *s, int code, const char *why)
+{
+	report_close(c, s, code, (wr_str){ why, why ? strlen(why) : 0 });
+}
+
+/* Send a close frame (once). */
+static void send_close(wr_conn *c, wr_ws_state *s, int code, const char *reason, size_t rlen)
+{
+	if (s->flags & WS_CLOSE_SENT)
+		return;
+	uint8_t pl[WR_WS_CTRL_MAX];
+	size_t n = wr__ws_close_payload(pl, code, reason, rlen);
+	s->flags |= WS_CLOSE_SENT;
+	wr__ws_queue_frame(c, s, WR_OP_CLOSE, pl, n);
+}
+
+/* Fail the connection (RFC 6455 §7.1.7): close frame with the code, then close. */
+static void fail(wr_conn *c, wr_ws_state *s, int code, const char *why)
+{
+	send_close(c, s, code, why, strlen(why));
+	wr__ws_report(c, s, code, why);
+	wr__conn_close(c, why);
+}
+
+void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason)
+{
+	if (s->flags & WS_CLOSE_SENT)
+		return;
+	send_close(c, s, code, reason, strlen(reason));
+	wr__timer_arm(c, s->rt->cfg.close_timeout_ms);
+}
+
+static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, size_t n)
+{
+	const wr_ws_handlers *h = &s->rt->h;
+	if (h->on_message)
+		h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+}
+
+static void on_control(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+{
+	const wr_ws_handlers *h = &s->rt->h;
+	switch (ev->opcode) {
+	case WR_OP_PING:
+		if (!(s->flags & WS_CLOSE_SENT))
+			wr__ws_queue_frame(c, s, WR_OP_PONG, ev->data, ev->len);
+		if (h->on_ping)
+			h->on_ping((wr_ws *)c, (wr_msg){ ev->data, ev->len, WR_OP_PING }, h->user);
+		break;
+	case WR_OP_PONG:
+		if (h->on_pong)
+			h->on_pong((wr_ws *)c, (wr_msg){ ev->data, ev->len, WR_OP_PONG }, h->user);
+		break;
+	case WR_OP_CLOSE:
+		s->flags |= WS_CLOSE_RCVD;
+		if (!(s->flags & WS_CLOSE_SENT)) {
+			/* Echo the peer's code (none if it sent none), as RFC 6455 §5.5.1 suggests. */
+			int code = ev->close_code == WR_CLOSE_NO_STATUS ? 0 : ev->close_code;
+			send_close(c, s, code, NULL, 0);
+		}
+		report_close(c, s, ev->close_code, ev->close_reason);
+		/* The server closes TCP first (§7.1.1); a client waits for it, within the linger. */
+		wr__conn_close(c, "closing handshake done");
+		break;
+	default:
+		break;
+	}
+}
+
+int wr__ws_gather(wr_buf *msg, const wr_ws_event *ev)
+{
+	if (ev->msg_start) {
+		msg->len = 0;
+		uint64_t want = ev->msg_len_hint < (1u << 20) ? ev->msg_len_hint : (1u << 20);
+		if (want > msg->cap && wr__buf_reserve(msg, (size_t)want) < 0)
+			return -ENOMEM;
+	}
+	if (wr__buf_append(msg, ev->data, ev->len) < 0)
+		return -ENOMEM;
+	return ev->msg_end ? 1 : 0;
+}
+
+static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
+{
+	wr_ws_state *s = ws_state(c);
+	s->flags &= ~WS_PING_SENT;
+	while (n && wr__conn_is_open(c) && !(s->flags & WS_CLOSE_RCVD)) {
+		wr_ws_event ev;
+		size_t used = wr__ws_parse(&s->parser, p, n, &ev);
+		p += used;
+		n -= used;
+		switch (ev.type) {
+		case WR_WS_EV_NONE:
+			break;
+		case WR_WS_EV_DATA: {
+			if (s->flags & WS_CLOSE_SENT)
+				break; /* closing: data is no longer delivered */
+			if (ev.msg_start && ev.msg_end) {
+				deliver(c, s, ev.opcode, ev.data, ev.len); /* zero-copy: a view of the ring buffer */
+				break;
+			}
+			wr_ws_extra *x = wr__ws_extra(c, s);
+			int rc = x ? wr__ws_gather(&x->msg, &ev) : -ENOMEM;
+			if (rc < 0) {
+				fail(c, s, WR_CLOSE_TOO_BIG, "out of memory");
+				return;
+			}
+			if (rc > 0) {
+				deliver(c, s, ev.opcode, x->msg.data, x->msg.len);
+				x->msg.len = 0;
+				wr__buf_trim(&x->msg, 1u << 20);
+			}
+			break;
+		}
+		case WR_WS_EV_NEED_CTRL: {
+			wr_ws_extra *x = wr__ws_extra(c, s);
+			if (!x) {
+				fail(c, s, WR_CLOSE_INTERNAL_ERROR, "out of memory");
+				return;
+			}
+			s->parser.ctrl = x->ctrl;
+			break;
+		}
+		case WR_WS_EV_CONTROL:
+			on_control(c, s, &ev);
+			break;
+		case WR_WS_EV_ERROR:
+			fail(c, s, ev.close_code, ev.error ? ev.error : "protocol error");
+			return;
+		}
+	}
+}
+
+static void ws_on_timer(wr_conn *c)
+{
+	wr_ws_state *s = ws_state(c);
+	if (s->flags & WS_CLOSE_SENT) {
+		wr__conn_abort(c, -ETIMEDOUT, "close timeout");
+		return;
+	}
+	unsigned iv = s->rt->cfg.ping_interval_ms;
+	uint32_t ticks = wr__ms_to_ticks(iv);
+	uint32_t idle = wr__conn_idle_ticks(c);
+	if (idle < ticks && !(s->flags & WS_PING_SENT)) {
+		wr__timer_arm(c, (ticks - idle) * WR_TICK_MS);
+		return;
+	}
+	if (s->flags & WS_PING_SENT) {
+		wr__conn_abort(c, -ETIMEDOUT, "ping timeout");
+		return;
+	}
+	wr__ws_queue_frame(c, s, WR_OP_PING, NULL, 0);
+	s->flags |= WS_PING_SENT;
+	wr__timer_arm(c, iv);
+}
+
+static void ws_on_writable(wr_conn *c)
+{
+	wr_ws_state *s = ws_state(c);
+	if (s->rt->h.on_drain && !(s->flags & WS_CLOSE_SENT))
+		s->rt->h.on_drain((wr_ws *)c, s->rt->h.user);
+}
+
+static void ws_on_gone(wr_conn *c, int err, const char *why)
+{
+	wr__ws_report(c, ws_state(c), WR_CLOSE_ABNORMAL, why);
+}
+
+static void ws_on_shutdown(wr_conn *c)
+{
+	wr__ws_shutdown(c, ws_state(c), WR_CLOSE_GOING_AWAY, "server shutdown");
+}
+
+void wr__ws_state_free(wr_conn *c)
+{
+	wr_ws_state *s = ws_state(c);
+	if (!s)
+		return;
+	if (s->x) {
+		wr__buf_free(&s->x->msg);
+		wr__conn_state_free(c, s->x, sizeof(*s->x));
+	}
+	wr__conn_state_free(c, s, s->size);
+	c->ps = NULL;
+}
+
+static const wr_proto ws_proto = {
+	.name = "websocket",
+	.on_data = ws_on_data,
+	.on_timer = ws_on_timer,
+	.on_writable = ws_on_writable,
+	.on_gone = ws_on_gone,
+	.on_shutdown = ws_on_shutdown,
+	.free = wr__ws_state_free,
+};
+
+/* ---- the client role ---- */
+
+wr_ws_client_state *wr__ws_client_new(wr_conn *c, const wr_ws_route *rt, uint64_t seed)
+{
+	wr_ws_client_state *cs = wr__conn_state_new(c, sizeof(*cs));
+	if (!cs)
+		return NULL;
+	cs->rt = *rt;
+	cs->ws.rt = &cs->rt;
+	cs->ws.size = sizeof(*cs);
+	cs->ws.flags = WS_CLIENT | WS_OWED;
+	cs->rng = seed | 1;
+	c->ps = cs;
+	return cs;
+}
+
+void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n)
+{
+	wr_ws_state *s = ws_state(c);
+	wr__ws_set_protocol(c, s, protocol);
+	wr__ws_start(c, s);
+	if (s->rt->h.on_open)
+		s->rt->h.on_open((wr_ws *)c, NULL, s->rt->h.user);
+	if (n && wr__conn_is_open(c))
+		wr__conn_deliver(c, rest, n);
+}
+
+void wr__ws_report_failure(wr_conn *c, int err, const char *why)
+{
+	wr_ws_state *s = ws_state(c);
+	if (!s->error)
+		s->error = err;
+	wr__ws_report(c, s, WR_CLOSE_ABNORMAL, why);
+}

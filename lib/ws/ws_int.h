@@ -1,0 +1,33 @@
+/* Inside the WebSocket layer: what ws_conn.c, ws_send.c and ws_upgrade.c share. */
+#ifndef WR_LIB_WS_INT_H
+#define WR_LIB_WS_INT_H
+
+#include "ws.h"
+
+enum ws_flag {
+	WS_OPEN = 1u << 0,       /* speaking WebSocket (the handshake is done) */
+	WS_CLIENT = 1u << 1,     /* client role: frames are masked */
+	WS_CLOSE_SENT = 1u << 2, /* our close frame is queued: no more sends */
+	WS_CLOSE_RCVD = 1u << 3,
+	WS_PING_SENT = 1u << 4,
+	WS_OWED = 1u << 5,       /* on_close is owed (after on_open; a client from its start) */
+	WS_REPORTED = 1u << 6,   /* on_close was called */
+};
+
+static inline wr_conn *ws_conn(const wr_ws *ws) { return (wr_conn *)ws; }
+static inline wr_ws_state *ws_state(const wr_conn *c) { return c->ps; }
+
+/* Speak WebSocket on c with state s from now on (parser, idle timer, protocol table). */
+void wr__ws_start(wr_conn *c, wr_ws_state *s);
+/* Queue one frame (masked in the client role). 0 or -ENOMEM (a large frame that could not be
+ * queued whole has then dropped the connection). */
+int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len);
+/* Send our close frame (once) and wait for the peer's, within the close timeout. */
+void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason);
+/* on_close(code, why) unless already reported (or not owed yet). */
+void wr__ws_report(wr_conn *c, wr_ws_state *s, int code, const char *why);
+/* The extra record, allocated on first need (NULL on -ENOMEM). */
+wr_ws_extra *wr__ws_extra(wr_conn *c, wr_ws_state *s);
+void wr__ws_set_protocol(wr_conn *c, wr_ws_state *s, wr_str protocol);
+
+#endif

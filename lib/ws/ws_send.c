@@ -1,0 +1,234 @@
+/* WebSocket sending and the public wr_ws_* API: frames are coalesced into the connection's
+ * output (masked on the way in the client role), large payloads can go out from the caller's
+ * buffer, shared frames are encoded once for many receivers. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rand.h"
+#include "reactor.h"
+#include "simd.h"
+#include "utf8.h"
+#include "wring/client.h"
+#include "ws_int.h"
+
+#define DRAIN_MARK (64u * 1024u)
+
+static uint32_t next_key(wr_ws_state *s)
+{
+	wr_ws_client_state *cs = (wr_ws_client_state *)s;
+	return (uint32_t)(wr__rand_next(&cs->rng) >> 32);
+}
+
+int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len)
+{
+	uint8_t hdr[14], key[4];
+	bool client = s->flags & WS_CLIENT;
+	if (client) {
+		uint32_t k = next_key(s);
+		memcpy(key, &k, 4);
+	}
+	size_t hl = wr__ws_frame_header(hdr, true, op, len, client ? key : NULL);
+	if (hl + len <= WR_SEG_SIZE) {
+		uint8_t *p = wr__conn_reserve(c, hl + len);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, hdr, hl);
+		if (len)
+			memcpy(p + hl, data, len);
+		if (client && len)
+			wr__unmask(p + hl, len, key, 0);
+		return 0;
+	}
+	/* Large: the header, then the payload piece by piece into whatever room the output has
+	 * (a chain of standard segments, no allocation sized by the message), masked on the way
+	 * in the client role. Running out of memory half way leaves half a frame queued: the
+	 * connection cannot go on. */
+	int rc = wr__conn_write(c, hdr, hl);
+	const uint8_t *src = data;
+	unsigned phase = 0;
+	while (rc == 0 && len) {
+		size_t k;
+		uint8_t *d = wr__conn_reserve_some(c, len, &k);
+		if (!d) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(d, src, k);
+		if (client) {
+			wr__unmask(d, k, key, phase);
+			phase = (phase + (unsigned)k) & 3;
+		}
+		src += k;
+		len -= k;
+	}
+	if (rc < 0)
+		wr__conn_abort(c, -ENOMEM, "out of memory");
+	return rc;
+}
+
+static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, size_t len)
+{
+	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
+		return -EPIPE;
+	switch (op) {
+	case WR_OP_TEXT:
+	case WR_OP_BINARY:
+		return 0;
+	case WR_OP_PING:
+	case WR_OP_PONG:
+		return len <= WR_WS_CTRL_MAX ? 0 : -EINVAL;
+	default:
+		return -EINVAL; /* close goes through wr_ws_close */
+	}
+}
+
+static int after_queue(wr_conn *c)
+{
+	if (wr__conn_over_limit(c)) {
+		/* A consumer that does not read: cut it off rather than grow without bound. */
+		const char *why = "send buffer limit exceeded";
+		wr__ws_report(c, ws_state(c), WR_CLOSE_POLICY_VIOLATION, why);
+		wr__conn_abort(c, -ENOBUFS, why);
+		return -ENOBUFS;
+	}
+	if (c->out_bytes > DRAIN_MARK)
+		wr__conn_want_writable(c);
+	return 0;
+}
+
+int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	int rc = check_send(c, s, op, len);
+	if (rc < 0)
+		return rc;
+	rc = wr__ws_queue_frame(c, s, op, data, len);
+	if (rc < 0)
+		return rc;
+	return after_queue(c);
+}
+
+int wr_ws_send_text(wr_ws *ws, const char *text)
+{
+	return wr_ws_send(ws, text, strlen(text), WR_OP_TEXT);
+}
+
+/* Should a send "without copy" copy after all? Masking (client) or the transport (TLS)
+ * rewrite the bytes anyway, and a small frame coalesces into the output buffer for less than
+ * a separate segment costs. */
+static bool copy_instead(const wr_conn *c, const wr_ws_state *s, size_t len)
+{
+	return (s->flags & WS_CLIENT) || c->tr->rewrites || len < 4096;
+}
+
+int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send_done done,
+                  void *user)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	int rc = check_send(c, s, op, len);
+	if (rc < 0)
+		return rc;
+	if (copy_instead(c, s, len)) {
+		rc = wr__ws_queue_frame(c, s, op, data, len);
+		if (rc < 0)
+			return rc;
+		if (done)
+			done(data, 0, user);
+		return after_queue(c);
+	}
+	uint8_t hdr[14];
+	size_t hl = wr__ws_frame_header(hdr, true, op, len, NULL);
+	rc = wr__conn_write_ext(c, hdr, hl, data, len, done, user);
+	if (rc < 0)
+		return rc;
+	return after_queue(c);
+}
+
+int wr_ws_close(wr_ws *ws, int code, const char *reason)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	if (!(s->flags & WS_OPEN) || !wr__conn_is_open(c))
+		return -EPIPE;
+	if (s->flags & WS_CLOSE_SENT)
+		return -EALREADY;
+	size_t rl = reason ? strlen(reason) : 0;
+	if (!wr__ws_close_code_sendable(code) || rl > 123 ||
+	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+		return -EINVAL;
+	wr__ws_shutdown(c, s, code, reason ? reason : "");
+	return 0;
+}
+
+size_t wr_ws_buffered(const wr_ws *ws) { return ws_conn(ws)->out_bytes; }
+void *wr_ws_data(const wr_ws *ws) { return ws_state(ws_conn(ws))->data; }
+void wr_ws_set_data(wr_ws *ws, void *data) { ws_state(ws_conn(ws))->data = data; }
+unsigned wr_ws_reactor(const wr_ws *ws) { return wr__reactor_idx(ws_conn(ws)->r); }
+int wr_ws_error(const wr_ws *ws) { return ws_state(ws_conn(ws))->error; }
+
+wr_str wr_ws_protocol(const wr_ws *ws)
+{
+	const wr_ws_extra *x = ws_state(ws_conn(ws))->x;
+	return x && x->protocol_len ? (wr_str){ x->protocol, x->protocol_len } : (wr_str){ NULL, 0 };
+}
+
+/* ---- shared frames (broadcast) ---- */
+
+struct wr_frame {
+	atomic_uint refs;
+	wr_opcode op;
+	size_t hdr_len;
+	size_t len;        /* payload bytes */
+	uint8_t bytes[];   /* header then payload */
+};
+
+wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op)
+{
+	if (op != WR_OP_TEXT && op != WR_OP_BINARY &&
+	    !((op == WR_OP_PING || op == WR_OP_PONG) && len <= WR_WS_CTRL_MAX))
+		return NULL;
+	wr_frame *f = malloc(sizeof(*f) + 14 + len);
+	if (!f)
+		return NULL;
+	atomic_init(&f->refs, 1);
+	f->op = op;
+	f->len = len;
+	f->hdr_len = wr__ws_frame_header(f->bytes, true, op, len, NULL);
+	if (len)
+		memcpy(f->bytes + f->hdr_len, data, len);
+	return f;
+}
+
+void wr_frame_ref(wr_frame *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+
+void wr_frame_unref(wr_frame *f)
+{
+	if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		free(f);
+}
+
+static void frame_sent(const void *data, int status, void *user) { wr_frame_unref(user); }
+
+int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	int rc = check_send(c, s, f->op, f->len);
+	if (rc < 0)
+		return rc;
+	if (copy_instead(c, s, f->len)) {
+		rc = wr__ws_queue_frame(c, s, f->op, f->bytes + f->hdr_len, f->len);
+	} else {
+		wr_frame_ref(f);
+		rc = wr__conn_write_ext(c, NULL, 0, f->bytes, f->hdr_len + f->len, frame_sent, f);
+		if (rc < 0)
+			wr_frame_unref(f);
+	}
+	if (rc < 0)
+		return rc;
+	return after_queue(c);
+}

@@ -1,0 +1,156 @@
+/* The core on its own: a reactor and connections on socket pairs, with a small protocol
+ * table written here. No HTTP, no WebSocket: what the core promises it keeps by itself. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "reactor.h"
+
+static void stop_now(void *user) { wr__reactor_wake(user); }
+
+/* A reactor whose run returns every 10 ms (run_for runs it in slices). */
+static wr_reactor *new_reactor(void)
+{
+	const wr_reactor_config cfg = { .max_conns = 16, .recv_buf_count = 16, .recv_buf_size = 4096,
+	                                .max_send_buffer = 64u << 20, .linger_ms = 200,
+	                                .stop_ms = 500 };
+	wr_reactor *r;
+	cr_assert_eq(wr__reactor_new(&cfg, &r), 0);
+	cr_assert_eq(wr__reactor_every(r, 10, stop_now, r), 0);
+	return r;
+}
+
+/* What the test protocol saw. */
+static struct {
+	int gone, gone_err;
+	const char *gone_why;
+	size_t bytes;
+	int done_calls, done_status, done_early;
+	wr_conn *c;
+} seen;
+
+static void t_data(wr_conn *c, uint8_t *p, size_t n) { seen.bytes += n; }
+static void t_gone(wr_conn *c, int err, const char *why)
+{
+	seen.gone++;
+	seen.gone_err = err;
+	seen.gone_why = why;
+}
+static const wr_proto test_proto = { .name = "test", .on_data = t_data, .on_gone = t_gone };
+
+static wr_conn *pair_conn(wr_reactor *r, int *out_peer)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	wr_conn *c = wr__conn_new(r, sv[0]);
+	cr_assert_not_null(c);
+	wr__conn_set_proto(c, &test_proto, NULL);
+	wr__conn_recv_arm(c);
+	*out_peer = sv[1];
+	return c;
+}
+
+/* Run the loop for about ms milliseconds. */
+static void run_for(wr_reactor *r, unsigned ms)
+{
+	uint64_t end = wr__now_ns() + (uint64_t)ms * 1000000u;
+	while (wr__now_ns() < end) {
+		wr__reactor_reset_stop(r);
+		cr_assert_eq(wr__reactor_run(r), 0);
+	}
+}
+
+Test(core, gone_once_with_the_cause)
+{
+	memset(&seen, 0, sizeof(seen));
+	wr_reactor *r = new_reactor();
+	int peer;
+	wr_conn *c = pair_conn(r, &peer);
+	cr_assert_eq(write(peer, "hello", 5), 5);
+	close(peer);
+	run_for(r, 50);
+	cr_assert_eq(seen.bytes, 5);
+	cr_assert_eq(seen.gone, 1);
+	cr_assert_eq(seen.gone_err, 0, "end of stream is err 0, got %d", seen.gone_err);
+	/* Closing again reports nothing more. */
+	wr__conn_abort(c, -EIO, "again");
+	cr_assert_eq(seen.gone, 1);
+	wr__reactor_free(r);
+}
+
+Test(core, protocol_close_reports_gone_too)
+{
+	memset(&seen, 0, sizeof(seen));
+	wr_reactor *r = new_reactor();
+	int peer;
+	wr_conn *c = pair_conn(r, &peer);
+	wr__conn_close(c, "done here");
+	cr_assert_eq(seen.gone, 1);
+	cr_assert_eq(seen.gone_err, 0);
+	cr_assert_str_eq(seen.gone_why, "done here");
+	wr__conn_abort(c, -EIO, "later");
+	cr_assert_eq(seen.gone, 1);
+	close(peer);
+	run_for(r, 30);
+	wr__reactor_free(r);
+}
+
+/* A zero-copy completion must not run while the kernel still holds the buffer: a send parked
+ * on a full socket is still reading it when the connection is closed. */
+#define ZC_LEN (8u << 20)
+
+static void zc_done(const void *data, int status, void *user)
+{
+	if (seen.c->flags & WR_CF_SENDING)
+		seen.done_early = 1; /* the caller may now free what the kernel is sending */
+	seen.done_calls++;
+	seen.done_status = status;
+}
+
+static void abort_it(void *user)
+{
+	if (seen.c->state == WR_CONN_OPEN && (seen.c->flags & WR_CF_SENDING))
+		wr__conn_abort(seen.c, -ECANCELED, "test");
+}
+
+Test(core, zc_completion_waits_for_the_kernel)
+{
+	memset(&seen, 0, sizeof(seen));
+	wr_reactor *r = new_reactor();
+	int peer;
+	wr_conn *c = pair_conn(r, &peer);
+	seen.c = c;
+	uint8_t *buf = malloc(ZC_LEN);
+	memset(buf, 'a', ZC_LEN);
+	cr_assert_eq(wr__conn_write_ext(c, "hdr", 3, buf, ZC_LEN, zc_done, NULL), 0);
+	cr_assert_eq(wr__reactor_every(r, 30, abort_it, NULL), 0);
+	run_for(r, 200);
+	cr_assert_eq(seen.done_calls, 1);
+	cr_assert_lt(seen.done_status, 0);
+	cr_assert_eq(seen.done_early, 0, "completion ran while the send was in flight");
+	close(peer);
+	wr__reactor_free(r);
+	free(buf);
+}
+
+/* The transport table is the only way bytes go out: a queued write lands in the raw queue
+ * of a plain connection and reaches the peer. */
+Test(core, plain_transport_writes_reach_the_peer)
+{
+	memset(&seen, 0, sizeof(seen));
+	wr_reactor *r = new_reactor();
+	int peer;
+	wr_conn *c = pair_conn(r, &peer);
+	cr_assert_eq(wr__conn_write(c, "abc", 3), 0);
+	uint8_t *p = wr__conn_reserve(c, 2);
+	memcpy(p, "de", 2);
+	run_for(r, 30);
+	char got[8] = { 0 };
+	cr_assert_eq(read(peer, got, sizeof(got)), 5);
+	cr_assert_str_eq(got, "abcde");
+	close(peer);
+	wr__reactor_free(r);
+}
