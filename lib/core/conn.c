@@ -442,7 +442,7 @@ void wr__conn_close(wr_conn *c, const char *why)
 
 void wr__conn_abort(wr_conn *c, int err, const char *why)
 {
-	if (c->state == WR_CONN_CLOSED)
+	if (c->state == WR_CONN_CLOSED || c->state == WR_CONN_FREE)
 		return;
 	report_gone(c, err, why);
 	if (c->state == WR_CONN_CLOSED)

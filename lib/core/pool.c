@@ -14,10 +14,12 @@
 #endif
 #endif
 
+#ifndef POOL_BYPASS
 static size_t class_of(size_t size)
 {
 	return (size + 15) / 16 - 1;
 }
+#endif
 
 void *wr__pool_get(wr_pool *p, size_t size)
 {
