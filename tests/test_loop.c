@@ -159,6 +159,32 @@ Test(loop, echo_one)
 	wr_loop_free(loop);
 }
 
+/* A host name is resolved off the loop's thread; the answer comes back to the loop. */
+Test(loop, names_resolve_off_the_loop)
+{
+	struct run r = { .want = 2, .per_conn = 2 };
+	wr_loop *loop = new_loop(&r, 10000);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://localhost:%u/ws", srv_port);
+	cr_assert_eq(wr_loop_connect(loop, url, NULL, handlers(&r)), 0);
+	cr_assert_eq(wr_loop_connect(loop, "ws://no-such-host.invalid/ws", NULL, handlers(&r)), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_eq(r.opened, 1);
+	cr_assert_eq(r.messages, 2);
+	cr_assert_eq(r.closed, 2);
+	wr_loop_free(loop);
+}
+
+/* wr_loop_free with a resolution still on its way: the connection fails, nothing leaks. */
+Test(loop, free_while_resolving)
+{
+	struct run r = { .want = 1 };
+	wr_loop *loop = new_loop(&r, 10000);
+	cr_assert_eq(wr_loop_connect(loop, "ws://localhost:9/ws", NULL, handlers(&r)), 0);
+	wr_loop_free(loop);
+	cr_assert_eq(r.closed, 1);
+}
+
 Test(loop, thousand_connections, .timeout = 120)
 {
 	enum { N = 1000 };

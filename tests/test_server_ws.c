@@ -34,6 +34,12 @@ static int on_upgrade(const wr_req *req, wr_upgrade *up, void *user)
 		wr_upgrade_header(up, "WWW-Authenticate", "Bearer");
 		return 401;
 	}
+	if (path.len == 7 && !memcmp(path.data, "/badhdr", 7)) {
+		/* A header that cannot be sent: the answer must not be a 101 that hides it. */
+		cr_assert_eq(wr_upgrade_header(up, "X-Ok", "fine"), 0);
+		cr_assert_eq(wr_upgrade_header(up, "Bad Name", "v"), -EINVAL);
+		return 0;
+	}
 	if (wr_req_header(req, "sec-websocket-protocol").data)
 		cr_assert_eq(wr_upgrade_protocol(up, "chat"), 0);
 	cr_assert_eq(wr_upgrade_protocol(up, "not-offered"), -EINVAL);
@@ -144,8 +150,8 @@ static uint16_t start(const wr_server_config *cfg)
 	int err;
 	srv = wr_server_new(cfg ? cfg : &(wr_server_config){ .threads = 1 }, &err);
 	cr_assert_not_null(srv);
-	const char *paths[] = { "/ws", "/auth", "/strict", "/flood" };
-	for (size_t i = 0; i < 4; i++)
+	const char *paths[] = { "/ws", "/auth", "/strict", "/flood", "/badhdr" };
+	for (size_t i = 0; i < 5; i++)
 		cr_assert_eq(wr_server_websocket(srv, paths[i], &handlers), 0);
 	return live_start(srv);
 }
@@ -250,6 +256,15 @@ Test(ws, upgrade_refusals_and_subprotocol)
 	                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
 	live_recv_until(fd, buf, sizeof(buf), "\r\n\r\n");
 	cr_assert(strstr(buf, "HTTP/1.1 401 ") && strstr(buf, "WWW-Authenticate: Bearer\r\n"), "%s", buf);
+	close(fd);
+	cr_assert_eq(n_open, 0);
+
+	fd = live_connect(port);
+	live_send_str(fd, "GET /badhdr HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	live_recv_until(fd, buf, sizeof(buf), "\r\n\r\n");
+	cr_assert(strstr(buf, "HTTP/1.1 500 ") && !strstr(buf, "X-Ok"),
+	          "a failed wr_upgrade_header must not pass silently: %s", buf);
 	close(fd);
 	cr_assert_eq(n_open, 0);
 

@@ -67,8 +67,9 @@ typedef struct wr_loop_config {
 	unsigned max_conns;        /* default 65536 */
 	unsigned recv_buf_count;   /* default 1024 */
 	unsigned recv_buf_size;    /* default 16384 */
-	int cpu;                   /* pin to this CPU; -1 (or 0 with pin false): no pinning */
-	bool pin;
+	int cpu;                   /* with pin: the CPU the loop runs on */
+	bool pin;                  /* pin the thread running wr_loop_run to cpu while it runs (its
+	                              own affinity is given back when run returns) */
 } wr_loop_config;
 
 WR_API wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err);
@@ -78,7 +79,9 @@ WR_API int wr_loop_run(wr_loop *loop);
 WR_API void wr_loop_stop(wr_loop *loop);
 /* Closes every connection (on_close is called) and frees. Not from inside the loop. */
 WR_API void wr_loop_free(wr_loop *loop);
-/* Start a connection without blocking; h->on_open(ws, NULL, user) once upgraded; on failure
+/* Start a connection without blocking (a host name is resolved on a helper thread, never the
+ * loop's; an address is used at once, and every address of a name is tried in turn);
+ * h->on_open(ws, NULL, user) once upgraded; on failure
  * or later close, h->on_close(ws, code, reason, user) with code 1006 and the reason naming
  * the error (wr_ws_error() gives it as -errno). url, opts and h are copied/borrowed until
  * return (h itself is copied). Returns 0 or -errno (bad URL, wss without TLS). */

@@ -7,7 +7,8 @@
 
 #include <stdint.h>
 #include <sys/random.h>
-#include <time.h>
+
+#include "clock.h"
 
 static inline uint64_t wr__rand_next(uint64_t *state)
 {
@@ -23,11 +24,8 @@ static inline uint64_t wr__rand_next(uint64_t *state)
 static inline uint64_t wr__rand_seed(uint64_t salt)
 {
 	uint64_t s = 0;
-	if (getrandom(&s, sizeof(s), 0) != sizeof(s)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ salt;
-	}
+	if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+		s = wr__now_ns() * 0x9E3779B97F4A7C15ull ^ salt;
 	return s | 1; /* xorshift state must not be 0 */
 }
 
