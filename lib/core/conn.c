@@ -25,7 +25,6 @@ wr_conn *wr__conn_new(wr_reactor *r, int fd)
 	wr_conn *c = &r->conns[idx];
 	uint32_t gen = c->gen;
 	memset(c, 0, sizeof(*c));
-	c->idx = idx;
 	c->gen = gen;
 	c->fd = fd;
 	c->r = r;
@@ -62,7 +61,7 @@ void wr__conn_replace_fd(wr_conn *c, int fd)
 
 uint64_t wr__conn_ref(const wr_conn *c)
 {
-	return (uint64_t)c->gen << 32 | c->idx;
+	return (uint64_t)c->gen << 32 | wr__conn_idx(c);
 }
 
 wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref)
@@ -84,9 +83,14 @@ void wr__conn_state_free(wr_conn *c, void *p, size_t size)
 	wr__pool_put(&c->r->pool, p, size);
 }
 
+uint32_t wr__conn_idx(const wr_conn *c)
+{
+	return (uint32_t)(c - c->r->conns);
+}
+
 static uint64_t ud_of(const wr_conn *c, enum wr_op op)
 {
-	return wr_ud(op, c->gen, c->idx);
+	return wr_ud(op, c->gen, wr__conn_idx(c));
 }
 
 void wr__conn_recv_arm(wr_conn *c)
@@ -113,27 +117,40 @@ void wr__conn_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 
 /* ---- output segments ---- */
 
-static wr_seg *seg_new(wr_reactor *r, size_t need)
+#define SMALL_CAP (WR_SEG_SMALL - sizeof(wr_seg))
+
+/* A segment for at least min bytes: a small one when the whole write (max) fits in it and the
+ * queue was empty (a typical answer or echo: 16 KiB would be touched for a hundred bytes),
+ * else a standard one, else one sized for an exact large reservation. */
+static wr_seg *seg_new(wr_reactor *r, size_t min, size_t max, bool queue_empty)
 {
 	wr_seg *s;
-	if (need <= WR_SEG_SIZE) {
+	if (queue_empty && max <= SMALL_CAP) {
+		if (r->small_pool) {
+			s = r->small_pool;
+			r->small_pool = s->next;
+			r->small_pool_n--;
+		} else if (!(s = malloc(WR_SEG_SMALL))) {
+			return NULL;
+		}
+		s->cap = SMALL_CAP;
+		s->pool = WR_SEG_POOL_SMALL;
+	} else if (min <= WR_SEG_SIZE) {
 		if (r->seg_pool) {
 			s = r->seg_pool;
 			r->seg_pool = s->next;
 			r->seg_pool_n--;
-		} else {
-			s = malloc(sizeof(*s) + WR_SEG_SIZE);
-			if (!s)
-				return NULL;
+		} else if (!(s = malloc(sizeof(*s) + WR_SEG_SIZE))) {
+			return NULL;
 		}
 		s->cap = WR_SEG_SIZE;
-		s->pooled = true;
+		s->pool = WR_SEG_POOL_STD;
 	} else {
-		s = malloc(sizeof(*s) + need);
+		s = malloc(sizeof(*s) + min);
 		if (!s)
 			return NULL;
-		s->cap = need;
-		s->pooled = false;
+		s->cap = min;
+		s->pool = WR_SEG_POOL_NONE;
 	}
 	s->next = NULL;
 	s->data = s->mem;
@@ -178,10 +195,16 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 			done(data, status, user);
 		return;
 	}
-	if (s->pooled && r->seg_pool_n < SEG_POOL_MAX) {
+	if (s->pool == WR_SEG_POOL_STD && r->seg_pool_n < SEG_POOL_MAX) {
 		s->next = r->seg_pool;
 		r->seg_pool = s;
 		r->seg_pool_n++;
+		return;
+	}
+	if (s->pool == WR_SEG_POOL_SMALL && r->small_pool_n < SEG_POOL_MAX * 4) {
+		s->next = r->small_pool;
+		r->small_pool = s;
+		r->small_pool_n++;
 		return;
 	}
 	free(s);
@@ -203,11 +226,13 @@ bool wr__conn_over_limit(const wr_conn *c)
 
 uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 {
+	if (max > UINT32_MAX - c->out_bytes)
+		return NULL; /* no queue grows to 4 GiB (max_send_buffer is far below) */
 	wr_seg *t = c->out_tail;
 	if (!t || !t->owned || t->cap - t->len < min) {
 		/* A large exact reservation gets a segment of its own; anything else a standard
 		 * one (a large payload is then a chain of them, sent with one sendmsg). */
-		t = seg_new(c->r, min);
+		t = seg_new(c->r, min, max, !t);
 		if (!t)
 			return NULL;
 		seg_push(c, t);
@@ -217,7 +242,7 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 		n = max;
 	uint8_t *p = t->data + t->len;
 	t->len += n;
-	c->out_bytes += n;
+	c->out_bytes += (uint32_t)n;
 	*out_n = n;
 	wr__conn_flush_queue(c);
 	return p;
@@ -252,6 +277,8 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 		return rc;
 	}
 	/* Everything that can fail comes first: a header never goes out without its payload. */
+	if (n > UINT32_MAX - hl - c->out_bytes)
+		return -ENOBUFS;
 	wr_seg *s = ext_new(c->r);
 	if (!s)
 		return -ENOMEM;
@@ -266,7 +293,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	}
 	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user };
 	seg_push(c, s);
-	c->out_bytes += n;
+	c->out_bytes += (uint32_t)n;
 	wr__conn_flush_queue(c);
 	return 0;
 }
@@ -393,7 +420,7 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		return;
 	}
 	size_t left = (size_t)res;
-	c->out_bytes -= left;
+	c->out_bytes -= (uint32_t)left;
 	while (left && c->out_head) {
 		wr_seg *s = c->out_head;
 		size_t k = s->len - s->off;
@@ -484,7 +511,7 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 	c->ps = c->ts = NULL;
 	c->state = WR_CONN_FREE;
 	c->gen++;
-	r->free_idx[r->nfree++] = c->idx;
+	r->free_idx[r->nfree++] = wr__conn_idx(c);
 	r->live--;
 }
 

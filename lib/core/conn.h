@@ -77,9 +77,11 @@ typedef struct wr_seg {
 	wr_send_done done;/* external: called when sent or dropped */
 	void *user;
 	bool owned;
-	bool pooled;
+	uint8_t pool;     /* owned: which free list it returns to (WR_SEG_POOL_*) */
 	uint8_t mem[];    /* owned data lives here */
 } wr_seg;
+
+enum { WR_SEG_POOL_NONE, WR_SEG_POOL_STD, WR_SEG_POOL_SMALL };
 
 enum wr_conn_state {
 	WR_CONN_FREE,
@@ -107,18 +109,21 @@ struct wr_conn {
 	void *ts;                 /* transport state (NULL for plain TCP) */
 	wr_reactor *r;
 	wr_seg *out_head, *out_tail;
-	size_t out_bytes;         /* queued and not yet acknowledged by a send completion */
 	wr_list timer_link;
 	wr_list flush_link;       /* pending flush, or the closed list */
-	uint32_t idx;
-	uint32_t gen;
+	uint32_t gen : 24;        /* bumped at each reuse of the slot; user_data carries it */
+	uint32_t state : 8;
+	uint32_t out_bytes;       /* queued and not yet acknowledged by a send completion (a
+	                             queue never holds 4 GiB: writes past it fail) */
 	int fd;
 	uint32_t deadline;        /* tick at which the timer fires; valid with WR_CF_TIMER */
 	uint32_t last_active;     /* tick of the last received bytes */
 	uint16_t flags;
 	uint16_t inflight;        /* requests in the ring that name this connection */
-	uint8_t state;
 };
+
+/* The connection's slot in its reactor's slab. */
+uint32_t wr__conn_idx(const wr_conn *c);
 
 extern const wr_transport wr__plain_transport;
 

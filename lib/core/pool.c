@@ -17,7 +17,7 @@
 #ifndef POOL_BYPASS
 static size_t class_of(size_t size)
 {
-	return (size + 15) / 16 - 1;
+	return (size + 7) / 8 - 1;
 }
 #endif
 
@@ -29,7 +29,7 @@ void *wr__pool_get(wr_pool *p, size_t size)
 #else
 	if (size > WR_POOL_MAX)
 		return calloc(1, size);
-	size_t k = class_of(size), sz = (k + 1) * 16;
+	size_t k = class_of(size), sz = (k + 1) * 8;
 	void *o = p->free[k];
 	if (o) {
 		p->free[k] = *(void **)o;

@@ -1,5 +1,5 @@
 /* Per-reactor recycling of small objects (protocol and transport states): one free list per
- * 16-byte size class, carved from 64 KiB chunks, so an object costs its own size and nothing
+ * 8-byte size class, carved from 64 KiB chunks, so an object costs its own size and nothing
  * more (no allocator header, no rounding to a power of two), and a chunk's memory is touched
  * only as objects are first handed out. Objects come back zeroed. Under AddressSanitizer
  * every object is its own malloc, so use-after-free stays visible. Reactor thread only. */
@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define WR_POOL_MAX 512u                 /* larger objects go to malloc */
-#define WR_POOL_CLASSES (WR_POOL_MAX / 16u)
+#define WR_POOL_CLASSES (WR_POOL_MAX / 8u)
 
 typedef struct wr_pool {
 	void *free[WR_POOL_CLASSES];     /* recycled objects, linked through their first word */

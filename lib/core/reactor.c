@@ -97,6 +97,11 @@ void wr__reactor_free(wr_reactor *r)
 		r->seg_pool = s->next;
 		free(s);
 	}
+	while (r->small_pool) {
+		wr_seg *s = r->small_pool;
+		r->small_pool = s->next;
+		free(s);
+	}
 	while (r->ext_pool) {
 		wr_seg *s = r->ext_pool;
 		r->ext_pool = s->next;
@@ -296,7 +301,7 @@ static wr_conn *conn_of(wr_reactor *r, uint64_t ud)
 	if (idx >= r->cfg.max_conns)
 		return NULL;
 	wr_conn *c = &r->conns[idx];
-	if ((c->gen & WR_UD_GEN_MASK) != wr_ud_gen(ud) || c->state == WR_CONN_FREE)
+	if (c->gen != wr_ud_gen(ud) || c->state == WR_CONN_FREE)
 		return NULL;
 	return c;
 }
@@ -309,19 +314,19 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		c->inflight--;
 	}
 	if (cqe->res > 0) {
-		unsigned bid = wr__cqe_buf_id(cqe);
 		c->last_active = r->tick;
-		wr__conn_on_bytes(c, wr__ring_buf(r->ring, bid), (size_t)cqe->res);
+		wr__conn_on_bytes(c, wr__ring_recv_data(r->ring, cqe), (size_t)cqe->res);
 		/* The view handed to callbacks ended with them: the buffer goes straight back. */
-		wr__ring_buf_recycle(r->ring, bid);
+		wr__ring_recv_done(r->ring, cqe);
 		if (!more && c->state != WR_CONN_CLOSED)
 			wr__conn_recv_arm(c);
 		return;
 	}
-	if (wr__cqe_has_buf(cqe))
-		wr__ring_buf_recycle(r->ring, wr__cqe_buf_id(cqe));
+	wr__ring_recv_done(r->ring, cqe);
 	if (cqe->res == -ENOBUFS) {
-		/* The buffer ring ran dry: nothing was lost; re-arm once buffers have come back. */
+		/* The buffer ring ran dry: nothing was lost; re-arm once buffers have come back,
+		 * and keep more of them there from now on. */
+		wr__ring_bufs_short(r->ring);
 		if (c->state != WR_CONN_CLOSED) {
 			c->flags |= WR_CF_NEED_REARM;
 			wr__conn_flush_queue(c); /* the flush pass re-arms, after this turn's recycling */

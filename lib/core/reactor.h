@@ -21,6 +21,7 @@
 #define WR_TICK_MS 100u
 #define WR_WHEEL_SLOTS 1024u   /* ~102 s horizon; longer deadlines wait for another lap */
 #define WR_SEG_SIZE 16384u     /* standard output segment (pooled) */
+#define WR_SEG_SMALL 512u      /* a small one, header included: an answer or a few frames */
 #define WR_FLUSH_BATCH 256u
 #define WR_IOV_PER_SEND 64u    /* 1 MiB of standard segments per sendmsg */
 
@@ -81,6 +82,8 @@ struct wr_reactor {
 	wr_pool pool;            /* protocol and transport states */
 	wr_seg *seg_pool;
 	unsigned seg_pool_n;
+	wr_seg *small_pool;
+	unsigned small_pool_n;
 	wr_seg *ext_pool;        /* headers of zero-copy segments */
 	unsigned ext_pool_n;
 	/* flush scratch: the kernel copies msghdr/iovec at submit */

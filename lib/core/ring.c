@@ -9,14 +9,54 @@
 #include "wr_config.h"
 
 #define BGID 0 /* each reactor has its own ring, so one group id per ring suffices */
+#define FIRST_TARGET 16u
 
+/* Newer than liburing 2.3's headers (kernel 6.12): buffers consumed piece by piece. */
+#define PBUF_RING_INC 2u            /* io_uring_buf_reg.flags (the "pad" field in 2.3) */
+#define CQE_F_BUF_MORE (1u << 4)    /* the buffer has room left and stays the kernel's */
+
+/* Receive buffers are handed to the kernel a few at a time, most recently used first, and
+ * (where the kernel can) consumed incrementally, many small receives packed into one buffer:
+ * the memory a reactor touches follows what it receives at once, not the ring's size. */
 struct wr_ring {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
 	unsigned buf_count, buf_size, buf_mask;
+	bool inc;             /* incremental consumption */
+	uint32_t *used;       /* inc: bytes of each buffer already received into */
+	uint16_t *stack;      /* buffers that are ours, the most recently used on top */
+	unsigned nstack;
+	unsigned out;         /* buffers in the kernel's ring (given, not yet given back) */
+	unsigned target;      /* how many to keep there; doubles when it runs dry */
 };
+
+static int register_buf_ring(wr_ring *r, void *mem, bool inc)
+{
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uintptr_t)mem,
+		.ring_entries = r->buf_count,
+		.bgid = BGID,
+	};
+	if (inc)
+		reg.pad = PBUF_RING_INC;
+	return io_uring_register_buf_ring(&r->ring, &reg, 0);
+}
+
+/* Give the kernel buffers from the top of the stack until it holds target of them. */
+static void refill(wr_ring *r)
+{
+	unsigned n = 0;
+	while (r->out < r->target && r->nstack) {
+		unsigned bid = r->stack[--r->nstack];
+		io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->buf_size, r->buf_size, bid,
+		                      r->buf_mask, (int)n++);
+		r->out++;
+	}
+	if (n)
+		io_uring_buf_ring_advance(r->br, (int)n);
+}
 
 /* liburing 2.3 lacks io_uring_setup_buf_ring: map the ring memory and register it here. */
 static int setup_buf_ring(wr_ring *r)
@@ -26,12 +66,18 @@ static int setup_buf_ring(wr_ring *r)
 	if (mem == MAP_FAILED)
 		return -errno;
 	r->br = mem;
-	struct io_uring_buf_reg reg = {
-		.ring_addr = (uintptr_t)mem,
-		.ring_entries = r->buf_count,
-		.bgid = BGID,
-	};
-	int rc = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	r->stack = malloc(sizeof(*r->stack) * r->buf_count);
+	r->used = calloc(r->buf_count, sizeof(*r->used));
+	if (!r->stack || !r->used) {
+		munmap(mem, r->br_bytes);
+		r->br = NULL;
+		return -ENOMEM;
+	}
+	/* Kernels before 6.12 refuse the flag: whole buffers per receive there. */
+	int rc = register_buf_ring(r, mem, true);
+	r->inc = rc == 0;
+	if (rc == -EINVAL)
+		rc = register_buf_ring(r, mem, false);
 	if (rc < 0) {
 		munmap(mem, r->br_bytes);
 		r->br = NULL;
@@ -39,9 +85,10 @@ static int setup_buf_ring(wr_ring *r)
 	}
 	io_uring_buf_ring_init(r->br);
 	for (unsigned i = 0; i < r->buf_count; i++)
-		io_uring_buf_ring_add(r->br, r->bufs + (size_t)i * r->buf_size, r->buf_size, i,
-		                      r->buf_mask, i);
-	io_uring_buf_ring_advance(r->br, r->buf_count);
+		r->stack[i] = (uint16_t)(r->buf_count - 1 - i); /* buffer 0 on top */
+	r->nstack = r->buf_count;
+	r->target = r->buf_count < FIRST_TARGET ? r->buf_count : FIRST_TARGET;
+	refill(r);
 	return 0;
 }
 
@@ -115,6 +162,8 @@ void wr__ring_free(wr_ring *r)
 		munmap(r->br, r->br_bytes);
 	if (r->bufs)
 		munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
+	free(r->stack);
+	free(r->used);
 	free(r);
 }
 
@@ -194,6 +243,8 @@ int wr__ring_submit(wr_ring *r)
 
 int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns)
 {
+	if (r->br)
+		refill(r);
 	if (timeout_ns < 0)
 		return io_uring_submit_and_wait(&r->ring, 1);
 	if (timeout_ns == 0)
@@ -220,13 +271,29 @@ unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max)
 	return n;
 }
 
-uint8_t *wr__ring_buf(wr_ring *r, unsigned bid)
+uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe)
 {
-	return r->bufs + (size_t)bid * r->buf_size;
+	unsigned bid = cqe->flags >> 16;
+	uint8_t *p = r->bufs + (size_t)bid * r->buf_size;
+	if (r->inc) {
+		p += r->used[bid];
+		r->used[bid] += (uint32_t)cqe->res;
+	}
+	return p;
 }
 
-void wr__ring_buf_recycle(wr_ring *r, unsigned bid)
+void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe)
 {
-	io_uring_buf_ring_add(r->br, wr__ring_buf(r, bid), r->buf_size, bid, r->buf_mask, 0);
-	io_uring_buf_ring_advance(r->br, 1);
+	if (!(cqe->flags & IORING_CQE_F_BUFFER) || (cqe->flags & CQE_F_BUF_MORE))
+		return; /* no buffer, or one the kernel goes on filling */
+	unsigned bid = cqe->flags >> 16;
+	r->used[bid] = 0;
+	r->stack[r->nstack++] = (uint16_t)bid;
+	r->out--;
+}
+
+void wr__ring_bufs_short(wr_ring *r)
+{
+	if (r->target < r->buf_count)
+		r->target = r->target * 2 < r->buf_count ? r->target * 2 : r->buf_count;
 }

@@ -1,6 +1,7 @@
 /* The ring layer: the only file that speaks liburing. A reactor owns one wr_ring: an io_uring
  * (SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN when the kernel has them) and one provided-buffer
- * ring for receives. Submission helpers never fail silently: when the SQ is full they submit
+ * ring for receives (handed to the kernel a few at a time, most recently used first, consumed
+ * incrementally where the kernel can). Submission helpers never fail silently: when the SQ is full they submit
  * and retry. */
 #ifndef WR_LIB_RING_H
 #define WR_LIB_RING_H
@@ -49,11 +50,12 @@ int wr__ring_submit(wr_ring *r);
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max);
 
 static inline bool wr__cqe_more(const wr_cqe *c) { return c->flags & (1U << 1); /* F_MORE */ }
-static inline bool wr__cqe_has_buf(const wr_cqe *c) { return c->flags & (1U << 0); /* F_BUFFER */ }
-static inline unsigned wr__cqe_buf_id(const wr_cqe *c) { return c->flags >> 16; }
-
-uint8_t *wr__ring_buf(wr_ring *r, unsigned bid);
-/* Give a receive buffer back to the kernel. */
-void wr__ring_buf_recycle(wr_ring *r, unsigned bid);
+/* Where the bytes of a receive completion (res > 0, from the buffer ring) are. */
+uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe);
+/* Done with a receive completion (any res): its buffer, if it has one, goes back to the
+ * free stack once the kernel is done with it too. */
+void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);
+/* A receive found the ring empty (ENOBUFS): keep more buffers in it from now on. */
+void wr__ring_bufs_short(wr_ring *r);
 
 #endif

@@ -21,17 +21,22 @@ struct wr_http_ctx {
 	char date[40];           /* "Date: ...\r\n" */
 };
 
+/* A chunked body being decoded (only then allocated). */
+typedef struct chunked_state {
+	size_t raw_pos;       /* next undecoded byte */
+	size_t dec_end;       /* end of the decoded body */
+	wr_chunked dec;
+} chunked_state;
+
 /* A connection's HTTP state; from the reactor's pool, freed when the connection goes or is
- * handed to another protocol. */
+ * handed to another protocol. Small: an idle keep-alive connection carries only this. */
 typedef struct http_state {
 	wr_http_ctx *ctx;
 	wr_buf in;            /* a request head or body spread over receive buffers */
+	chunked_state *ch;    /* a chunked body in progress */
+	uint64_t body_need;   /* Content-Length of the awaited body */
 	uint32_t head_len;    /* 0: head not yet complete; else parsed, its body awaited */
 	uint32_t scanned;     /* bytes of `in` already scanned for the end of the head */
-	uint64_t body_need;   /* Content-Length of the awaited body */
-	size_t raw_pos;       /* chunked: next undecoded byte */
-	size_t dec_end;       /* chunked: end of the decoded body */
-	wr_chunked dec;
 	bool chunked;
 	bool expect_continue;
 	bool continue_sent;
@@ -241,8 +246,13 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 			hs->expect_continue = hp->expect_continue;
 			hs->body_need = hp->content_length > 0 ? (uint64_t)hp->content_length : 0;
 			if (hs->chunked) {
-				hs->raw_pos = hs->dec_end = (size_t)hl;
-				wr__chunked_init(&hs->dec, cfg->max_body_bytes);
+				hs->ch = wr__conn_state_new(c, sizeof(*hs->ch));
+				if (!hs->ch) {
+					wr__conn_abort(c, -ENOMEM, "out of memory");
+					return n;
+				}
+				hs->ch->raw_pos = hs->ch->dec_end = (size_t)hl;
+				wr__chunked_init(&hs->ch->dec, cfg->max_body_bytes);
 			}
 		}
 		size_t hl = hs->head_len, used_total;
@@ -250,21 +260,24 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 		if (hs->chunked) {
 			/* Decoded in place (the receive buffer or hs->in): output never passes input. */
 			size_t used, outl;
-			int dr = wr__chunked_decode(&hs->dec, (const char *)p + off + hs->raw_pos,
-			                            avail - hs->raw_pos, &used,
-			                            (char *)p + off + hs->dec_end, &outl);
+			chunked_state *ch = hs->ch;
+			int dr = wr__chunked_decode(&ch->dec, (const char *)p + off + ch->raw_pos,
+			                            avail - ch->raw_pos, &used,
+			                            (char *)p + off + ch->dec_end, &outl);
 			if (dr < 0) {
 				wr__http_refuse(c, dr == -EFBIG ? 413 : 400, NULL);
 				return n;
 			}
-			hs->raw_pos += used;
-			hs->dec_end += outl;
+			ch->raw_pos += used;
+			ch->dec_end += outl;
 			if (dr == 0) {
 				send_continue(c, hs);
 				return off;
 			}
-			body = (wr_str){ (const char *)p + off + hl, hs->dec_end - hl };
-			used_total = hs->raw_pos;
+			body = (wr_str){ (const char *)p + off + hl, ch->dec_end - hl };
+			used_total = ch->raw_pos;
+			wr__conn_state_free(c, ch, sizeof(*ch));
+			hs->ch = NULL;
 		} else {
 			if ((uint64_t)hl + hs->body_need > avail) {
 				send_continue(c, hs);
@@ -289,6 +302,7 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 static void handed_over(wr_conn *c, http_state *hs)
 {
 	wr__buf_free(&hs->in);
+	wr__conn_state_free(c, hs->ch, sizeof(*hs->ch));
 	wr__conn_state_free(c, hs, sizeof(*hs));
 }
 

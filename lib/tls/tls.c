@@ -375,7 +375,7 @@ static void fail(wr_conn *c, int e)
 	t->failed = true;
 	bool cert = is_cert_error(e);
 	const char *why = wolfSSL_ERR_reason_error_string((unsigned long)e);
-	wr__log("tls: connection %u: %s (%d)", c->idx, why ? why : "?", e);
+	wr__log("tls: connection %u: %s (%d)", wr__conn_idx(c), why ? why : "?", e);
 	wr__conn_fail(c, cert ? -EKEYREJECTED : -EPROTO,
 	              cert ? "TLS certificate rejected" : "TLS error");
 }
@@ -424,7 +424,7 @@ static void tls_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 		t->established = true;
 		/* Handshake hashes and arrays are dead weight on a long-lived connection. */
 		wolfSSL_FreeHandshakeResources(t->ssl);
-		wr__log("tls: connection %u: %s established", c->idx, wolfSSL_get_version(t->ssl));
+		wr__log("tls: connection %u: %s established", wr__conn_idx(c), wolfSSL_get_version(t->ssl));
 		if (t->plain.len)
 			wr__conn_flush_queue(c); /* the client's upgrade request waited for this */
 	}
@@ -467,12 +467,12 @@ out:
 static uint8_t *tls_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 {
 	tls_conn *t = c->ts;
-	if (wr__buf_reserve(&t->plain, max) < 0)
+	if (max > UINT32_MAX - c->out_bytes || wr__buf_reserve(&t->plain, max) < 0)
 		return NULL;
 	uint8_t *d = t->plain.data + t->plain.len;
 	t->plain.len += max;
 	/* Counted as queued output, so backpressure sees it before it is encrypted. */
-	c->out_bytes += max;
+	c->out_bytes += (uint32_t)max;
 	*out_n = max;
 	wr__conn_flush_queue(c);
 	return d;
@@ -495,7 +495,7 @@ static void tls_flush(wr_conn *c)
 		return;
 	if (t->plain.len) {
 		size_t n = t->plain.len, off = 0;
-		c->out_bytes -= n; /* the ciphertext is counted by the raw queue instead */
+		c->out_bytes -= (uint32_t)n; /* the ciphertext is counted by the raw queue instead */
 		t->plain.len = 0;
 		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so each call writes all it
 		 * is given (in bounded pieces: wolfSSL_write takes an int). */
@@ -511,7 +511,7 @@ static void tls_flush(wr_conn *c)
 		if (off < n) {
 			int e = wolfSSL_get_error(t->ssl, r);
 			t->failed = true;
-			wr__log("tls: connection %u: write failed (%d)", c->idx, e);
+			wr__log("tls: connection %u: write failed (%d)", wr__conn_idx(c), e);
 			wr__conn_abort(c, -EPROTO, "TLS error");
 			return;
 		}

@@ -14,8 +14,10 @@
 
 enum wr_ws_role { WR_WS_SERVER, WR_WS_CLIENT }; /* server: peer frames must be masked */
 
-/* Message size limit when none is given (wr_server_config, wr_client_options). */
+/* Message size limit when none is given (wr_server_config, wr_client_options), and the
+ * largest one can give (the parser counts in 32 bits). */
 #define WR_WS_DEFAULT_MAX_MSG ((uint64_t)16 << 20)
+#define WR_WS_MAX_MSG ((uint64_t)UINT32_MAX)
 /* Control frame payloads are at most this long (§5.5). */
 #define WR_WS_CTRL_MAX 125u
 
@@ -46,28 +48,29 @@ typedef struct wr_ws_event {
 } wr_ws_event;
 
 typedef struct wr_ws_parser {
-	uint64_t frame_left;   /* payload bytes of the current frame still to come */
-	uint64_t msg_len;      /* bytes of the message so far */
-	uint64_t max_msg;
 	uint8_t *ctrl;         /* lent storage for a split control payload (WR_WS_EV_NEED_CTRL) */
+	uint32_t frame_left;   /* payload bytes of the current frame still to come */
+	uint32_t msg_len;      /* bytes of the message so far */
+	uint32_t max_msg;
 	wr_utf8 utf8;
 	uint8_t hdr[14];       /* a header split across calls */
 	uint8_t hdr_len, hdr_need;
 	uint8_t mask[4];
-	uint8_t role;
-	uint8_t state;
 	uint8_t opcode;        /* current frame */
 	uint8_t msg_opcode;    /* message in progress (0: none) */
 	uint8_t ctrl_len;
 	uint8_t mask_phase;    /* key rotation of the next payload byte */
 	uint8_t err;           /* why it failed (the state stays failed) */
-	bool fin;
-	bool masked;
-	bool msg_begun;        /* a DATA event with msg_start went out for the message */
+	uint8_t role : 1;
+	uint8_t state : 2;
+	uint8_t fin : 1;
+	uint8_t masked : 1;
+	uint8_t msg_begun : 1; /* a DATA event with msg_start went out for the message */
 	uint16_t err_code;     /* close code once failed */
 } wr_ws_parser;
 
-/* max_msg: message size limit (close 1009 past it); 0 = WR_WS_DEFAULT_MAX_MSG. ctrl is NULL
+/* max_msg: message size limit (close 1009 past it); 0 = WR_WS_DEFAULT_MAX_MSG, at most
+ * WR_WS_MAX_MSG (larger values are taken as it). ctrl is NULL
  * after init: set it once to storage of your own if lending it on demand is not worth it. */
 void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg);
 /* Consume from buf[0..len) (payload bytes are unmasked in place) until one event is ready.

@@ -74,7 +74,8 @@ void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
 	memset(p, 0, sizeof(*p));
 	p->role = (uint8_t)role;
 	p->state = ST_HDR;
-	p->max_msg = max_msg ? max_msg : WR_WS_DEFAULT_MAX_MSG;
+	p->max_msg = (uint32_t)(!max_msg ? WR_WS_DEFAULT_MAX_MSG
+	                        : max_msg > WR_WS_MAX_MSG ? WR_WS_MAX_MSG : max_msg);
 }
 
 static bool is_control(uint8_t op)
@@ -194,7 +195,7 @@ static void apply(wr_ws_parser *p, const struct frame *f)
 	p->fin = f->fin;
 	p->masked = f->masked;
 	memcpy(p->mask, f->mask, 4);
-	p->frame_left = f->len;
+	p->frame_left = (uint32_t)f->len; /* checked against max_msg (or 125) already */
 	p->mask_phase = 0;
 	p->hdr_len = 0;
 	p->hdr_need = 0;
@@ -352,8 +353,8 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 					            pos + n);
 				out_len += n;
 				pos += n;
-				p->frame_left -= n;
-				p->msg_len += n;
+				p->frame_left -= (uint32_t)n;
+				p->msg_len += (uint32_t)n;
 			}
 			if (p->frame_left > 0)
 				goto emit; /* buffer exhausted mid-frame */
@@ -419,7 +420,7 @@ emit:
 		ev->len = out_len;
 		ev->msg_start = out_start;
 		ev->msg_end = false;
-		ev->msg_len_hint = p->msg_len + p->frame_left;
+		ev->msg_len_hint = (uint64_t)p->msg_len + p->frame_left;
 		p->msg_begun = true;
 	}
 	return pos;
