@@ -16,7 +16,8 @@ typedef struct wr_loop wr_loop;
 typedef struct wr_client_options {
 	const char *const *headers;   /* extra handshake headers, "Name: value", NULL-terminated */
 	const char *const *protocols; /* subprotocols offered, NULL-terminated */
-	size_t max_message_bytes;     /* default 16 MiB; larger messages fail with close 1009 */
+	size_t max_message_bytes;     /* default 16 MiB (at most 4 GiB - 1); larger messages fail
+	                                 with close 1009 */
 	unsigned connect_timeout_ms;  /* default 10000 */
 	unsigned handshake_timeout_ms;/* default 10000 */
 	unsigned close_timeout_ms;    /* default 5000 */

@@ -28,7 +28,8 @@ typedef struct wr_server_config {
 	unsigned recv_buf_size;       /* bytes per receive buffer; 16384 */
 	unsigned max_header_bytes;    /* request line + headers; 8192, past it 431 */
 	size_t max_body_bytes;        /* request body; 1 MiB, past it 413 */
-	size_t max_message_bytes;     /* WebSocket message; 16 MiB, past it close 1009 */
+	size_t max_message_bytes;     /* WebSocket message; 16 MiB, past it close 1009; values
+	                                 over 4 GiB - 1 are taken as 4 GiB - 1 */
 	size_t max_send_buffer;       /* bytes queued per connection before a slow consumer is
 	                                 closed with 1008 (WebSocket) or dropped (HTTP); 64 MiB */
 	unsigned handshake_timeout_ms;/* first request / TLS handshake; 10000 */
