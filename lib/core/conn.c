@@ -491,7 +491,9 @@ void wr__conn_abort(wr_conn *c, int err, const char *why)
 
 void wr__conn_fail(wr_conn *c, int err, const char *why)
 {
-	if (c->out_head && c->state == WR_CONN_OPEN) {
+	/* out_bytes, not out_head: a transport may hold output not yet in the queue (TLS
+	 * plaintext waiting for this turn's encryption). */
+	if (c->out_bytes && c->state == WR_CONN_OPEN) {
 		report_gone(c, err, why);
 		wr__conn_close(c, why);
 	} else {

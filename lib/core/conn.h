@@ -99,7 +99,6 @@ enum wr_conn_flag {
 	WR_CF_TIMER = 1u << 5,
 	WR_CF_GONE = 1u << 6,              /* on_gone was called */
 	WR_CF_WRITABLE_WANTED = 1u << 7,
-	WR_CF_PROTO_A = 1u << 8,           /* free for the protocol's own use */
 };
 
 struct wr_conn {
