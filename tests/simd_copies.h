@@ -3,7 +3,8 @@
  * any CPU (lib/simd_emu.h). A variant that neither runs natively nor has an emulated copy
  * here is "not run"; tests/run turns that into a failure for x86 variants.
  *
- * With WR_SIMD_REPORT set to a file, each listing appends "kernel variant mode" lines to it,
+ * With WR_SIMD_EMU=missing, an emulated copy is listed only when the native one cannot run (the
+ * sanitizer build does this, for time). With WR_SIMD_REPORT set to a file, each listing appends "kernel variant mode" lines to it,
  * from which tests/run prints the per-kernel, per-variant table. */
 #ifndef WR_TESTS_SIMD_COPIES_H
 #define WR_TESTS_SIMD_COPIES_H
