@@ -41,8 +41,7 @@ static union tv_fn emulated_fn(enum tv_kernel k, enum wr_simd v)
 	/* the aarch64 cross build of simd_check: NEON only */
 	(void)k;
 	(void)v;
-	return f;
-#endif
+#else
 	switch (k) {
 	case TV_UNMASK: f.unmask = wr__unmask_emu_impl(v); break;
 	case TV_UTF8: f.utf8 = wr__utf8_emu_impl(v); break;
@@ -50,6 +49,7 @@ static union tv_fn emulated_fn(enum tv_kernel k, enum wr_simd v)
 	case TV_SCAN_TARGET: f.scan = wr__http_scan_target_emu_impl(v); break;
 	default: break;
 	}
+#endif
 	return f;
 }
 
