@@ -27,33 +27,39 @@
 #define TWO_CONTS   0x80 /* continuation after continuation: fine only inside a 3/4-byte form */
 #define CARRY       (TOO_SHORT | TOO_LONG | TWO_CONTS) /* decided by the high nibbles alone */
 
+/* One table entry: the error bits as the char that the setr intrinsics take. Entries with
+ * TWO_CONTS (bit 7) are ints over 127; the explicit conversion is the one the call would make
+ * anyway, and keeps clang's -Wconstant-conversion quiet. */
+#define E8(bits) ((char)(bits))
 /* By the high nibble of the previous byte. */
 #define PREV_HIGH \
-	TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, \
-	TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, \
-	TOO_SHORT | OVERLONG_2, \
-	TOO_SHORT, \
-	TOO_SHORT | OVERLONG_3 | SURROGATE, \
-	TOO_SHORT | TOO_LARGE | BIT6
+	E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), \
+	E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), \
+	E8(TWO_CONTS), E8(TWO_CONTS), E8(TWO_CONTS), E8(TWO_CONTS), \
+	E8(TOO_SHORT | OVERLONG_2), \
+	E8(TOO_SHORT), \
+	E8(TOO_SHORT | OVERLONG_3 | SURROGATE), \
+	E8(TOO_SHORT | TOO_LARGE | BIT6)
 /* By the low nibble of the previous byte. */
 #define PREV_LOW \
-	CARRY | OVERLONG_2 | OVERLONG_3 | BIT6,   /* C0, E0, F0 */ \
-	CARRY | OVERLONG_2,                       /* C1 */ \
-	CARRY, CARRY, \
-	CARRY | TOO_LARGE,                        /* F4 */ \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6 | SURROGATE,     /* ED */ \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6
+	E8(CARRY | OVERLONG_2 | OVERLONG_3 | BIT6),   /* C0, E0, F0 */ \
+	E8(CARRY | OVERLONG_2),                       /* C1 */ \
+	E8(CARRY), E8(CARRY), \
+	E8(CARRY | TOO_LARGE),                        /* F4 */ \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6 | SURROGATE),     /* ED */ \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6)
 /* By the high nibble of the current byte. */
 #define CUR_HIGH \
-	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | BIT6,          /* 80..8F */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | TOO_LARGE,     /* 90..9F */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE,      /* A0..AF */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE,      /* B0..BF */ \
-	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), \
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | BIT6),          /* 80..8F */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | TOO_LARGE),     /* 90..9F */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE),      /* A0..AF */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE),      /* B0..BF */ \
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT)
 
 /* ---- SSE2: skip ASCII, DFA for the rest ---- */
 
