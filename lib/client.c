@@ -161,6 +161,9 @@ static int tls_start(wr_client *c, const wr_url *u, const wr_client_options *opt
 		return -EINVAL;
 	memcpy(host, u->host.data, u->host.len);
 	host[u->host.len] = 0;
+	if (opts && opts->server_name &&
+	    snprintf(host, sizeof(host), "%s", opts->server_name) >= (int)sizeof(host))
+		return -EINVAL;
 	struct wr_tls_sock *s;
 	int rc = wr__tls_sock_new(opts ? opts->tls : NULL, c->fd, host,
 	                          opts && opts->handshake_timeout_ms ? opts->handshake_timeout_ms : 10000, &s);
@@ -379,12 +382,18 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 
 /* ---- connect and handshake ---- */
 
-static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd)
+static int connect_one(const struct addrinfo *ai, const wr_client_options *o, uint64_t deadline,
+                       int *out_fd)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	int rc = o && o->bind_addr ? wr__bind_source(fd, o->bind_addr, o->bind_addr_len) : 0;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
 	if (rc < 0 && errno == EINPROGRESS) {
 		rc = wait_fd(fd, POLLOUT, deadline);
 		if (rc == 0) {
@@ -407,9 +416,18 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd
 	return 0;
 }
 
-/* Try every address of host:port in turn until one connects. */
-static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
+/* Try every address of host:port in turn until one connects (only o->addr when given). */
+static int tcp_connect(const wr_url *u, const wr_client_options *o, unsigned timeout_ms,
+                       int *out_fd)
 {
+	if (o && o->addr) {
+		if (o->addr_len < sizeof(sa_family_t))
+			return -EINVAL;
+		struct addrinfo given = { .ai_family = o->addr->sa_family, .ai_socktype = SOCK_STREAM,
+		                          .ai_addr = (struct sockaddr *)o->addr,
+		                          .ai_addrlen = o->addr_len };
+		return connect_one(&given, o, deadline_in(timeout_ms), out_fd);
+	}
 	char host[256], port[8];
 	if (u->host.len >= sizeof(host))
 		return -EINVAL;
@@ -431,7 +449,7 @@ static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
 	uint64_t deadline = deadline_in(timeout_ms);
 	int rc = -EHOSTUNREACH;
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		rc = connect_one(ai, deadline, out_fd);
+		rc = connect_one(ai, o, deadline, out_fd);
 		if (rc == 0 || rc == -ETIMEDOUT)
 			break;
 	}
@@ -526,7 +544,7 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT,
 	                   opts && opts->max_message_bytes ? opts->max_message_bytes
 	                                                   : DEFAULT_MAX_MSG);
-	err.code = tcp_connect(&u, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
+	err.code = tcp_connect(&u, opts, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)
 		goto err_alloc;

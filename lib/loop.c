@@ -270,29 +270,32 @@ int wr__client_spec_new(const char *url, const wr_client_options *o, const wr_ws
 	if (h)
 		s->h = *h;
 	s->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
-	char host[256], port[8];
+	char host[256];
 	if (u.host.len >= sizeof(host)) {
 		rc = -EINVAL;
 		goto err;
 	}
 	memcpy(host, u.host.data, u.host.len);
 	host[u.host.len] = 0;
-	if (u.tls && !(s->sni = strdup(host))) {
+	if (u.tls && !(s->sni = strdup(o && o->server_name ? o->server_name : host))) {
 		rc = -ENOMEM;
 		goto err;
 	}
-	snprintf(port, sizeof(port), "%u", u.port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                          .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai;
-	int gai = getaddrinfo(host, port, &hints, &ai);
-	if (gai != 0) {
-		rc = gai == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-		goto err;
+	if (o && o->addr) {
+		/* resolved once by the caller: no lookup per connection */
+		if (o->addr_len > sizeof(s->addr) || o->addr_len < sizeof(sa_family_t)) {
+			rc = -EINVAL;
+			goto err;
+		}
+		memcpy(&s->addr, o->addr, o->addr_len);
+		s->addrlen = o->addr_len;
+	} else {
+		unsigned len;
+		rc = wr_url_resolve(&u, &s->addr, &len);
+		if (rc < 0)
+			goto err;
+		s->addrlen = len;
 	}
-	memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
-	s->addrlen = ai->ai_addrlen;
-	freeaddrinfo(ai);
 
 	wr_buf b = { 0 };
 	rc = wr__client_request(&u, o, &b, &s->protocols);
@@ -405,6 +408,13 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (opts && opts->bind_addr) {
+		rc = wr__bind_source(fd, opts->bind_addr, opts->bind_addr_len);
+		if (rc < 0) {
+			close(fd);
+			goto err;
+		}
+	}
 	wr_conn *c = wr__conn_new(r, fd);
 	if (!c) {
 		close(fd);
