@@ -171,8 +171,9 @@ static void pump(drv *d)
 		mark_ramped(d);
 }
 
-/* Send the connection's next message, stamped ts (intended send time, wr_now_ns clock). */
-static void send_one(drv *d, bconn *c, uint64_t ts)
+/* Send the connection's next message, stamped ts (intended send time, wr_now_ns clock); it
+ * counts as sent in the second it really goes out, now. */
+static void send_one(drv *d, bconn *c, uint64_t ts, uint64_t now)
 {
 	uint64_t seq = c->id << 40 | c->send_seq;
 	size_t len = wsb_payload_fill(d->o, d->scratch, seq, ts + (uint64_t)d->off);
@@ -187,7 +188,7 @@ static void send_one(drv *d, bconn *c, uint64_t ts)
 		d->inflight++;
 	}
 	d->t->res.sent_total++;
-	wsb_sec *e = sec_at(d, ts);
+	wsb_sec *e = sec_at(d, now);
 	if (e) {
 		d->t->res.sent++;
 		e->sent++;
@@ -199,7 +200,7 @@ static void kick(drv *d, bconn *c, uint64_t now)
 	if (d->o->mode != WSB_PINGPONG)
 		return;
 	for (unsigned i = 0; i < d->o->pipeline && c->state == C_OPEN; i++)
-		send_one(d, c, now);
+		send_one(d, c, now, now);
 }
 
 /* Open loop: send what is due, each with its intended time as the timestamp. A connection
@@ -221,7 +222,7 @@ static void rate_pump(drv *d, uint64_t now)
 			return; /* nothing open: counted as behind at the end */
 		if (c->inflight >= d->inflight_cap || wr_ws_buffered(c->ws) > RATE_BUFFERED_CAP)
 			return;
-		send_one(d, c, d->rate_next_ns);
+		send_one(d, c, d->rate_next_ns, now);
 		d->rate_j++;
 		d->rate_next_ns = d->start_ns + (uint64_t)((double)d->rate_j * d->interval_ns);
 	}
@@ -337,7 +338,7 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 	}
 	if (d->phase == P_RUN && now < d->end_ns) {
 		if (d->o->mode == WSB_PINGPONG)
-			send_one(d, c, now);
+			send_one(d, c, now, now);
 		else if (d->o->mode == WSB_RATE)
 			rate_pump(d, now);
 	} else if (d->phase == P_DRAIN && d->inflight == 0) {

@@ -256,12 +256,12 @@ static int run(wsb_opts *o)
 			if (o->server_pid)
 				srv0 = wsb_proc_cpu_s(o->server_pid);
 		}
-		if (now >= sh.end_ns)
-			break;
-		if (now >= next_line) {
+		if (now >= next_line) { /* the last line, at the end, too */
 			live_line(o, &sh, &w, &prev, start, s1);
 			next_line += 1000000000ull;
 		}
+		if (now >= sh.end_ns)
+			break;
 		uint64_t wake = next_line < sh.end_ns ? next_line : sh.end_ns;
 		if (!in_window && sh.warm_end_ns < wake)
 			wake = sh.warm_end_ns;
