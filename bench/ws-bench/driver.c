@@ -110,12 +110,12 @@ static void on_open(wr_ws *ws, const wr_req *req, void *user);
 static void on_message(wr_ws *ws, wr_msg msg, void *user);
 static void on_close(wr_ws *ws, int code, wr_str reason, void *user);
 
+/* Idempotent; also before wr_loop_run, which then returns at once. */
 static void stop_loop(drv *d)
 {
-	if (d->phase == P_STOPPED)
-		return;
 	d->phase = P_STOPPED;
-	wr_loop_stop(d->loop);
+	if (d->loop)
+		wr_loop_stop(d->loop);
 }
 
 static void mark_ramped(drv *d)
@@ -135,6 +135,8 @@ static void pump(drv *d)
 		if (d->o->mode == WSB_CONNECT && d->phase != P_RUN)
 			break;
 		if (d->open_interval_ns > 0) {
+			if (!d->next_open_ns)
+				d->next_open_ns = now;
 			if (now < d->next_open_ns)
 				break;
 			/* on schedule, but never more than one interval of catching up */
@@ -580,7 +582,8 @@ void *wsb_thread_main(void *arg)
 		mark_ramped(d);
 	else
 		pump(d);
-	t->rc = wr_loop_run(d->loop);
+	if (d->phase != P_STOPPED) /* wr_loop_run forgets a stop that came before it */
+		t->rc = wr_loop_run(d->loop);
 	if (d->phase == P_RUN || d->phase == P_DRAIN)
 		wsb_interval_publish(t->sh, d->interval);
 	d->phase = P_STOPPED;
