@@ -109,6 +109,7 @@ static void note_error(drv *d, uint64_t *counter, int code, const char *what, wr
 static void on_open(wr_ws *ws, const wr_req *req, void *user);
 static void on_message(wr_ws *ws, wr_msg msg, void *user);
 static void on_close(wr_ws *ws, int code, wr_str reason, void *user);
+static void on_drain(wr_ws *ws, void *user);
 
 /* Idempotent; also before wr_loop_run, which then returns at once. */
 static void stop_loop(drv *d)
@@ -146,7 +147,7 @@ static void pump(drv *d)
 		}
 		bconn *c = &d->conns[d->idle[--d->nidle]];
 		wr_ws_handlers h = { .on_open = on_open, .on_message = on_message,
-		                     .on_close = on_close, .user = c };
+		                     .on_close = on_close, .on_drain = on_drain, .user = c };
 		c->state = C_CONNECTING;
 		c->connect_ns = now;
 		c->inflight = 0;
@@ -346,6 +347,18 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 	} else if (d->phase == P_DRAIN && d->inflight == 0) {
 		stop_loop(d);
 	}
+}
+
+/* Open loop held back by a full send queue: carry on as soon as it empties, not at the next
+ * tick — when behind schedule, waiting for the timer would idle a load generator that has
+ * work (and hide that it cannot keep up). */
+static void on_drain(wr_ws *ws, void *user)
+{
+	bconn *c = user;
+	drv *d = c->d;
+	uint64_t now = wr_now_ns();
+	if (d->o->mode == WSB_RATE && d->phase == P_RUN && now < d->end_ns)
+		rate_pump(d, now);
 }
 
 static bool drained(const drv *d)
