@@ -78,13 +78,13 @@ static inline bool in_window(const drv *d, uint64_t t)
 	return t >= d->warm_end_ns && t < d->end_ns;
 }
 
-/* The series entry of the second t falls in; NULL outside the window. */
+/* The series entry of the second t falls in; NULL outside the window. The tick allocates
+ * each second's entry ahead of time; a thread starved of CPU past that allocates it here. */
 static wsb_sec *sec_at(drv *d, uint64_t t)
 {
 	if (!in_window(d, t))
 		return NULL;
-	unsigned i = (unsigned)((t - d->warm_end_ns) / 1000000000ull);
-	return i < d->t->series.n ? d->t->series.sec[i] : NULL;
+	return wsb_series_at(&d->t->series, (unsigned)((t - d->warm_end_ns) / 1000000000ull));
 }
 
 /* ---- errors ---- */
