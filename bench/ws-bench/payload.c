@@ -368,7 +368,8 @@ int wsb_payload_load(wsb_opts *o)
 		}
 		if (tpl_parse(&o->tpl, o->file_data, o->file_len) < 0) {
 			fprintf(stderr, "ws-bench: --template %s: at most %u fields, and none followed by "
-			        "a digit or another field (it could not be read back)\n", o->payload_path, WSB_TPL_MAX_FIELDS);
+			        "a digit or another field (it could not be read back)\n", o->payload_path,
+			        WSB_TPL_MAX_FIELDS);
 			return -1;
 		}
 		size_t n = 0;
