@@ -5,6 +5,7 @@
  * ws-bench rather than the server is the bottleneck — then merges the workers' results and
  * reports. `ws-bench merge` (merge.c) combines the reports of several runs. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -82,9 +83,10 @@ static wsb_thread_load load_of(const tsample *a, const tsample *b, double dt_ns)
 	wsb_thread_load l = { .busy = -1 };
 	if (dt_ns <= 0)
 		return l;
-	l.cpu = (double)(b->run - a->run) / dt_ns;
+	/* the readings and the clock are not taken at the same instant: a hair over 1 is 1 */
+	l.cpu = fmin((double)(b->run - a->run) / dt_ns, 1.0);
 	if (a->sched && b->sched)
-		l.busy = (double)(b->run - a->run + b->wait - a->wait) / dt_ns;
+		l.busy = fmin((double)(b->run - a->run + b->wait - a->wait) / dt_ns, 1.0);
 	return l;
 }
 
