@@ -61,6 +61,14 @@ static int on_upgrade_proto(const wr_req *req, wr_upgrade *up, void *user)
 	return 0;
 }
 
+static char g_host[128];
+
+static void on_open_host(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_str h = wr_req_header(req, "Host");
+	snprintf(g_host, sizeof(g_host), "%.*s", (int)h.len, h.data ? h.data : "");
+}
+
 static wr_server *srv;
 static uint16_t srv_port;
 
@@ -75,6 +83,8 @@ static void start_server(void)
 	                                                     .on_message = on_echo });
 	wr_server_websocket(srv, "/proto", &(wr_ws_handlers){ .on_upgrade = on_upgrade_proto,
 	                                                      .on_message = on_echo });
+	wr_server_websocket(srv, "/host", &(wr_ws_handlers){ .on_open = on_open_host,
+	                                                     .on_message = on_echo });
 	srv_port = live_start(srv);
 }
 
@@ -244,6 +254,80 @@ Test(client, urls)
 	cr_assert_eq(err.code, WR_HAVE_TLS ? -ECONNREFUSED : -ENOTSUP, "%s", wr_strerror(err.code));
 	cr_assert_eq(live_fd_count(), before);
 	wr_client_free(NULL);
+}
+
+/* The public URL API splits and resolves as the clients do; *out is untouched on failure. */
+Test(client, public_url_parse_and_resolve)
+{
+	wr_url u;
+	cr_assert_eq(wr_url_parse("wss://Example.org:8443/chat?room=1", &u), 0);
+	cr_assert(u.tls && !u.ipv6 && u.port == 8443 && u.port_explicit);
+	cr_assert_eq(u.host.len, 11);
+	cr_assert(memcmp(u.host.data, "Example.org", 11) == 0);
+	cr_assert_eq(u.resource.len, 12);
+	cr_assert(memcmp(u.resource.data, "/chat?room=1", 12) == 0);
+	wr_url keep = { .port = 7 };
+	cr_assert_eq(wr_url_parse("http://h/", &keep), -EINVAL);
+	cr_assert_eq(wr_url_parse("ws://h/#f", &keep), -EINVAL);
+	cr_assert_eq(keep.port, 7);
+
+	struct sockaddr_storage ss;
+	unsigned len = 0;
+	cr_assert_eq(wr_url_parse("ws://127.0.0.1:9/", &u), 0);
+	cr_assert_eq(wr_url_resolve(&u, &ss, &len), 0);
+	cr_assert_eq(ss.ss_family, AF_INET);
+	cr_assert_eq(len, sizeof(struct sockaddr_in));
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9);
+	cr_assert_eq(wr_url_parse("ws://[::1]/", &u), 0);
+	cr_assert_eq(wr_url_resolve(&u, &ss, &len), 0);
+	cr_assert_eq(ss.ss_family, AF_INET6);
+	cr_assert_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 80);
+	cr_assert_eq(wr_url_resolve(NULL, &ss, &len), -EINVAL);
+}
+
+/* A given address is connected to without a lookup (the name below resolves nowhere); the
+ * URL's host still goes in the Host header. */
+Test(client, given_address_keeps_host_header)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(srv_port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char url[96];
+	snprintf(url, sizeof(url), "ws://deployment.invalid:%u/host", srv_port);
+	wr_client_options o = { .addr = (struct sockaddr *)&sa, .addr_len = sizeof(sa) };
+	wr_client_err err = { 0, 0 };
+	wr_client *c = wr_client_connect(url, &o, &err);
+	cr_assert_not_null(c, "%s", wr_strerror(err.code));
+	cr_assert_eq(wr_client_send_text(c, "hi"), 0);
+	wr_msg m;
+	cr_assert_eq(wr_client_read(c, &m), WR_OP_TEXT);
+	char want[64];
+	snprintf(want, sizeof(want), "deployment.invalid:%u", srv_port);
+	cr_assert_str_eq(g_host, want);
+	wr_client_close(c, 1000, NULL);
+	wr_client_free(c);
+}
+
+/* The source address is bound before connecting: a loopback alias works, an address this
+ * machine does not have fails with -EADDRNOTAVAIL before any traffic. */
+Test(client, bind_source_address)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+	wr_client *c = connect_path("/ws", &(wr_client_options){
+		.bind_addr = (struct sockaddr *)&src, .bind_addr_len = sizeof(src) });
+	cr_assert_eq(wr_client_send_text(c, "from .2"), 0);
+	wr_msg m;
+	cr_assert_eq(wr_client_read(c, &m), WR_OP_TEXT);
+	wr_client_close(c, 1000, NULL);
+	wr_client_free(c);
+
+	inet_pton(AF_INET, "192.0.2.1", &src.sin_addr); /* TEST-NET-1: never local */
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws", srv_port);
+	wr_client_err err = { 0, 0 };
+	cr_assert_null(wr_client_connect(url, &(wr_client_options){
+		.bind_addr = (struct sockaddr *)&src, .bind_addr_len = sizeof(src) }, &err));
+	cr_assert_eq(err.code, -EADDRNOTAVAIL, "%s", wr_strerror(err.code));
 }
 
 /* ---- hostile servers on raw sockets ---- */

@@ -31,28 +31,19 @@ void wsb_hist_add(wsb_hist *dst, const wsb_hist *src)
 		dst->max = src->max;
 }
 
-/* Bucket of slot idx: slots below 2*HALF are bucket 0, then HALF slots per bucket. */
-static unsigned bucket_of(unsigned idx)
+/* Bucket of slot idx: slots below 2*half are bucket 0, then half slots per bucket. */
+uint64_t wsb_hidx_high(unsigned idx, unsigned sub_bits)
 {
-	return idx < 2 * WSB_HIST_HALF ? 0 : idx / WSB_HIST_HALF - 1;
-}
-
-static uint64_t bucket_low(unsigned idx)
-{
-	unsigned b = bucket_of(idx);
-	return (uint64_t)(idx - b * WSB_HIST_HALF) << b;
-}
-
-uint64_t wsb_hist_bucket_high(unsigned idx)
-{
-	unsigned b = bucket_of(idx);
-	return bucket_low(idx) + (1ull << b) - 1;
+	unsigned half = 1u << (sub_bits - 1);
+	unsigned b = idx < 2 * half ? 0 : idx / half - 1;
+	uint64_t low = (uint64_t)(idx - b * half) << b;
+	return low + (1ull << b) - 1;
 }
 
 /* The reported value of a slot: its highest equivalent, clamped to the exact extremes. */
 static uint64_t slot_value(const wsb_hist *h, unsigned idx)
 {
-	uint64_t v = wsb_hist_bucket_high(idx);
+	uint64_t v = wsb_hidx_high(idx, WSB_HIST_SUB_BITS);
 	if (v > h->max)
 		v = h->max;
 	if (v < h->min)

@@ -1,5 +1,6 @@
 /* What ws-bench reads about processes: CPU time (its own from getrusage, the server's from
- * /proc/PID/stat), the server's resident memory (/proc/PID/status), and its own fd limit. */
+ * /proc/PID/stat), its threads' time on and waiting for a CPU (schedstat), the server's
+ * resident memory (/proc/PID/status), and its own fd limit. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -49,6 +50,23 @@ double wsb_self_cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+int wsb_thread_sched(int tid, uint64_t *out_run_ns, uint64_t *out_wait_ns)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	unsigned long long run, wait;
+	int n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	*out_run_ns = run;
+	*out_wait_ns = wait;
+	return 0;
 }
 
 void wsb_raise_nofile(unsigned need)

@@ -12,6 +12,7 @@ extern "C" {
 
 typedef struct wr_client wr_client;
 typedef struct wr_loop wr_loop;
+struct sockaddr; /* <sys/socket.h> */
 
 typedef struct wr_client_options {
 	const char *const *headers;   /* extra handshake headers, "Name: value", NULL-terminated */
@@ -23,6 +24,20 @@ typedef struct wr_client_options {
 	unsigned close_timeout_ms;    /* default 5000 */
 	unsigned read_timeout_ms;     /* blocking read; 0 = wait forever */
 	const wr_tls_config *tls;     /* wss:// settings; NULL = verify against the system store */
+	/* Connect to this address instead of resolving the URL's host, which still goes in the Host
+	 * header and (wss) the SNI and certificate check: resolve once with wr_url_resolve, connect
+	 * many times. Borrowed until return; addr_len is its size. NULL: resolve the host. */
+	const struct sockaddr *addr;
+	unsigned addr_len;
+	/* Source address to bind before connecting, port 0 (chosen at connect time, so that one
+	 * source address serves many servers): spreading connections over several source
+	 * addresses opens more to one server than one address has ports for. Borrowed until
+	 * return. NULL: the kernel's choice. */
+	const struct sockaddr *bind_addr;
+	unsigned bind_addr_len;
+	/* wss: the name sent as SNI and looked for in the certificate; NULL: the URL's host.
+	 * Borrowed until return. */
+	const char *server_name;
 } wr_client_options;
 
 /* Why a connect failed: code is a negative errno (-EINVAL bad URL, -ECONNREFUSED,

@@ -157,6 +157,9 @@ static int tls_start(wr_client *c, const wr_url *u, const wr_client_options *opt
 	int rc = wr__url_host(u, host);
 	if (rc < 0)
 		return rc;
+	if (opts && opts->server_name &&
+	    snprintf(host, sizeof(host), "%s", opts->server_name) >= (int)sizeof(host))
+		return -EINVAL;
 	static const wr_tls_opts tls_opts = { .alpn = "http/1.1" };
 	struct wr_tls_sock *s;
 	rc = wr__tls_sock_new(opts ? opts->tls : NULL, &tls_opts, c->fd, host,
@@ -374,12 +377,18 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 
 /* ---- connect and handshake ---- */
 
-static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd)
+static int connect_one(const struct addrinfo *ai, const wr_client_options *o, uint64_t deadline,
+                       int *out_fd)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	int rc = o && o->bind_addr ? wr__bind_source(fd, o->bind_addr, o->bind_addr_len) : 0;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
 	if (rc < 0 && errno == EINPROGRESS) {
 		rc = wait_fd(fd, POLLOUT, deadline);
 		if (rc == 0) {
@@ -402,9 +411,18 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_fd
 	return 0;
 }
 
-/* Try every address of host:port in turn until one connects. */
-static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
+/* Try every address of host:port in turn until one connects (only o->addr when given). */
+static int tcp_connect(const wr_url *u, const wr_client_options *o, unsigned timeout_ms,
+                       int *out_fd)
 {
+	if (o && o->addr) {
+		if (o->addr_len < sizeof(sa_family_t))
+			return -EINVAL;
+		struct addrinfo given = { .ai_family = o->addr->sa_family, .ai_socktype = SOCK_STREAM,
+		                          .ai_addr = (struct sockaddr *)o->addr,
+		                          .ai_addrlen = o->addr_len };
+		return connect_one(&given, o, deadline_in(timeout_ms), out_fd);
+	}
 	char host[256];
 	int rc = wr__url_host(u, host);
 	if (rc < 0)
@@ -416,7 +434,7 @@ static int tcp_connect(const wr_url *u, unsigned timeout_ms, int *out_fd)
 	uint64_t deadline = deadline_in(timeout_ms);
 	rc = -EHOSTUNREACH;
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		rc = connect_one(ai, deadline, out_fd);
+		rc = connect_one(ai, o, deadline, out_fd);
 		if (rc == 0 || rc == -ETIMEDOUT)
 			break;
 	}
@@ -510,7 +528,7 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	c->read_ms = opts ? opts->read_timeout_ms : 0;
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT, opts ? opts->max_message_bytes : 0);
 	c->parser.ctrl = c->ctrl;
-	err.code = tcp_connect(&u, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
+	err.code = tcp_connect(&u, opts, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)
 		goto err_alloc;

@@ -65,6 +65,8 @@ typedef struct handshake {
 	struct wr_tls_ctx *tls; /* wss: the loop's */
 	struct addrinfo *ai;    /* every address of the host... */
 	struct addrinfo *next;  /* ...and the next one to try */
+	struct sockaddr_storage bind_addr; /* source address (options' bind_addr), or family 0 */
+	unsigned bind_len;
 	wr_buf in;              /* the answer, until its head is complete */
 } handshake;
 
@@ -264,13 +266,20 @@ static void hs_fail(wr_conn *c, int err, const char *why)
 	wr__conn_abort(c, err < 0 ? err : -EPROTO, why);
 }
 
-static int new_socket(const struct addrinfo *ai)
+static int new_socket(const struct addrinfo *ai, const handshake *hs)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (hs->bind_len) {
+		int rc = wr__bind_source(fd, (const struct sockaddr *)&hs->bind_addr, hs->bind_len);
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+	}
 	return fd;
 }
 
@@ -280,7 +289,7 @@ static bool connect_next(wr_conn *c, handshake *hs, int *out_err)
 	while (hs->next) {
 		struct addrinfo *ai = hs->next;
 		hs->next = ai->ai_next;
-		int fd = new_socket(ai);
+		int fd = new_socket(ai, hs);
 		if (fd < 0) {
 			*out_err = fd;
 			continue;
@@ -430,10 +439,16 @@ static int hs_new(wr_loop *loop, const wr_url *u, const wr_client_options *o, ha
 	hs->loop = loop;
 	hs->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
 	int rc = 0;
-	if (u->tls) {
+	if (o && o->bind_addr) {
+		if (o->bind_addr_len < sizeof(sa_family_t) || o->bind_addr_len > sizeof(hs->bind_addr))
+			rc = -EINVAL;
+		else
+			memcpy(&hs->bind_addr, o->bind_addr, hs->bind_len = o->bind_addr_len);
+	}
+	if (rc == 0 && u->tls) {
 		char host[256];
 		rc = wr__url_host(u, host);
-		if (rc == 0 && !(hs->sni = strdup(host)))
+		if (rc == 0 && !(hs->sni = strdup(o && o->server_name ? o->server_name : host)))
 			rc = -ENOMEM;
 		if (rc == 0)
 			rc = loop_tls_ctx(loop, o ? o->tls : NULL, &hs->tls);
@@ -449,6 +464,18 @@ static int hs_new(wr_loop *loop, const wr_url *u, const wr_client_options *o, ha
 	}
 	*out = hs;
 	return 0;
+}
+
+/* The options' address as an addrinfo list of one, from the resolver's own numeric path so
+ * that it is freed like any other answer. */
+static int given_addr(const wr_client_options *o, struct addrinfo **out)
+{
+	char host[INET6_ADDRSTRLEN + 1], port[8];
+	if (o->addr_len < sizeof(sa_family_t) ||
+	    getnameinfo(o->addr, o->addr_len, host, sizeof(host), port, sizeof(port),
+	                NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return -EINVAL;
+	return wr__addr_resolve_numeric(host, (uint16_t)atoi(port), out);
 }
 
 int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opts,
@@ -470,9 +497,11 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	rc = hs_new(loop, &u, opts, &hs);
 	if (rc < 0)
 		return rc;
-	/* A numeric host is resolved here; a name on the resolver's thread, never this one. */
+	/* A numeric host is resolved here; a name on the resolver's thread, never this one. An
+	 * address given in the options is the only one tried. */
 	struct addrinfo *ai = NULL;
-	int nrc = wr__addr_resolve_numeric(host, u.port, &ai);
+	int nrc = opts && opts->addr ? given_addr(opts, &ai) :
+		wr__addr_resolve_numeric(host, u.port, &ai);
 	if (nrc < 0 && nrc != -EAGAIN) {
 		hs_free(hs);
 		return nrc;
@@ -480,7 +509,7 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	if (nrc == -EAGAIN && !loop->resolver && (rc = wr__resolver_new(loop->r, &loop->resolver)) < 0)
 		goto err_hs;
 	/* With the address known, a socket that cannot be made is the caller's error now. */
-	int fd = ai ? new_socket(ai) : -1;
+	int fd = ai ? new_socket(ai, hs) : -1;
 	if (ai && fd < 0) {
 		rc = fd;
 		goto err_hs;
