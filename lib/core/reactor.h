@@ -99,6 +99,9 @@ void wr__reactor_free(wr_reactor *r);
 void wr__reactor_set_listener(wr_reactor *r, int fd);
 /* Run until a stop has finished. 0 or -errno. Can be run again after it returned. */
 int wr__reactor_run(wr_reactor *r);
+/* One loop turn (waiting at most until the next timer tick): for a caller that drives the
+ * loop itself. 0 or -errno. */
+int wr__reactor_turn(wr_reactor *r);
 /* Thread-safe and async-signal-safe: ask the reactor to stop. */
 void wr__reactor_wake(wr_reactor *r);
 void wr__reactor_begin_stop(wr_reactor *r);
