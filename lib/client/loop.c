@@ -55,7 +55,6 @@ struct wr_loop {
 /* What one connection needs until it is open; owned by the connection (its WebSocket
  * state's hs slot) and freed when the handshake ends either way. */
 typedef struct handshake {
-	wr_loop *loop;
 	char *request;          /* the upgrade request up to the key header */
 	size_t request_len;
 	char **protocols;       /* NULL-terminated copies */
@@ -436,7 +435,6 @@ static int hs_new(wr_loop *loop, const wr_url *u, const wr_client_options *o, ha
 	handshake *hs = calloc(1, sizeof(*hs));
 	if (!hs)
 		return -ENOMEM;
-	hs->loop = loop;
 	hs->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
 	int rc = 0;
 	if (o && o->bind_addr) {

@@ -455,23 +455,40 @@ void wr__reactor_drain_posts(wr_reactor *r)
 				run_post(cqes[i].ud);
 }
 
+/* One turn: flush, submit and wait (at most until the next timer tick), completions, timers,
+ * closed connections freed. */
+static int turn(wr_reactor *r, wr_cqe *cqes)
+{
+	wr__conn_flush_all(r);
+	int rc = wr__ring_submit_wait(r->ring, wait_timeout(r));
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+		wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
+		return rc;
+	}
+	unsigned n;
+	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			dispatch(r, &cqes[i]);
+	run_timers(r);
+	wr__conn_free_closed(r);
+	return 0;
+}
+
+int wr__reactor_turn(wr_reactor *r)
+{
+	wr_cqe cqes[REAP_BATCH];
+	accept_arm(r);
+	return turn(r, cqes);
+}
+
 int wr__reactor_run(wr_reactor *r)
 {
 	wr_cqe cqes[REAP_BATCH];
 	accept_arm(r);
 	for (;;) {
-		wr__conn_flush_all(r);
-		int rc = wr__ring_submit_wait(r->ring, wait_timeout(r));
-		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
+		int rc = turn(r, cqes);
+		if (rc < 0)
 			return rc;
-		}
-		unsigned n;
-		while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
-			for (unsigned i = 0; i < n; i++)
-				dispatch(r, &cqes[i]);
-		run_timers(r);
-		wr__conn_free_closed(r);
 		if (stop_done(r))
 			break;
 	}

@@ -37,7 +37,7 @@ typedef struct wr_reactor_config {
 	/* An accepted connection (listener set): set up its transport and protocol. The
 	 * connection is open with the plain transport; receiving starts after return. */
 	void (*on_accept)(wr_conn *c, void *user);
-	void *user;                /* for on_accept and wr__reactor_user */
+	void *user;                /* for on_accept */
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -99,6 +99,9 @@ void wr__reactor_free(wr_reactor *r);
 void wr__reactor_set_listener(wr_reactor *r, int fd);
 /* Run until a stop has finished. 0 or -errno. Can be run again after it returned. */
 int wr__reactor_run(wr_reactor *r);
+/* One loop turn (waiting at most until the next timer tick): for a caller that drives the
+ * loop itself. 0 or -errno. */
+int wr__reactor_turn(wr_reactor *r);
 /* Thread-safe and async-signal-safe: ask the reactor to stop. */
 void wr__reactor_wake(wr_reactor *r);
 void wr__reactor_begin_stop(wr_reactor *r);
@@ -108,7 +111,6 @@ void wr__reactor_reset_stop(wr_reactor *r);
 void wr__reactor_drain_posts(wr_reactor *r);
 /* A repeating timer: fn(user) every period (1 ms resolution). 0 or -ENOMEM. */
 int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *user);
-static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
 /* The time this loop turn started, from the one clock (clock.h). */
 static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }
