@@ -38,6 +38,8 @@ typedef struct wr_server_config {
 	unsigned close_timeout_ms;    /* WebSocket closing handshake; 5000 */
 	int backlog;                  /* listen(2) backlog; 4096 */
 	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
+	size_t fiber_stack_bytes;     /* stack of a fiber handler (wring/fiber.h), rounded up to
+	                                 pages, plus a guard page; 64 KiB */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

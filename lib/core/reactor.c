@@ -111,6 +111,8 @@ void wr__reactor_free(wr_reactor *r)
 		n = e->next;
 		free(e);
 	}
+	if (r->ext_free)
+		r->ext_free(r->ext);
 	wr__pool_finish(&r->pool);
 	free(r->conns);
 	free(r->free_idx);
@@ -146,6 +148,19 @@ int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *
 	e->next = r->every;
 	r->every = e;
 	return 0;
+}
+
+wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *user)
+{
+	wr_every *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->next_ns = UINT64_MAX; /* period 0: one-shot */
+	e->fn = fn;
+	e->user = user;
+	e->next = r->every;
+	r->every = e;
+	return e;
 }
 
 int wr__listen(const char *host, uint16_t port, int backlog, int *out_fd, uint16_t *out_port)
@@ -248,6 +263,11 @@ static void run_timers(wr_reactor *r)
 	}
 	for (wr_every *e = r->every; e; e = e->next) {
 		if (r->now_ns >= e->next_ns) {
+			if (!e->period_ns) {
+				e->next_ns = UINT64_MAX; /* one-shot: fn may arm it again */
+				e->fn(e->user);
+				continue;
+			}
 			e->next_ns += e->period_ns;
 			if (e->next_ns <= r->now_ns)
 				e->next_ns = r->now_ns + e->period_ns;

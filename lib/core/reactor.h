@@ -78,6 +78,10 @@ struct wr_reactor {
 	uint64_t next_tick_ns;
 	wr_list wheel[WR_WHEEL_SLOTS];
 	wr_every *every;
+	/* A slot for one upper layer's per-reactor state (the fiber scheduler): the core only
+	 * frees it, with the function given, when the reactor goes. */
+	void *ext;
+	void (*ext_free)(void *ext);
 	/* memory */
 	wr_pool pool;            /* protocol and transport states */
 	wr_seg *seg_pool;
@@ -108,6 +112,11 @@ void wr__reactor_reset_stop(wr_reactor *r);
 void wr__reactor_drain_posts(wr_reactor *r);
 /* A repeating timer: fn(user) every period (1 ms resolution). 0 or -ENOMEM. */
 int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *user);
+/* A one-shot timer, disarmed at first: wr__reactor_timer_set arms it for an absolute time on
+ * the one clock (UINT64_MAX disarms); it fires once, then stays disarmed. Freed with the
+ * reactor. NULL on -ENOMEM. */
+wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *user);
+static inline void wr__reactor_timer_set(wr_every *e, uint64_t at_ns) { e->next_ns = at_ns; }
 static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
 /* The time this loop turn started, from the one clock (clock.h). */

@@ -14,6 +14,7 @@
 #include "reactor.h"
 #include "router.h"
 #include "tls.h"
+#include "fiber_ws.h"
 #include "ws.h"
 
 #define MAX_WS_ROUTES 64
@@ -196,6 +197,37 @@ int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *
 		         .close_timeout_ms = srv->cfg.close_timeout_ms },
 	};
 	/* HTTP hands the upgraded connection to the WebSocket layer's hook. */
+	wr_route rt = { .kind = WR_ROUTE_UPGRADE, .fn.upgrade = wr__ws_upgrade, .user = wr };
+	int rc = add_route(srv, "GET", path, &rt);
+	if (rc < 0) {
+		free(wr);
+		return rc;
+	}
+	srv->ws_routes[srv->nws_routes++] = wr;
+	return 0;
+}
+
+int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fiber *f)
+{
+	if (!srv || !f || !f->handler || !path)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	if (srv->nws_routes == MAX_WS_ROUTES)
+		return -ENOSPC;
+	/* One allocation: the WebSocket route, then the fiber route its callbacks point to. */
+	wr_ws_route *wr = malloc(sizeof(*wr) + sizeof(wr_fiber_route));
+	if (!wr)
+		return -ENOMEM;
+	wr_fiber_route *fr = (wr_fiber_route *)(wr + 1);
+	*fr = (wr_fiber_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes };
+	*wr = (wr_ws_route){
+		.cfg = { .max_message_bytes = srv->cfg.max_message_bytes,
+		         .ping_interval_ms = srv->cfg.ping_interval_ms,
+		         .close_timeout_ms = srv->cfg.close_timeout_ms },
+		.on_pressure = wr__fiber_ws_pressure,
+	};
+	wr__fiber_ws_handlers(fr, &wr->h);
 	wr_route rt = { .kind = WR_ROUTE_UPGRADE, .fn.upgrade = wr__ws_upgrade, .user = wr };
 	int rc = add_route(srv, "GET", path, &rt);
 	if (rc < 0) {

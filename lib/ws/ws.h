@@ -27,6 +27,9 @@ typedef struct wr_ws_config {
 typedef struct wr_ws_route {
 	wr_ws_handlers h;
 	wr_ws_config cfg;
+	/* Optional: a send left more than the drain mark queued (on_drain will follow). Its
+	 * result is the send's: a fiber route waits here for the drain. */
+	int (*on_pressure)(wr_conn *c, void *user);
 } wr_ws_route;
 
 /* What only some connections need, allocated on first need: the reassembly buffer of a

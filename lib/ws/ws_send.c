@@ -93,8 +93,12 @@ static int after_queue(wr_conn *c)
 		wr__conn_abort(c, -ENOBUFS, why);
 		return -ENOBUFS;
 	}
-	if (c->out_bytes > DRAIN_MARK)
+	if (c->out_bytes > DRAIN_MARK) {
 		wr__conn_want_writable(c);
+		const wr_ws_route *rt = ws_state(c)->rt;
+		if (rt->on_pressure)
+			return rt->on_pressure(c, rt->h.user);
+	}
 	return 0;
 }
 
