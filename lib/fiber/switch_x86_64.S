@@ -27,7 +27,11 @@ wr__fiber_switch:
 	popq %r12
 	popq %rbx
 	popq %rbp
-	ret
+	/* Not `ret`: the return address belongs to the other stack's call, so a ret would miss
+	 * the CPU's return-stack prediction on every switch; an indirect jump is predicted by
+	 * its target history instead (measured: bench/fiber_switch_bench). */
+	popq %r11
+	jmpq *%r11
 	.cfi_endproc
 	.size wr__fiber_switch, .-wr__fiber_switch
 
