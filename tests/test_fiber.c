@@ -259,3 +259,35 @@ Test(fiber, stack_overflow_hits_the_guard_page, .exit_code = 42)
 	close(fd);
 	exit(44);
 }
+
+/* ---- the server's wr_ws named and behaving as the blocking client ---- */
+
+static atomic_int sym_ok;
+
+static void symmetric(wr_ws *ws, const wr_req *req, void *user)
+{
+	int ok = wr_ws_send(ws, "\xff", 1, WR_OP_TEXT) == -EINVAL &&   /* UTF-8 checked */
+	         wr_ws_send_binary(ws, "\xff", 1) == 0 &&
+	         wr_ws_ping(ws, "p", 1) == 0 &&
+	         wr_ws_close(ws, 0, "reason") == -EINVAL &&           /* 0 takes no reason */
+	         wr_ws_close(ws, 0, NULL) == 0 &&                     /* 0 is 1000 */
+	         wr_ws_close(ws, 4000, NULL) == 0 &&                  /* again: 0 */
+	         wr_ws_send_binary(ws, "x", 1) == -EPIPE;
+	atomic_store(&sym_ok, ok ? 1 : -1);
+}
+
+Test(fiber, server_send_and_close_behave_as_the_client)
+{
+	int err;
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1 }, &err);
+	cr_assert(srv);
+	cr_assert_eq(wr_server_websocket_fiber(srv, "/s", &(wr_ws_fiber){ .handler = symmetric }), 0);
+	uint16_t port = live_start(srv);
+	int fd = ws_open(port, "/s");
+	expect(fd, WR_OP_BINARY, "\xff", 1);
+	expect(fd, WR_OP_PING, "p", 1);
+	cr_assert_eq(close_code(fd), 1000);
+	cr_assert_eq(atomic_load(&sym_ok), 1);
+	close(fd);
+	wr_server_free(srv);
+}

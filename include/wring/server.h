@@ -116,12 +116,17 @@ WR_API int wr_upgrade_header(wr_upgrade *up, const char *name, const char *value
 WR_API int wr_upgrade_protocol(wr_upgrade *up, const char *protocol);
 WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
 
-/* Send one message (text, binary, ping, pong). data is copied into the output buffer and
- * flushed once per loop turn. Returns 0; -EINVAL (bad opcode, control > 125 bytes, text not
- * UTF-8 is NOT checked: the caller promises it); -EPIPE after close; -ENOBUFS when past
- * max_send_buffer (the connection is then closed with 1008). */
+/* Send one message (text, binary, ping, pong). data is borrowed until return: it is copied
+ * into the output buffer and flushed once per loop turn. Returns 0; -EINVAL (bad opcode,
+ * control > 125 bytes, text that is not UTF-8: checked, as the blocking client does); -EPIPE
+ * after close; -ENOBUFS when past max_send_buffer (the connection is then closed with 1008).
+ * On a fiber route, from the connection's handler, a send that leaves more than 64 KiB queued
+ * waits for the drain (wring/fiber.h): -ETIMEDOUT when it does not come in time. */
 WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);
 WR_API int wr_ws_send_text(wr_ws *ws, const char *text);
+/* The blocking client's names, for the same things: binary message; ping (<= 125 bytes). */
+WR_API int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len);
+WR_API int wr_ws_ping(wr_ws *ws, const void *data, size_t len);
 /* Send without copying: data must stay valid until the completion callback, which runs on
  * this reactor with status 0 once the kernel is done with it, or a negative code if the
  * connection closed first. */
@@ -139,8 +144,9 @@ WR_API void wr_frame_unref(wr_frame *f);
  * wr_ws_send. A client connection (which must mask) copies and masks it. */
 WR_API int wr_ws_send_frame(wr_ws *ws, wr_frame *f);
 
-/* Start the closing handshake (code 1000-4999 except the reserved ones; reason <= 123 bytes
- * of UTF-8, borrowed). Further sends fail with -EPIPE. */
+/* Start the closing handshake (code 1000-4999 except the reserved ones, or 0 for 1000 with no
+ * reason; reason <= 123 bytes of UTF-8, borrowed until return). Further sends fail with
+ * -EPIPE. Returns 0, also when already closing or closed (as wr_client_close), or -EINVAL. */
 WR_API int wr_ws_close(wr_ws *ws, int code, const char *reason);
 WR_API size_t wr_ws_buffered(const wr_ws *ws);
 WR_API void *wr_ws_data(const wr_ws *ws);

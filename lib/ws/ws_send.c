@@ -68,12 +68,16 @@ int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *dat
 	return rc;
 }
 
-static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, size_t len)
+static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, const void *data,
+                      size_t len)
 {
 	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
 		return -EPIPE;
 	switch (op) {
 	case WR_OP_TEXT:
+		/* As the blocking client does: a peer must fail a connection on bad UTF-8 (1007),
+		 * so refusing it here keeps the connection. */
+		return !len || wr__utf8_valid(data, len) ? 0 : -EINVAL;
 	case WR_OP_BINARY:
 		return 0;
 	case WR_OP_PING:
@@ -106,7 +110,7 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, op, len);
+	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	rc = wr__ws_queue_frame(c, s, op, data, len);
@@ -118,6 +122,16 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 int wr_ws_send_text(wr_ws *ws, const char *text)
 {
 	return wr_ws_send(ws, text, strlen(text), WR_OP_TEXT);
+}
+
+int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len)
+{
+	return wr_ws_send(ws, data, len, WR_OP_BINARY);
+}
+
+int wr_ws_ping(wr_ws *ws, const void *data, size_t len)
+{
+	return wr_ws_send(ws, data, len, WR_OP_PING);
 }
 
 /* Should a send "without copy" copy after all? Masking (client) or the transport (TLS)
@@ -133,7 +147,7 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, op, len);
+	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	if (copy_instead(c, s, len)) {
@@ -156,15 +170,16 @@ int wr_ws_close(wr_ws *ws, int code, const char *reason)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	if (!(s->flags & WS_OPEN) || !wr__conn_is_open(c))
-		return -EPIPE;
-	if (s->flags & WS_CLOSE_SENT)
-		return -EALREADY;
 	size_t rl = reason ? strlen(reason) : 0;
-	if (!wr__ws_close_code_sendable(code) || rl > 123 ||
+	/* As the blocking client: 0 means 1000 (a reason needs a code). */
+	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
 	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
 		return -EINVAL;
-	wr__ws_shutdown(c, s, code, reason ? reason : "");
+	/* Closing twice, or after the peer closed, is not an error: the connection is closing
+	 * or closed, which is what was asked (the blocking client answers the same). */
+	if (!(s->flags & WS_OPEN) || !wr__conn_is_open(c) || (s->flags & WS_CLOSE_SENT))
+		return 0;
+	wr__ws_shutdown(c, s, code ? code : WR_CLOSE_NORMAL, reason ? reason : "");
 	return 0;
 }
 
@@ -221,7 +236,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, f->op, f->len);
+	int rc = check_send(c, s, f->op, f->bytes + f->hdr_len, f->len);
 	if (rc < 0)
 		return rc;
 	if (copy_instead(c, s, f->len)) {
