@@ -222,6 +222,39 @@ Test(client, ping_and_read_timeout)
 	wr_client_free(c);
 }
 
+Test(client, fragmented_send_with_a_ping_between_and_misuse)
+{
+	wr_client *c = connect_path("/ws", NULL);
+	/* "h\xc3\xa9llo" cut inside the two-byte character, a ping between the pieces */
+	cr_assert_eq(wr_client_send_fragment(c, "h\xc3", 2, WR_OP_TEXT, false), 0);
+	cr_assert_eq(wr_client_ping(c, "p", 1), 0);
+	cr_assert_eq(wr_client_send_text(c, "new"), -EBUSY);
+	cr_assert_eq(wr_client_send_fragment(c, "x", 1, WR_OP_BINARY, false), -EINVAL);
+	cr_assert_eq(wr_client_send_fragment(c, "\xff", 1, WR_OP_TEXT, false), -EINVAL);
+	cr_assert_eq(wr_client_send_fragment(c, "\xa9l", 2, WR_OP_TEXT, false), 0);
+	cr_assert_eq(wr_client_send_fragment(c, "l\xc3", 2, WR_OP_TEXT, true), -EINVAL); /* cut */
+	cr_assert_eq(wr_client_send_fragment(c, "lo", 2, WR_OP_TEXT, true), 0);
+	wr_msg m;
+	int rc = wr_client_read(c, &m);
+	cr_assert_gt(rc, 0, "read: %d %s", rc, wr_strerror(rc));
+	cr_assert_eq(m.opcode, WR_OP_TEXT);
+	cr_assert_eq(m.len, 6);
+	cr_assert(!memcmp(m.data, "h\xc3\xa9llo", 6));
+	/* binary, then whole messages again */
+	cr_assert_eq(wr_client_send_fragment(c, "ab", 2, WR_OP_BINARY, false), 0);
+	cr_assert_eq(wr_client_send_fragment(c, "cd", 2, WR_OP_BINARY, true), 0);
+	rc = wr_client_read(c, &m);
+	cr_assert_gt(rc, 0, "read: %d %s", rc, wr_strerror(rc));
+	cr_assert_eq(m.opcode, WR_OP_BINARY);
+	cr_assert(m.len == 4 && !memcmp(m.data, "abcd", 4));
+	cr_assert_eq(wr_client_send_text(c, "whole"), 0);
+	cr_assert_gt(wr_client_read(c, &m), 0);
+	cr_assert(m.len == 5 && !memcmp(m.data, "whole", 5));
+	cr_assert_eq(wr_client_close(c, 0, NULL), 0);
+	cr_assert_eq(wr_client_close(c, 0, NULL), 0);
+	wr_client_free(c);
+}
+
 Test(client, urls)
 {
 	static const char *bad[] = {

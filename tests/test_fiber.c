@@ -276,6 +276,52 @@ static void symmetric(wr_ws *ws, const wr_req *req, void *user)
 	atomic_store(&sym_ok, ok ? 1 : -1);
 }
 
+static atomic_int frag_ok;
+
+static void fragments(wr_ws *ws, const wr_req *req, void *user)
+{
+	int ok = wr_ws_send_fragment(ws, "h\xc3", 2, WR_OP_TEXT, false) == 0 &&
+	         wr_ws_ping(ws, "p", 1) == 0 &&                                  /* between */
+	         wr_ws_send_binary(ws, "x", 1) == -EBUSY &&                      /* new message */
+	         wr_ws_send_fragment(ws, "x", 1, WR_OP_BINARY, false) == -EINVAL && /* other op */
+	         wr_ws_send_fragment(ws, "\xff", 1, WR_OP_TEXT, false) == -EINVAL &&
+	         wr_ws_send_fragment(ws, "\xa9l", 2, WR_OP_TEXT, false) == 0 &&
+	         wr_ws_send_fragment(ws, "l\xc3", 2, WR_OP_TEXT, true) == -EINVAL &&
+	         wr_ws_send_fragment(ws, "lo", 2, WR_OP_TEXT, true) == 0 &&
+	         wr_ws_send_text(ws, "after") == 0;
+	atomic_store(&frag_ok, ok ? 1 : -1);
+}
+
+static void expect_frame(int fd, int op, int fin, const void *p, size_t n)
+{
+	char buf[256];
+	int rop, rfin;
+	ssize_t got = live_ws_recv(fd, &rop, &rfin, buf, sizeof(buf));
+	cr_assert_eq(got, (ssize_t)n);
+	cr_assert_eq(rop, op);
+	cr_assert_eq(!!rfin, fin);
+	cr_assert(!memcmp(buf, p, n));
+}
+
+Test(fiber, fragmented_send_with_a_ping_between_and_misuse)
+{
+	int err;
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1 }, &err);
+	cr_assert(srv);
+	cr_assert_eq(wr_server_websocket_fiber(srv, "/f", &(wr_ws_fiber){ .handler = fragments }), 0);
+	uint16_t port = live_start(srv);
+	int fd = ws_open(port, "/f");
+	expect_frame(fd, WR_OP_TEXT, 0, "h\xc3", 2);
+	expect_frame(fd, WR_OP_PING, 1, "p", 1);
+	expect_frame(fd, WR_OP_CONT, 0, "\xa9l", 2);
+	expect_frame(fd, WR_OP_CONT, 1, "lo", 2);
+	expect_frame(fd, WR_OP_TEXT, 1, "after", 5);
+	cr_assert_eq(close_code(fd), 1000);
+	cr_assert_eq(atomic_load(&frag_ok), 1);
+	close(fd);
+	wr_server_free(srv);
+}
+
 Test(fiber, server_send_and_close_behave_as_the_client)
 {
 	int err;

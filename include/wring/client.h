@@ -45,6 +45,11 @@ WR_API int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode 
 WR_API int wr_client_send_text(wr_client *c, const char *text);
 WR_API int wr_client_send_binary(wr_client *c, const void *data, size_t len);
 WR_API int wr_client_ping(wr_client *c, const void *data, size_t len);
+/* One message in several frames, as wr_ws_send_fragment: op the same for every piece, fin on
+ * the last; pings may go between; text checked for UTF-8 across the pieces. -EINVAL for a
+ * changed opcode or bad UTF-8, -EBUSY from whole-message sends while one is unfinished. */
+WR_API int wr_client_send_fragment(wr_client *c, const void *data, size_t len, wr_opcode op,
+                                   bool fin);
 /* Wait for the next message. Returns WR_OP_TEXT or WR_OP_BINARY with *out_msg set (valid
  * until the next call on c), 0 when the connection closed (see wr_client_close_code), or
  * -errno (-ETIMEDOUT with read_timeout_ms; -EPROTO/-EILSEQ/-EMSGSIZE when the server broke

@@ -124,6 +124,13 @@ WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
  * waits for the drain (wring/fiber.h): -ETIMEDOUT when it does not come in time. */
 WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);
 WR_API int wr_ws_send_text(wr_ws *ws, const char *text);
+/* One message in several frames (server and async client): op is WR_OP_TEXT or WR_OP_BINARY
+ * for every piece, fin true on the last. Pings, pongs and the close may go between the pieces;
+ * a text message is checked for UTF-8 across the pieces (a piece may end inside a character,
+ * the last may not). data is borrowed until return. Returns as wr_ws_send, and -EINVAL for
+ * another opcode than the message began with or bad UTF-8 (the piece is not sent); while a
+ * fragmented message is unfinished, whole-message sends get -EBUSY. */
+WR_API int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, bool fin);
 /* The blocking client's names, for the same things: binary message; ping (<= 125 bytes). */
 WR_API int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len);
 WR_API int wr_ws_ping(wr_ws *ws, const void *data, size_t len);

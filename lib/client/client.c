@@ -65,6 +65,8 @@ struct wr_client {
 	size_t in_pos, in_len;
 	wr_buf msg;                /* reassembly of a message that came in pieces */
 	uint8_t *out;              /* 14 + OUT_CHUNK bytes: header and masked payload */
+	wr_opcode frag_op;         /* a message sent in fragments is unfinished (0: none) */
+	wr_utf8 frag_utf8;         /* its UTF-8 state across the pieces (text) */
 };
 
 /* 0 means no deadline. */
@@ -215,13 +217,22 @@ static void transport_close(wr_client *c)
 /* ---- frames ---- */
 
 /* One masked frame with a fresh key; the payload is masked in OUT_CHUNK pieces. */
+static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
+                          uint64_t deadline);
+
 static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
                       uint64_t deadline)
+{
+	return send_frame_fin(c, op, true, data, len, deadline);
+}
+
+static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
+                          uint64_t deadline)
 {
 	uint8_t key[4];
 	uint64_t r = wr__rand_next(&c->rng);
 	memcpy(key, &r, 4);
-	size_t h = wr__ws_frame_header(c->out, true, op, len, key);
+	size_t h = wr__ws_frame_header(c->out, fin, op, len, key);
 	const uint8_t *src = data;
 	size_t done = 0;
 	do {
@@ -550,10 +561,14 @@ int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
 		return -EINVAL;
 	switch (op) {
 	case WR_OP_TEXT:
+		if (c->frag_op)
+			return -EBUSY; /* a message sent in fragments is not finished */
 		if (len && !wr__utf8_valid(data, len))
 			return -EINVAL;
 		break;
 	case WR_OP_BINARY:
+		if (c->frag_op)
+			return -EBUSY;
 		break;
 	case WR_OP_PING:
 	case WR_OP_PONG:
@@ -570,6 +585,32 @@ int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		dropped(c);
 	return rc;
+}
+
+int wr_client_send_fragment(wr_client *c, const void *data, size_t len, wr_opcode op, bool fin)
+{
+	if (!c || (!data && len) || (op != WR_OP_TEXT && op != WR_OP_BINARY))
+		return -EINVAL;
+	if (c->frag_op && c->frag_op != op)
+		return -EINVAL;
+	if (c->state != CS_OPEN)
+		return -EPIPE;
+	wr_utf8 u = c->frag_utf8;
+	if (op == WR_OP_TEXT) {
+		if (!c->frag_op)
+			wr__utf8_init(&u);
+		if ((len && wr__utf8_feed(&u, data, len) < 0) || (fin && wr__utf8_finish(&u) < 0))
+			return -EINVAL;
+	}
+	int rc = send_frame_fin(c, c->frag_op ? WR_OP_CONT : op, fin, data, len,
+	                        deadline_in(c->read_ms));
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		dropped(c);
+	if (rc < 0)
+		return rc;
+	c->frag_utf8 = u;
+	c->frag_op = fin ? 0 : op;
+	return 0;
 }
 
 int wr_client_send_text(wr_client *c, const char *text)

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "http_req.h"
+#include "utf8.h"
 #include "ws_codec.h"
 
 typedef struct wr_ws_config {
@@ -37,6 +38,7 @@ typedef struct wr_ws_route {
  * subprotocol. */
 typedef struct wr_ws_extra {
 	wr_buf msg;
+	wr_utf8 frag_utf8;     /* a text message sent in fragments: UTF-8 state across them */
 	uint8_t ctrl[WR_WS_CTRL_MAX];
 	uint8_t protocol_len;
 	char protocol[47];

@@ -23,13 +23,19 @@ static uint32_t next_key(wr_ws_state *s)
 
 int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len)
 {
+	return wr__ws_queue_frame_fin(c, s, op, true, data, len);
+}
+
+int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
+                           size_t len)
+{
 	uint8_t hdr[14], key[4];
 	bool client = s->flags & WS_CLIENT;
 	if (client) {
 		uint32_t k = next_key(s);
 		memcpy(key, &k, 4);
 	}
-	size_t hl = wr__ws_frame_header(hdr, true, op, len, client ? key : NULL);
+	size_t hl = wr__ws_frame_header(hdr, fin, op, len, client ? key : NULL);
 	if (hl + len <= WR_SEG_SIZE) {
 		uint8_t *p = wr__conn_reserve(c, hl + len);
 		if (!p)
@@ -75,11 +81,13 @@ static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, cons
 		return -EPIPE;
 	switch (op) {
 	case WR_OP_TEXT:
+		if (s->flags & WS_FRAG)
+			return -EBUSY; /* a message sent in fragments is not finished */
 		/* As the blocking client does: a peer must fail a connection on bad UTF-8 (1007),
 		 * so refusing it here keeps the connection. */
 		return !len || wr__utf8_valid(data, len) ? 0 : -EINVAL;
 	case WR_OP_BINARY:
-		return 0;
+		return s->flags & WS_FRAG ? -EBUSY : 0;
 	case WR_OP_PING:
 	case WR_OP_PONG:
 		return len <= WR_WS_CTRL_MAX ? 0 : -EINVAL;
@@ -132,6 +140,40 @@ int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len)
 int wr_ws_ping(wr_ws *ws, const void *data, size_t len)
 {
 	return wr_ws_send(ws, data, len, WR_OP_PING);
+}
+
+int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, bool fin)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	if (op != WR_OP_TEXT && op != WR_OP_BINARY)
+		return -EINVAL;
+	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
+		return -EPIPE;
+	unsigned cur = s->flags & WS_FRAG;
+	unsigned want = op == WR_OP_TEXT ? WS_FRAG_TEXT : WS_FRAG_BINARY;
+	if (cur && cur != want)
+		return -EINVAL; /* the message began with the other opcode */
+	if (op == WR_OP_TEXT) {
+		/* Fail-fast across the pieces: a piece may end inside a character, the message
+		 * may not. Checked on a copy, so a refused piece leaves the state as it was. */
+		wr_ws_extra *x = wr__ws_extra(c, s);
+		if (!x)
+			return -ENOMEM;
+		wr_utf8 u;
+		if (cur)
+			u = x->frag_utf8;
+		else
+			wr__utf8_init(&u);
+		if ((len && wr__utf8_feed(&u, data, len) < 0) || (fin && wr__utf8_finish(&u) < 0))
+			return -EINVAL;
+		x->frag_utf8 = u;
+	}
+	int rc = wr__ws_queue_frame_fin(c, s, cur ? WR_OP_CONT : op, fin, data, len);
+	if (rc < 0)
+		return rc;
+	s->flags = (uint16_t)((s->flags & ~WS_FRAG) | (fin ? 0 : want));
+	return after_queue(c);
 }
 
 /* Should a send "without copy" copy after all? Masking (client) or the transport (TLS)
