@@ -162,6 +162,32 @@ WR_API wr_str wr_ws_protocol(const wr_ws *ws);
 /* Index of the reactor that owns ws (0-based). */
 WR_API unsigned wr_ws_reactor(const wr_ws *ws);
 
+/* ---- handles: sending from any thread ---- */
+
+/* A wr_ws pointer is a slot that is reused once the connection is gone: another thread must
+ * not keep one. A handle names the connection for good (reactor, slot, generation): once the
+ * connection has closed it is stale, and using it gets -ESTALE, never another peer. */
+typedef struct wr_handle {
+	uint64_t v;
+} wr_handle;
+
+/* On ws's reactor (a callback or its fiber): ws's handle, a value to copy anywhere. */
+WR_API wr_handle wr_ws_handle(const wr_ws *ws);
+
+/* Thread-safe and lock-free: queue a message for the connection h names, on its reactor
+ * (data is copied before return; up to 480 bytes into a preallocated node, larger payloads
+ * allocate), and wake that reactor with IORING_OP_MSG_RING when no wake-up is pending. It is
+ * sent from there as wr_ws_send would, in the order of the calls from one thread. Returns 0;
+ * -ESTALE when the connection has closed (one that closes before delivery drops it); -EINVAL
+ * (bad opcode, control over 125 bytes, text not UTF-8); -ESHUTDOWN once the server stops;
+ * -EAGAIN when 2048 posts already wait for that reactor; -ENOMEM. Not concurrently with
+ * wr_server_free. */
+WR_API int wr_server_send(wr_server *srv, wr_handle h, const void *data, size_t len,
+                          wr_opcode op);
+/* Thread-safe and lock-free, as wr_server_send: start the closing handshake as wr_ws_close
+ * (code 0 is 1000; reason borrowed until return). */
+WR_API int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason);
+
 /* ---- running ---- */
 
 /* Bind host:port on every reactor (SO_REUSEPORT) and serve until wr_server_stop(). Port 0

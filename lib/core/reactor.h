@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "inbox.h"
 #include "list.h"
 #include "pool.h"
 #include "ring.h"
@@ -37,7 +38,9 @@ typedef struct wr_reactor_config {
 	/* An accepted connection (listener set): set up its transport and protocol. The
 	 * connection is open with the plain transport; receiving starts after return. */
 	void (*on_accept)(wr_conn *c, void *user);
-	void *user;                /* for on_accept and wr__reactor_user */
+	/* A post from the inbox for an open connection c (a stale one is dropped). */
+	void (*on_post)(wr_conn *c, const wr_inbox_msg *m, void *user);
+	void *user;                /* for on_accept, on_post and wr__reactor_user */
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -82,6 +85,7 @@ struct wr_reactor {
 	 * frees it, with the function given, when the reactor goes. */
 	void *ext;
 	void (*ext_free)(void *ext);
+	wr_inbox inbox;          /* posts for connections from any thread */
 	/* memory */
 	wr_pool pool;            /* protocol and transport states */
 	wr_seg *seg_pool;

@@ -30,6 +30,11 @@ typedef struct srv_reactor {
 	wr_http_ctx *http;
 	int start_rc;
 	bool posts_open;          /* accepts wr_server_run_on; guarded by the server's post lock */
+	/* Handles (wr_server_send/close), without a lock: a sender counts itself in, then
+	 * checks open; the reactor closes, then waits for the count to fall to zero before its
+	 * inbox may go. */
+	atomic_bool handles_open;
+	atomic_uint senders;
 } srv_reactor;
 
 struct wr_server {
@@ -238,6 +243,74 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 	return 0;
 }
 
+/* ---- handles: any thread ---- */
+
+enum { POST_SEND = 1, POST_CLOSE };
+
+/* On the owning reactor: a post whose connection is still the one named. */
+static void on_post(wr_conn *c, const wr_inbox_msg *m, void *user)
+{
+	wr_ws *ws = (wr_ws *)c; /* handles are only made from a wr_ws */
+	if (m->kind == POST_SEND)
+		wr_ws_send(ws, m->data, m->len, (wr_opcode)m->op);
+	else
+		wr_ws_close(ws, m->code, m->len ? (const char *)m->data : NULL);
+}
+
+wr_handle wr_ws_handle(const wr_ws *ws)
+{
+	const wr_conn *c = (const wr_conn *)ws;
+	return (wr_handle){ (uint64_t)wr__reactor_idx(c->r) << 56 | wr__conn_ref(c) };
+}
+
+static int post(wr_server *srv, wr_handle h, uint8_t kind, uint8_t op, uint16_t code,
+                const void *data, size_t len)
+{
+	unsigned idx = (unsigned)(h.v >> 56);
+	if (!srv || !srv->rs || idx >= srv->nreactors)
+		return -EINVAL;
+	srv_reactor *sr = &srv->rs[idx];
+	atomic_fetch_add(&sr->senders, 1);
+	int rc = -ESHUTDOWN;
+	if (atomic_load(&sr->handles_open))
+		rc = wr__inbox_post(&sr->r->inbox, h.v & 0x00ffffffffffffffull, kind, op, code, data,
+		                    len);
+	atomic_fetch_sub(&sr->senders, 1);
+	return rc;
+}
+
+int wr_server_send(wr_server *srv, wr_handle h, const void *data, size_t len, wr_opcode op)
+{
+	if (!data && len)
+		return -EINVAL;
+	switch (op) {
+	case WR_OP_TEXT:
+		if (len && !wr__utf8_valid(data, len))
+			return -EINVAL;
+		break;
+	case WR_OP_BINARY:
+		break;
+	case WR_OP_PING:
+	case WR_OP_PONG:
+		if (len > WR_WS_CTRL_MAX)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return post(srv, h, POST_SEND, (uint8_t)op, 0, data, len);
+}
+
+int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason)
+{
+	size_t rl = reason ? strlen(reason) : 0;
+	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
+	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+		return -EINVAL;
+	/* The reason travels NUL-terminated. */
+	return post(srv, h, POST_CLOSE, 0, (uint16_t)code, reason, rl ? rl + 1 : 0);
+}
+
 /* Every accepted connection: its transport, then HTTP. */
 static void on_accept(wr_conn *c, void *user)
 {
@@ -275,6 +348,7 @@ static int reactor_setup(srv_reactor *sr)
 		.linger_ms = cfg->close_timeout_ms < 2000 ? cfg->close_timeout_ms : 2000,
 		.stop_ms = cfg->close_timeout_ms,
 		.on_accept = on_accept,
+		.on_post = on_post,
 		.user = sr,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
@@ -301,6 +375,7 @@ static void *reactor_main(void *arg)
 		pthread_mutex_lock(&srv->post_lock);
 		sr->posts_open = true;
 		pthread_mutex_unlock(&srv->post_lock);
+		atomic_store(&sr->handles_open, true);
 	}
 	pthread_mutex_lock(&srv->start_lock);
 	sr->start_rc = rc;
@@ -314,6 +389,9 @@ static void *reactor_main(void *arg)
 		pthread_mutex_lock(&srv->post_lock);
 		sr->posts_open = false;
 		pthread_mutex_unlock(&srv->post_lock);
+		atomic_store(&sr->handles_open, false);
+		while (atomic_load(&sr->senders))
+			sched_yield();
 		wr__reactor_drain_posts(sr->r);
 		if (rc < 0)
 			srv->run_rc = rc;
