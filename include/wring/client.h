@@ -22,6 +22,10 @@ typedef struct wr_client_options {
 	unsigned handshake_timeout_ms;/* default 10000 */
 	unsigned close_timeout_ms;    /* default 5000 */
 	unsigned read_timeout_ms;     /* blocking read; 0 = wait forever */
+	unsigned ping_interval_ms;    /* ping after this much silence from the server, and fail
+	                                 the connection (-ETIMEDOUT, close 1006) when nothing, not
+	                                 even the pong, comes within as long again; 0 = never.
+	                                 The blocking client pings from inside wr_client_read. */
 	const wr_tls_config *tls;     /* wss:// settings; NULL = verify against the system store */
 } wr_client_options;
 

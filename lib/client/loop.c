@@ -495,7 +495,10 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	wr_ws_route rt = {
 		.h = *h,
 		.cfg = { .max_message_bytes = opts ? opts->max_message_bytes : 0,
-		         .ping_interval_ms = (unsigned)-1, /* clients answer pings; they do not send them */
+		         /* as the server: a ping after this much silence, a failure after as much
+		          * again; by default clients only answer pings */
+		         .ping_interval_ms = opts && opts->ping_interval_ms ? opts->ping_interval_ms
+		                                                           : (unsigned)-1,
 		         .close_timeout_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000 },
 	};
 	wr_ws_client_state *cs = wr__ws_client_new(c, &rt, wr__rand_next(&loop->rng));
