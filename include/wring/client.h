@@ -103,6 +103,12 @@ WR_API int wr_ws_error(const wr_ws *ws);
 /* A repeating timer on the loop: fn every `ms` milliseconds (resolution 1 ms). Returns 0. */
 WR_API int wr_loop_every(wr_loop *loop, unsigned ms, void (*fn)(wr_loop *loop, void *user),
                          void *user);
+/* Thread-safe and lock-free, as wr_server_send / wr_server_close (server.h): send to, or
+ * close, the loop's connection that h (wr_ws_handle, taken on the loop) names. -ESTALE once
+ * it has closed; -EINVAL for a handle of another loop or server. Not concurrently with
+ * wr_loop_free. */
+WR_API int wr_loop_send(wr_loop *loop, wr_handle h, const void *data, size_t len, wr_opcode op);
+WR_API int wr_loop_close(wr_loop *loop, wr_handle h, int code, const char *reason);
 /* Monotonic nanoseconds, as the loop sees them. */
 WR_API uint64_t wr_now_ns(void);
 

@@ -92,6 +92,27 @@ static void hs_free(handshake *hs)
 
 uint64_t wr_now_ns(void) { return wr__now_ns(); }
 
+static void on_post(wr_conn *c, const wr_inbox_msg *m, void *user)
+{
+	wr__ws_on_post(c, m);
+}
+
+int wr_loop_send(wr_loop *loop, wr_handle h, const void *data, size_t len, wr_opcode op)
+{
+	if (!loop || (h.v >> 56) || wr__ws_post_check(op, data, len) < 0)
+		return -EINVAL;
+	return wr__inbox_post(&loop->r->inbox, h.v, WR_WS_POST_SEND, (uint8_t)op, 0, data, len);
+}
+
+int wr_loop_close(wr_loop *loop, wr_handle h, int code, const char *reason)
+{
+	size_t rl = reason ? strlen(reason) : 0;
+	if (!loop || (h.v >> 56) || wr__ws_close_check(code, reason, rl) < 0)
+		return -EINVAL;
+	return wr__inbox_post(&loop->r->inbox, h.v, WR_WS_POST_CLOSE, 0, (uint16_t)code, reason,
+	                      rl ? rl + 1 : 0);
+}
+
 wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 {
 	static const wr_loop_config defaults = { .cpu = -1 };
@@ -105,6 +126,7 @@ wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 		.max_send_buffer = 64u << 20,
 		.linger_ms = 2000,
 		.stop_ms = 5000,
+		.on_post = on_post,
 	};
 	wr_loop *l = calloc(1, sizeof(*l));
 	if (!l) {

@@ -245,22 +245,10 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 
 /* ---- handles: any thread ---- */
 
-enum { POST_SEND = 1, POST_CLOSE };
-
 /* On the owning reactor: a post whose connection is still the one named. */
 static void on_post(wr_conn *c, const wr_inbox_msg *m, void *user)
 {
-	wr_ws *ws = (wr_ws *)c; /* handles are only made from a wr_ws */
-	if (m->kind == POST_SEND)
-		wr_ws_send(ws, m->data, m->len, (wr_opcode)m->op);
-	else
-		wr_ws_close(ws, m->code, m->len ? (const char *)m->data : NULL);
-}
-
-wr_handle wr_ws_handle(const wr_ws *ws)
-{
-	const wr_conn *c = (const wr_conn *)ws;
-	return (wr_handle){ (uint64_t)wr__reactor_idx(c->r) << 56 | wr__conn_ref(c) };
+	wr__ws_on_post(c, m);
 }
 
 static int post(wr_server *srv, wr_handle h, uint8_t kind, uint8_t op, uint16_t code,
@@ -281,34 +269,18 @@ static int post(wr_server *srv, wr_handle h, uint8_t kind, uint8_t op, uint16_t 
 
 int wr_server_send(wr_server *srv, wr_handle h, const void *data, size_t len, wr_opcode op)
 {
-	if (!data && len)
+	if (wr__ws_post_check(op, data, len) < 0)
 		return -EINVAL;
-	switch (op) {
-	case WR_OP_TEXT:
-		if (len && !wr__utf8_valid(data, len))
-			return -EINVAL;
-		break;
-	case WR_OP_BINARY:
-		break;
-	case WR_OP_PING:
-	case WR_OP_PONG:
-		if (len > WR_WS_CTRL_MAX)
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return post(srv, h, POST_SEND, (uint8_t)op, 0, data, len);
+	return post(srv, h, WR_WS_POST_SEND, (uint8_t)op, 0, data, len);
 }
 
 int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason)
 {
 	size_t rl = reason ? strlen(reason) : 0;
-	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
-	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+	if (wr__ws_close_check(code, reason, rl) < 0)
 		return -EINVAL;
 	/* The reason travels NUL-terminated. */
-	return post(srv, h, POST_CLOSE, 0, (uint16_t)code, reason, rl ? rl + 1 : 0);
+	return post(srv, h, WR_WS_POST_CLOSE, 0, (uint16_t)code, reason, rl ? rl + 1 : 0);
 }
 
 /* Every accepted connection: its transport, then HTTP. */

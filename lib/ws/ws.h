@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "http_req.h"
+#include "inbox.h"
 #include "utf8.h"
 #include "ws_codec.h"
 
@@ -78,6 +79,15 @@ void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n);
 void wr__ws_report_failure(wr_conn *c, int err, const char *why);
 /* Release c's WebSocket state (a handshake protocol's free). */
 void wr__ws_state_free(wr_conn *c);
+
+/* Posts from other threads (wr_server_send, wr_loop_send; the core's inbox carries them):
+ * the checks made before queuing (0 or -EINVAL), and the delivery on the reactor. */
+enum { WR_WS_POST_SEND = 1, WR_WS_POST_CLOSE };
+int wr__ws_post_check(wr_opcode op, const void *data, size_t len);
+int wr__ws_close_check(int code, const char *reason, size_t reason_len);
+void wr__ws_on_post(wr_conn *c, const wr_inbox_msg *m);
+/* The handle of c: its reactor's index, generation and slot. */
+wr_handle wr__ws_handle(const wr_conn *c);
 
 /* Shared reassembly (server, async and blocking clients): add a DATA event's piece to msg,
  * presizing from the announced length up to 1 MiB (a peer announcing huge frames and then

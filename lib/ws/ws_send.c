@@ -208,14 +208,21 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	return after_queue(c);
 }
 
+int wr__ws_close_check(int code, const char *reason, size_t rl)
+{
+	/* As the blocking client: 0 means 1000 (a reason needs a code). */
+	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
+	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+		return -EINVAL;
+	return 0;
+}
+
 int wr_ws_close(wr_ws *ws, int code, const char *reason)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
 	size_t rl = reason ? strlen(reason) : 0;
-	/* As the blocking client: 0 means 1000 (a reason needs a code). */
-	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
-	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+	if (wr__ws_close_check(code, reason, rl) < 0)
 		return -EINVAL;
 	/* Closing twice, or after the peer closed, is not an error: the connection is closing
 	 * or closed, which is what was asked (the blocking client answers the same). */
@@ -224,6 +231,39 @@ int wr_ws_close(wr_ws *ws, int code, const char *reason)
 	wr__ws_shutdown(c, s, code ? code : WR_CLOSE_NORMAL, reason ? reason : "");
 	return 0;
 }
+
+int wr__ws_post_check(wr_opcode op, const void *data, size_t len)
+{
+	if (!data && len)
+		return -EINVAL;
+	switch (op) {
+	case WR_OP_TEXT:
+		return !len || wr__utf8_valid(data, len) ? 0 : -EINVAL;
+	case WR_OP_BINARY:
+		return 0;
+	case WR_OP_PING:
+	case WR_OP_PONG:
+		return len <= WR_WS_CTRL_MAX ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+void wr__ws_on_post(wr_conn *c, const wr_inbox_msg *m)
+{
+	wr_ws *ws = (wr_ws *)c; /* handles are only made from a wr_ws */
+	if (m->kind == WR_WS_POST_SEND)
+		wr_ws_send(ws, m->data, m->len, (wr_opcode)m->op);
+	else
+		wr_ws_close(ws, m->code, m->len ? (const char *)m->data : NULL);
+}
+
+wr_handle wr__ws_handle(const wr_conn *c)
+{
+	return (wr_handle){ (uint64_t)wr__reactor_idx(c->r) << 56 | wr__conn_ref(c) };
+}
+
+wr_handle wr_ws_handle(const wr_ws *ws) { return wr__ws_handle(ws_conn(ws)); }
 
 size_t wr_ws_buffered(const wr_ws *ws) { return ws_conn(ws)->out_bytes; }
 void *wr_ws_data(const wr_ws *ws) { return ws_state(ws_conn(ws))->data; }
