@@ -6,6 +6,7 @@
 #include "wring/server.h"
 #include "wring/client.h"
 #include "wring/url.h"
+#include "wring/fiber.h"
 
 #define WRING_VERSION "0.1.0"
 

@@ -24,8 +24,9 @@ ALLOWED = {
     "tls": {"core"},
     "http": {"core", "simd"},
     "ws": {"core", "simd", "http"},
+    "fiber": {"core", "simd", "http", "ws"},
     "client": {"core", "simd", "http", "ws", "tls"},
-    "server": {"core", "simd", "http", "ws", "tls"},
+    "server": {"core", "simd", "http", "ws", "tls", "fiber"},
 }
 # Pure functions: no I/O, no allocation, and no layer but other codecs (the core is I/O).
 CODECS = {

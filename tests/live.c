@@ -1,7 +1,11 @@
 #include "live.h"
 
 #include <arpa/inet.h>
+#ifdef WR_TAP_SHIM
+#include "tap_shim.h"
+#else
 #include <criterion/criterion.h>
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -232,6 +232,39 @@ Test(client, ping_and_read_timeout)
 	wr_client_free(c);
 }
 
+Test(client, fragmented_send_with_a_ping_between_and_misuse)
+{
+	wr_client *c = connect_path("/ws", NULL);
+	/* "h\xc3\xa9llo" cut inside the two-byte character, a ping between the pieces */
+	cr_assert_eq(wr_client_send_fragment(c, "h\xc3", 2, WR_OP_TEXT, false), 0);
+	cr_assert_eq(wr_client_ping(c, "p", 1), 0);
+	cr_assert_eq(wr_client_send_text(c, "new"), -EBUSY);
+	cr_assert_eq(wr_client_send_fragment(c, "x", 1, WR_OP_BINARY, false), -EINVAL);
+	cr_assert_eq(wr_client_send_fragment(c, "\xff", 1, WR_OP_TEXT, false), -EINVAL);
+	cr_assert_eq(wr_client_send_fragment(c, "\xa9l", 2, WR_OP_TEXT, false), 0);
+	cr_assert_eq(wr_client_send_fragment(c, "l\xc3", 2, WR_OP_TEXT, true), -EINVAL); /* cut */
+	cr_assert_eq(wr_client_send_fragment(c, "lo", 2, WR_OP_TEXT, true), 0);
+	wr_msg m;
+	int rc = wr_client_read(c, &m);
+	cr_assert_gt(rc, 0, "read: %d %s", rc, wr_strerror(rc));
+	cr_assert_eq(m.opcode, WR_OP_TEXT);
+	cr_assert_eq(m.len, 6);
+	cr_assert(!memcmp(m.data, "h\xc3\xa9llo", 6));
+	/* binary, then whole messages again */
+	cr_assert_eq(wr_client_send_fragment(c, "ab", 2, WR_OP_BINARY, false), 0);
+	cr_assert_eq(wr_client_send_fragment(c, "cd", 2, WR_OP_BINARY, true), 0);
+	rc = wr_client_read(c, &m);
+	cr_assert_gt(rc, 0, "read: %d %s", rc, wr_strerror(rc));
+	cr_assert_eq(m.opcode, WR_OP_BINARY);
+	cr_assert(m.len == 4 && !memcmp(m.data, "abcd", 4));
+	cr_assert_eq(wr_client_send_text(c, "whole"), 0);
+	cr_assert_gt(wr_client_read(c, &m), 0);
+	cr_assert(m.len == 5 && !memcmp(m.data, "whole", 5));
+	cr_assert_eq(wr_client_close(c, 0, NULL), 0);
+	cr_assert_eq(wr_client_close(c, 0, NULL), 0);
+	wr_client_free(c);
+}
+
 Test(client, urls)
 {
 	static const char *bad[] = {
@@ -764,4 +797,66 @@ Test(client_hostile, ipv6_literal)
 	cr_assert_eq(wr_client_close_code(c), 1000);
 	wr_client_free(c);
 	fake_join(&f);
+}
+
+/* ---- idle pings, and one call at a time ---- */
+
+/* Answers the handshake, then reads everything and answers nothing: no pong ever. */
+static void s_no_pong(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false, NULL);
+	char buf[256];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+Test(client_hostile, no_pong_fails_the_connection, .timeout = 30)
+{
+	struct fake f;
+	fake_start(&f, s_no_pong);
+	wr_client_err err;
+	wr_client *c = fake_connect(&f, &(wr_client_options){ .ping_interval_ms = 200 }, &err);
+	cr_assert_not_null(c, "%s", wr_strerror(err.code));
+	uint64_t t0 = ms_now();
+	wr_msg m;
+	cr_assert_eq(wr_client_read(c, &m), -ETIMEDOUT);
+	uint64_t took = ms_now() - t0;
+	cr_assert(took >= 350 && took < 2000, "failed after %llu ms", (unsigned long long)took);
+	cr_assert_eq(wr_client_close_code(c), WR_CLOSE_ABNORMAL);
+	wr_client_free(c);
+	fake_join(&f);
+}
+
+Test(client, idle_ping_is_answered_and_keeps_the_connection)
+{
+	wr_client *c = connect_path("/ws", &(wr_client_options){ .ping_interval_ms = 100,
+	                                                         .read_timeout_ms = 700 });
+	wr_msg m;
+	cr_assert_eq(wr_client_read(c, &m), -ETIMEDOUT); /* pongs came: still open */
+	cr_assert_eq(wr_client_send_text(c, "still"), 0);
+	cr_assert_gt(wr_client_read(c, &m), 0);
+	cr_assert(m.len == 5 && !memcmp(m.data, "still", 5));
+	wr_client_close(c, 0, NULL);
+	wr_client_free(c);
+}
+
+static void *blocked_reader(void *arg)
+{
+	wr_msg m;
+	return (void *)(intptr_t)wr_client_read(arg, &m);
+}
+
+Test(client, a_second_thread_is_refused_with_ebusy)
+{
+	wr_client *c = connect_path("/ws", &(wr_client_options){ .read_timeout_ms = 600 });
+	pthread_t th;
+	pthread_create(&th, NULL, blocked_reader, c);
+	usleep(200000);
+	cr_assert_eq(wr_client_send_text(c, "x"), -EBUSY);
+	void *rc;
+	pthread_join(th, &rc);
+	cr_assert_eq((int)(intptr_t)rc, -ETIMEDOUT);
+	cr_assert_eq(wr_client_send_text(c, "x"), 0); /* free again */
+	wr_client_close(c, 0, NULL);
+	wr_client_free(c);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,4 +429,66 @@ Test(loop, large_messages)
 	cr_assert_eq(b.code, 4000);
 	wr_loop_free(loop);
 	free(b.buf);
+}
+
+/* ---- posts to the loop's connections from another thread, by handle ---- */
+
+static wr_loop *post_loop;
+static _Atomic uint64_t post_handle;
+static atomic_bool post_have;
+static atomic_int post_got, post_close_code, post_stale_rc;
+
+static void p_open(wr_ws *ws, const wr_req *req, void *user)
+{
+	atomic_store(&post_handle, wr_ws_handle(ws).v);
+	atomic_store(&post_have, true);
+}
+
+static void p_message(wr_ws *ws, wr_msg msg, void *user)
+{
+	if (msg.len == 6 && !memcmp(msg.data, "posted", 6))
+		atomic_fetch_add(&post_got, 1);
+}
+
+static void p_close(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	atomic_store(&post_close_code, code);
+	wr_loop_stop(post_loop);
+}
+
+static void *poster(void *arg)
+{
+	while (!atomic_load(&post_have))
+		usleep(1000);
+	wr_handle h = { atomic_load(&post_handle) };
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(wr_loop_send(post_loop, h, "posted", 6, WR_OP_TEXT), 0);
+	while (atomic_load(&post_got) < 100)
+		usleep(1000);
+	cr_assert_eq(wr_loop_close(post_loop, h, 4000, "by handle"), 0);
+	while (!atomic_load(&post_close_code))
+		usleep(1000);
+	usleep(50000);
+	atomic_store(&post_stale_rc, wr_loop_send(post_loop, h, "late", 4, WR_OP_TEXT));
+	return NULL;
+}
+
+Test(loop, send_and_close_by_handle_from_another_thread)
+{
+	int err;
+	post_loop = wr_loop_new(NULL, &err);
+	cr_assert(post_loop);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws", srv_port);
+	cr_assert_eq(wr_loop_connect(post_loop, url, NULL, &(wr_ws_handlers){
+		.on_open = p_open, .on_message = p_message, .on_close = p_close }), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, poster, NULL);
+	cr_assert_eq(wr_loop_run(post_loop), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(atomic_load(&post_got), 100);
+	cr_assert_eq(atomic_load(&post_close_code), 4000); /* the server echoes our code */
+	cr_assert_eq(atomic_load(&post_stale_rc), -ESTALE);
+	cr_assert_eq(wr_loop_send(post_loop, (wr_handle){ 1ull << 56 }, "x", 1, WR_OP_TEXT), -EINVAL);
+	wr_loop_free(post_loop);
 }

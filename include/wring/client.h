@@ -23,6 +23,10 @@ typedef struct wr_client_options {
 	unsigned handshake_timeout_ms;/* default 10000 */
 	unsigned close_timeout_ms;    /* default 5000 */
 	unsigned read_timeout_ms;     /* blocking read; 0 = wait forever */
+	unsigned ping_interval_ms;    /* ping after this much silence from the server, and fail
+	                                 the connection (-ETIMEDOUT, close 1006) when nothing, not
+	                                 even the pong, comes within as long again; 0 = never.
+	                                 The blocking client pings from inside wr_client_read. */
 	const wr_tls_config *tls;     /* wss:// settings; NULL = verify against the system store */
 	/* Connect to this address instead of resolving the URL's host, which still goes in the Host
 	 * header and (wss) the SNI and certificate check: resolve once with wr_url_resolve, connect
@@ -60,6 +64,11 @@ WR_API int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode 
 WR_API int wr_client_send_text(wr_client *c, const char *text);
 WR_API int wr_client_send_binary(wr_client *c, const void *data, size_t len);
 WR_API int wr_client_ping(wr_client *c, const void *data, size_t len);
+/* One message in several frames, as wr_ws_send_fragment: op the same for every piece, fin on
+ * the last; pings may go between; text checked for UTF-8 across the pieces. -EINVAL for a
+ * changed opcode or bad UTF-8, -EBUSY from whole-message sends while one is unfinished. */
+WR_API int wr_client_send_fragment(wr_client *c, const void *data, size_t len, wr_opcode op,
+                                   bool fin);
 /* Wait for the next message. Returns WR_OP_TEXT or WR_OP_BINARY with *out_msg set (valid
  * until the next call on c), 0 when the connection closed (see wr_client_close_code), or
  * -errno (-ETIMEDOUT with read_timeout_ms; -EPROTO/-EILSEQ/-EMSGSIZE when the server broke
@@ -109,6 +118,12 @@ WR_API int wr_ws_error(const wr_ws *ws);
 /* A repeating timer on the loop: fn every `ms` milliseconds (resolution 1 ms). Returns 0. */
 WR_API int wr_loop_every(wr_loop *loop, unsigned ms, void (*fn)(wr_loop *loop, void *user),
                          void *user);
+/* Thread-safe and lock-free, as wr_server_send / wr_server_close (server.h): send to, or
+ * close, the loop's connection that h (wr_ws_handle, taken on the loop) names. -ESTALE once
+ * it has closed; -EINVAL for a handle of another loop or server. Not concurrently with
+ * wr_loop_free. */
+WR_API int wr_loop_send(wr_loop *loop, wr_handle h, const void *data, size_t len, wr_opcode op);
+WR_API int wr_loop_close(wr_loop *loop, wr_handle h, int code, const char *reason);
 /* Monotonic nanoseconds, as the loop sees them. */
 WR_API uint64_t wr_now_ns(void);
 

@@ -38,6 +38,8 @@ typedef struct wr_server_config {
 	unsigned close_timeout_ms;    /* WebSocket closing handshake; 5000 */
 	int backlog;                  /* listen(2) backlog; 4096 */
 	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
+	size_t fiber_stack_bytes;     /* stack of a fiber handler (wring/fiber.h), rounded up to
+	                                 pages, plus a guard page; 64 KiB */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL
@@ -114,12 +116,24 @@ WR_API int wr_upgrade_header(wr_upgrade *up, const char *name, const char *value
 WR_API int wr_upgrade_protocol(wr_upgrade *up, const char *protocol);
 WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
 
-/* Send one message (text, binary, ping, pong). data is copied into the output buffer and
- * flushed once per loop turn. Returns 0; -EINVAL (bad opcode, control > 125 bytes, text not
- * UTF-8 is NOT checked: the caller promises it); -EPIPE after close; -ENOBUFS when past
- * max_send_buffer (the connection is then closed with 1008). */
+/* Send one message (text, binary, ping, pong). data is borrowed until return: it is copied
+ * into the output buffer and flushed once per loop turn. Returns 0; -EINVAL (bad opcode,
+ * control > 125 bytes, text that is not UTF-8: checked, as the blocking client does); -EPIPE
+ * after close; -ENOBUFS when past max_send_buffer (the connection is then closed with 1008).
+ * On a fiber route, from the connection's handler, a send that leaves more than 64 KiB queued
+ * waits for the drain (wring/fiber.h): -ETIMEDOUT when it does not come in time. */
 WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);
 WR_API int wr_ws_send_text(wr_ws *ws, const char *text);
+/* One message in several frames (server and async client): op is WR_OP_TEXT or WR_OP_BINARY
+ * for every piece, fin true on the last. Pings, pongs and the close may go between the pieces;
+ * a text message is checked for UTF-8 across the pieces (a piece may end inside a character,
+ * the last may not). data is borrowed until return. Returns as wr_ws_send, and -EINVAL for
+ * another opcode than the message began with or bad UTF-8 (the piece is not sent); while a
+ * fragmented message is unfinished, whole-message sends get -EBUSY. */
+WR_API int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, bool fin);
+/* The blocking client's names, for the same things: binary message; ping (<= 125 bytes). */
+WR_API int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len);
+WR_API int wr_ws_ping(wr_ws *ws, const void *data, size_t len);
 /* Send without copying: data must stay valid until the completion callback, which runs on
  * this reactor with status 0 once the kernel is done with it, or a negative code if the
  * connection closed first. */
@@ -137,8 +151,9 @@ WR_API void wr_frame_unref(wr_frame *f);
  * wr_ws_send. A client connection (which must mask) copies and masks it. */
 WR_API int wr_ws_send_frame(wr_ws *ws, wr_frame *f);
 
-/* Start the closing handshake (code 1000-4999 except the reserved ones; reason <= 123 bytes
- * of UTF-8, borrowed). Further sends fail with -EPIPE. */
+/* Start the closing handshake (code 1000-4999 except the reserved ones, or 0 for 1000 with no
+ * reason; reason <= 123 bytes of UTF-8, borrowed until return). Further sends fail with
+ * -EPIPE. Returns 0, also when already closing or closed (as wr_client_close), or -EINVAL. */
 WR_API int wr_ws_close(wr_ws *ws, int code, const char *reason);
 WR_API size_t wr_ws_buffered(const wr_ws *ws);
 WR_API void *wr_ws_data(const wr_ws *ws);
@@ -146,6 +161,32 @@ WR_API void wr_ws_set_data(wr_ws *ws, void *data);
 WR_API wr_str wr_ws_protocol(const wr_ws *ws);
 /* Index of the reactor that owns ws (0-based). */
 WR_API unsigned wr_ws_reactor(const wr_ws *ws);
+
+/* ---- handles: sending from any thread ---- */
+
+/* A wr_ws pointer is a slot that is reused once the connection is gone: another thread must
+ * not keep one. A handle names the connection for good (reactor, slot, generation): once the
+ * connection has closed it is stale, and using it gets -ESTALE, never another peer. */
+typedef struct wr_handle {
+	uint64_t v;
+} wr_handle;
+
+/* On ws's reactor (a callback or its fiber): ws's handle, a value to copy anywhere. */
+WR_API wr_handle wr_ws_handle(const wr_ws *ws);
+
+/* Thread-safe and lock-free: queue a message for the connection h names, on its reactor
+ * (data is copied before return; up to 480 bytes into a preallocated node, larger payloads
+ * allocate), and wake that reactor with IORING_OP_MSG_RING when no wake-up is pending. It is
+ * sent from there as wr_ws_send would, in the order of the calls from one thread. Returns 0;
+ * -ESTALE when the connection has closed (one that closes before delivery drops it); -EINVAL
+ * (bad opcode, control over 125 bytes, text not UTF-8); -ESHUTDOWN once the server stops;
+ * -EAGAIN when 2048 posts already wait for that reactor; -ENOMEM. Not concurrently with
+ * wr_server_free. */
+WR_API int wr_server_send(wr_server *srv, wr_handle h, const void *data, size_t len,
+                          wr_opcode op);
+/* Thread-safe and lock-free, as wr_server_send: start the closing handshake as wr_ws_close
+ * (code 0 is 1000; reason borrowed until return). */
+WR_API int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason);
 
 /* ---- running ---- */
 

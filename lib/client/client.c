@@ -4,6 +4,7 @@
  * wr__ws_frame_header, wr__ws_gather), the upgrade request the async client's
  * (wr__client_request), and the address policy the core's (wr__addr_resolve). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -65,6 +66,12 @@ struct wr_client {
 	size_t in_pos, in_len;
 	wr_buf msg;                /* reassembly of a message that came in pieces */
 	uint8_t *out;              /* 14 + OUT_CHUNK bytes: header and masked payload */
+	wr_opcode frag_op;         /* a message sent in fragments is unfinished (0: none) */
+	unsigned ping_ms;          /* ping after this much silence, fail after as much again */
+	uint64_t last_rx_ms;       /* when bytes last came (ms, the one clock) */
+	bool ping_sent;
+	atomic_bool busy;          /* a call is running: a second thread gets -EBUSY */
+	wr_utf8 frag_utf8;         /* its UTF-8 state across the pieces (text) */
 };
 
 /* 0 means no deadline. */
@@ -218,13 +225,22 @@ static void transport_close(wr_client *c)
 /* ---- frames ---- */
 
 /* One masked frame with a fresh key; the payload is masked in OUT_CHUNK pieces. */
+static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
+                          uint64_t deadline);
+
 static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
                       uint64_t deadline)
+{
+	return send_frame_fin(c, op, true, data, len, deadline);
+}
+
+static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
+                          uint64_t deadline)
 {
 	uint8_t key[4];
 	uint64_t r = wr__rand_next(&c->rng);
 	memcpy(key, &r, 4);
-	size_t h = wr__ws_frame_header(c->out, true, op, len, key);
+	size_t h = wr__ws_frame_header(c->out, fin, op, len, key);
 	const uint8_t *src = data;
 	size_t done = 0;
 	do {
@@ -526,6 +542,8 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	c->rng = wr__rand_seed((uintptr_t)c);
 	c->close_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000;
 	c->read_ms = opts ? opts->read_timeout_ms : 0;
+	c->ping_ms = opts ? opts->ping_interval_ms : 0;
+	c->last_rx_ms = wr__now_ms();
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT, opts ? opts->max_message_bytes : 0);
 	c->parser.ctrl = c->ctrl;
 	err.code = tcp_connect(&u, opts, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
@@ -562,16 +580,20 @@ err_args:
 
 /* ---- messages ---- */
 
-int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
+static int client_send_one(wr_client *c, const void *data, size_t len, wr_opcode op)
 {
 	if (!c || (!data && len))
 		return -EINVAL;
 	switch (op) {
 	case WR_OP_TEXT:
+		if (c->frag_op)
+			return -EBUSY; /* a message sent in fragments is not finished */
 		if (len && !wr__utf8_valid(data, len))
 			return -EINVAL;
 		break;
 	case WR_OP_BINARY:
+		if (c->frag_op)
+			return -EBUSY;
 		break;
 	case WR_OP_PING:
 	case WR_OP_PONG:
@@ -587,6 +609,92 @@ int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
 	int rc = send_frame(c, op, data, len, deadline_in(c->read_ms));
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		dropped(c);
+	return rc;
+}
+
+static int client_send_fragment_one(wr_client *c, const void *data, size_t len, wr_opcode op, bool fin)
+{
+	if (!c || (!data && len) || (op != WR_OP_TEXT && op != WR_OP_BINARY))
+		return -EINVAL;
+	if (c->frag_op && c->frag_op != op)
+		return -EINVAL;
+	if (c->state != CS_OPEN)
+		return -EPIPE;
+	wr_utf8 u = c->frag_utf8;
+	if (op == WR_OP_TEXT) {
+		if (!c->frag_op)
+			wr__utf8_init(&u);
+		if ((len && wr__utf8_feed(&u, data, len) < 0) || (fin && wr__utf8_finish(&u) < 0))
+			return -EINVAL;
+	}
+	int rc = send_frame_fin(c, c->frag_op ? WR_OP_CONT : op, fin, data, len,
+	                        deadline_in(c->read_ms));
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		dropped(c);
+	if (rc < 0)
+		return rc;
+	c->frag_utf8 = u;
+	c->frag_op = fin ? 0 : op;
+	return 0;
+}
+
+/* One call at a time: the parser, the send buffer and the key generator are the client's own,
+ * and an automatic pong inside a read shares them with a send. A second thread that comes in
+ * meanwhile is refused with -EBUSY rather than racing. */
+static int client_read(wr_client *c, wr_msg *out_msg);
+static int client_close_one(wr_client *c, int code, const char *reason);
+
+static bool enter(wr_client *c)
+{
+	return !atomic_exchange_explicit(&c->busy, true, memory_order_acquire);
+}
+
+static void leave(wr_client *c)
+{
+	atomic_store_explicit(&c->busy, false, memory_order_release);
+}
+
+int wr_client_send(wr_client *c, const void *data, size_t len, wr_opcode op)
+{
+	if (!c)
+		return -EINVAL;
+	if (!enter(c))
+		return -EBUSY;
+	int rc = client_send_one(c, data, len, op);
+	leave(c);
+	return rc;
+}
+
+int wr_client_send_fragment(wr_client *c, const void *data, size_t len, wr_opcode op, bool fin)
+{
+	if (!c)
+		return -EINVAL;
+	if (!enter(c))
+		return -EBUSY;
+	int rc = client_send_fragment_one(c, data, len, op, fin);
+	leave(c);
+	return rc;
+}
+
+int wr_client_close(wr_client *c, int code, const char *reason)
+{
+	if (!c)
+		return -EINVAL;
+	if (!enter(c))
+		return -EBUSY;
+	int rc = client_close_one(c, code, reason);
+	leave(c);
+	return rc;
+}
+
+int wr_client_read(wr_client *c, wr_msg *out_msg)
+{
+	if (!c || !out_msg)
+		return -EINVAL;
+	if (!enter(c))
+		return -EBUSY;
+	int rc = client_read(c, out_msg);
+	leave(c);
 	return rc;
 }
 
@@ -607,10 +715,8 @@ int wr_client_ping(wr_client *c, const void *data, size_t len)
 	return wr_client_send(c, data, len, WR_OP_PING);
 }
 
-int wr_client_read(wr_client *c, wr_msg *out_msg)
+static int client_read(wr_client *c, wr_msg *out_msg)
 {
-	if (!c || !out_msg)
-		return -EINVAL;
 	uint64_t deadline = deadline_in(c->read_ms);
 	for (;;) {
 		if (c->fail_err)
@@ -626,19 +732,41 @@ int wr_client_read(wr_client *c, wr_msg *out_msg)
 		}
 		if (rc < 0 || !need)
 			continue; /* reported at the top */
-		ssize_t k = read_some(c, c->in, IN_SIZE, deadline);
-		if (k == -ETIMEDOUT)
-			return -ETIMEDOUT; /* the connection stays usable */
+		/* Idle: a ping after ping_ms of silence, and the connection fails when nothing (the
+		 * pong or anything else) comes within as long again. */
+		uint64_t wait_until = deadline;
+		if (c->ping_ms) {
+			uint64_t pd = c->last_rx_ms + (uint64_t)c->ping_ms * (c->ping_sent ? 2 : 1);
+			if (!wait_until || pd < wait_until)
+				wait_until = pd;
+		}
+		ssize_t k = read_some(c, c->in, IN_SIZE, wait_until);
+		if (k == -ETIMEDOUT) {
+			if (!c->ping_ms || (deadline && wr__now_ms() >= deadline))
+				return -ETIMEDOUT; /* the connection stays usable */
+			if (!c->ping_sent) {
+				c->ping_sent = true;
+				rc = send_frame(c, WR_OP_PING, NULL, 0, deadline_in(c->read_ms));
+				if (rc < 0)
+					dropped(c);
+				continue;
+			}
+			dropped(c);
+			c->fail_err = -ETIMEDOUT; /* no pong in time */
+			continue;
+		}
 		if (k <= 0) {
 			dropped(c);
 			continue;
 		}
+		c->last_rx_ms = wr__now_ms();
+		c->ping_sent = false;
 		c->in_pos = 0;
 		c->in_len = (size_t)k;
 	}
 }
 
-int wr_client_close(wr_client *c, int code, const char *reason)
+static int client_close_one(wr_client *c, int code, const char *reason)
 {
 	if (!c)
 		return -EINVAL;

@@ -93,6 +93,27 @@ static void hs_free(handshake *hs)
 
 uint64_t wr_now_ns(void) { return wr__now_ns(); }
 
+static void on_post(wr_conn *c, const wr_inbox_msg *m, void *user)
+{
+	wr__ws_on_post(c, m);
+}
+
+int wr_loop_send(wr_loop *loop, wr_handle h, const void *data, size_t len, wr_opcode op)
+{
+	if (!loop || (h.v >> 56) || wr__ws_post_check(op, data, len) < 0)
+		return -EINVAL;
+	return wr__inbox_post(&loop->r->inbox, h.v, WR_WS_POST_SEND, (uint8_t)op, 0, data, len);
+}
+
+int wr_loop_close(wr_loop *loop, wr_handle h, int code, const char *reason)
+{
+	size_t rl = reason ? strlen(reason) : 0;
+	if (!loop || (h.v >> 56) || wr__ws_close_check(code, reason, rl) < 0)
+		return -EINVAL;
+	return wr__inbox_post(&loop->r->inbox, h.v, WR_WS_POST_CLOSE, 0, (uint16_t)code, reason,
+	                      rl ? rl + 1 : 0);
+}
+
 wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 {
 	static const wr_loop_config defaults = { .cpu = -1 };
@@ -106,6 +127,7 @@ wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err)
 		.max_send_buffer = 64u << 20,
 		.linger_ms = 2000,
 		.stop_ms = 5000,
+		.on_post = on_post,
 	};
 	wr_loop *l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -522,7 +544,10 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	wr_ws_route rt = {
 		.h = *h,
 		.cfg = { .max_message_bytes = opts ? opts->max_message_bytes : 0,
-		         .ping_interval_ms = (unsigned)-1, /* clients answer pings; they do not send them */
+		         /* as the server: a ping after this much silence, a failure after as much
+		          * again; by default clients only answer pings */
+		         .ping_interval_ms = opts && opts->ping_interval_ms ? opts->ping_interval_ms
+		                                                           : (unsigned)-1,
 		         .close_timeout_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000 },
 	};
 	wr_ws_client_state *cs = wr__ws_client_new(c, &rt, wr__rand_next(&loop->rng));

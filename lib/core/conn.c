@@ -37,6 +37,7 @@ wr_conn *wr__conn_new(wr_reactor *r, int fd)
 	if (idx >= r->high)
 		r->high = idx + 1;
 	r->live++;
+	wr__inbox_publish(&r->inbox, idx, c->gen, true);
 	return c;
 }
 
@@ -450,6 +451,8 @@ static void report_gone(wr_conn *c, int err, const char *why)
 	if (c->flags & WR_CF_GONE)
 		return;
 	c->flags |= WR_CF_GONE;
+	/* Handles held by other threads go stale from here on (inbox.h). */
+	wr__inbox_publish(&c->r->inbox, wr__conn_idx(c), c->gen, false);
 	if (c->proto->on_gone)
 		c->proto->on_gone(c, err, why);
 }

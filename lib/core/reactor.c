@@ -66,6 +66,9 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 	}
 	for (uint32_t i = 0; i < cfg->max_conns; i++)
 		r->free_idx[i] = cfg->max_conns - 1 - i; /* pop from the end: low indices first */
+	rc = wr__inbox_init(&r->inbox, wr__ring_fd(r->ring), cfg->max_conns);
+	if (rc < 0)
+		goto err_slab;
 	r->nfree = cfg->max_conns;
 	r->now_ns = wr__now_ns();
 	r->next_tick_ns = r->now_ns + WR_TICK_MS * 1000000ull;
@@ -75,6 +78,7 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 	return 0;
 
 err_slab:
+	wr__inbox_finish(&r->inbox);
 	free(r->conns);
 	free(r->free_idx);
 	close(r->wake_fd);
@@ -111,6 +115,9 @@ void wr__reactor_free(wr_reactor *r)
 		n = e->next;
 		free(e);
 	}
+	if (r->ext_free)
+		r->ext_free(r->ext);
+	wr__inbox_finish(&r->inbox);
 	wr__pool_finish(&r->pool);
 	free(r->conns);
 	free(r->free_idx);
@@ -146,6 +153,19 @@ int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *
 	e->next = r->every;
 	r->every = e;
 	return 0;
+}
+
+wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *user)
+{
+	wr_every *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->next_ns = UINT64_MAX; /* period 0: one-shot */
+	e->fn = fn;
+	e->user = user;
+	e->next = r->every;
+	r->every = e;
+	return e;
 }
 
 int wr__listen(const char *host, uint16_t port, int backlog, int *out_fd, uint16_t *out_port)
@@ -248,6 +268,11 @@ static void run_timers(wr_reactor *r)
 	}
 	for (wr_every *e = r->every; e; e = e->next) {
 		if (r->now_ns >= e->next_ns) {
+			if (!e->period_ns) {
+				e->next_ns = UINT64_MAX; /* one-shot: fn may arm it again */
+				e->fn(e->user);
+				continue;
+			}
 			e->next_ns += e->period_ns;
 			if (e->next_ns <= r->now_ns)
 				e->next_ns = r->now_ns + e->period_ns;
@@ -268,6 +293,18 @@ static int64_t wait_timeout(const wr_reactor *r)
 }
 
 /* ---- completions ---- */
+
+static void handle_inbox(wr_reactor *r)
+{
+	wr__inbox_woken(&r->inbox);
+	wr_inbox_msg *m;
+	while ((m = wr__inbox_take(&r->inbox))) {
+		wr_conn *c = wr__conn_from_ref(r, m->ref);
+		if (c && !(c->flags & WR_CF_GONE) && r->cfg.on_post)
+			r->cfg.on_post(c, m, r->cfg.user);
+		wr__inbox_done(&r->inbox, m);
+	}
+}
 
 static void handle_accept(wr_reactor *r, const wr_cqe *cqe)
 {
@@ -368,6 +405,9 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 	case WR_OPK_POST:
 		run_post(cqe->ud);
 		return;
+	case WR_OPK_INBOX:
+		handle_inbox(r);
+		return;
 	case WR_OPK_RECV:
 	case WR_OPK_SEND:
 	case WR_OPK_CANCEL:
@@ -453,6 +493,8 @@ void wr__reactor_drain_posts(wr_reactor *r)
 		for (unsigned i = 0; i < n; i++)
 			if (wr_ud_op(cqes[i].ud) == WR_OPK_POST)
 				run_post(cqes[i].ud);
+			else if (wr_ud_op(cqes[i].ud) == WR_OPK_INBOX)
+				handle_inbox(r);
 }
 
 /* One turn: flush, submit and wait (at most until the next timer tick), completions, timers,

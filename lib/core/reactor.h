@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "inbox.h"
 #include "list.h"
 #include "pool.h"
 #include "ring.h"
@@ -37,7 +38,9 @@ typedef struct wr_reactor_config {
 	/* An accepted connection (listener set): set up its transport and protocol. The
 	 * connection is open with the plain transport; receiving starts after return. */
 	void (*on_accept)(wr_conn *c, void *user);
-	void *user;                /* for on_accept */
+	/* A post from the inbox for an open connection c (a stale one is dropped). */
+	void (*on_post)(wr_conn *c, const wr_inbox_msg *m, void *user);
+	void *user;                /* for on_accept, on_post and wr__reactor_user */
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -78,6 +81,11 @@ struct wr_reactor {
 	uint64_t next_tick_ns;
 	wr_list wheel[WR_WHEEL_SLOTS];
 	wr_every *every;
+	/* A slot for one upper layer's per-reactor state (the fiber scheduler): the core only
+	 * frees it, with the function given, when the reactor goes. */
+	void *ext;
+	void (*ext_free)(void *ext);
+	wr_inbox inbox;          /* posts for connections from any thread */
 	/* memory */
 	wr_pool pool;            /* protocol and transport states */
 	wr_seg *seg_pool;
@@ -111,6 +119,12 @@ void wr__reactor_reset_stop(wr_reactor *r);
 void wr__reactor_drain_posts(wr_reactor *r);
 /* A repeating timer: fn(user) every period (1 ms resolution). 0 or -ENOMEM. */
 int wr__reactor_every(wr_reactor *r, unsigned ms, void (*fn)(void *user), void *user);
+/* A one-shot timer, disarmed at first: wr__reactor_timer_set arms it for an absolute time on
+ * the one clock (UINT64_MAX disarms); it fires once, then stays disarmed. Freed with the
+ * reactor. NULL on -ENOMEM. */
+wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *user);
+static inline void wr__reactor_timer_set(wr_every *e, uint64_t at_ns) { e->next_ns = at_ns; }
+static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
 /* The time this loop turn started, from the one clock (clock.h). */
 static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }

@@ -16,6 +16,7 @@ enum wr_op {
 	WR_OPK_WAKE,     /* eventfd read: stop requests */
 	WR_OPK_POST,     /* MSG_RING from another thread: payload is a wr_post pointer */
 	WR_OPK_MSG_SENT, /* our side of a MSG_RING */
+	WR_OPK_INBOX,    /* MSG_RING from a sender: the reactor's inbox has posts (inbox.h) */
 };
 
 #define WR_UD_GEN_MASK 0xffffffu

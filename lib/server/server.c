@@ -14,6 +14,7 @@
 #include "reactor.h"
 #include "router.h"
 #include "tls.h"
+#include "fiber_ws.h"
 #include "ws.h"
 
 #define MAX_WS_ROUTES 64
@@ -29,6 +30,11 @@ typedef struct srv_reactor {
 	wr_http_ctx *http;
 	int start_rc;
 	bool posts_open;          /* accepts wr_server_run_on; guarded by the server's post lock */
+	/* Handles (wr_server_send/close), without a lock: a sender counts itself in, then
+	 * checks open; the reactor closes, then waits for the count to fall to zero before its
+	 * inbox may go. */
+	atomic_bool handles_open;
+	atomic_uint senders;
 } srv_reactor;
 
 struct wr_server {
@@ -206,6 +212,77 @@ int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *
 	return 0;
 }
 
+int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fiber *f)
+{
+	if (!srv || !f || !f->handler || !path)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	if (srv->nws_routes == MAX_WS_ROUTES)
+		return -ENOSPC;
+	/* One allocation: the WebSocket route, then the fiber route its callbacks point to. */
+	wr_ws_route *wr = malloc(sizeof(*wr) + sizeof(wr_fiber_route));
+	if (!wr)
+		return -ENOMEM;
+	wr_fiber_route *fr = (wr_fiber_route *)(wr + 1);
+	*fr = (wr_fiber_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes };
+	*wr = (wr_ws_route){
+		.cfg = { .max_message_bytes = srv->cfg.max_message_bytes,
+		         .ping_interval_ms = srv->cfg.ping_interval_ms,
+		         .close_timeout_ms = srv->cfg.close_timeout_ms },
+		.on_pressure = wr__fiber_ws_pressure,
+	};
+	wr__fiber_ws_handlers(fr, &wr->h);
+	wr_route rt = { .kind = WR_ROUTE_UPGRADE, .fn.upgrade = wr__ws_upgrade, .user = wr };
+	int rc = add_route(srv, "GET", path, &rt);
+	if (rc < 0) {
+		free(wr);
+		return rc;
+	}
+	srv->ws_routes[srv->nws_routes++] = wr;
+	return 0;
+}
+
+/* ---- handles: any thread ---- */
+
+/* On the owning reactor: a post whose connection is still the one named. */
+static void on_post(wr_conn *c, const wr_inbox_msg *m, void *user)
+{
+	wr__ws_on_post(c, m);
+}
+
+static int post(wr_server *srv, wr_handle h, uint8_t kind, uint8_t op, uint16_t code,
+                const void *data, size_t len)
+{
+	unsigned idx = (unsigned)(h.v >> 56);
+	if (!srv || !srv->rs || idx >= srv->nreactors)
+		return -EINVAL;
+	srv_reactor *sr = &srv->rs[idx];
+	atomic_fetch_add(&sr->senders, 1);
+	int rc = -ESHUTDOWN;
+	if (atomic_load(&sr->handles_open))
+		rc = wr__inbox_post(&sr->r->inbox, h.v & 0x00ffffffffffffffull, kind, op, code, data,
+		                    len);
+	atomic_fetch_sub(&sr->senders, 1);
+	return rc;
+}
+
+int wr_server_send(wr_server *srv, wr_handle h, const void *data, size_t len, wr_opcode op)
+{
+	if (wr__ws_post_check(op, data, len) < 0)
+		return -EINVAL;
+	return post(srv, h, WR_WS_POST_SEND, (uint8_t)op, 0, data, len);
+}
+
+int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason)
+{
+	size_t rl = reason ? strlen(reason) : 0;
+	if (wr__ws_close_check(code, reason, rl) < 0)
+		return -EINVAL;
+	/* The reason travels NUL-terminated. */
+	return post(srv, h, WR_WS_POST_CLOSE, 0, (uint16_t)code, reason, rl ? rl + 1 : 0);
+}
+
 /* Every accepted connection: its transport, then HTTP. */
 static void on_accept(wr_conn *c, void *user)
 {
@@ -243,6 +320,7 @@ static int reactor_setup(srv_reactor *sr)
 		.linger_ms = cfg->close_timeout_ms < 2000 ? cfg->close_timeout_ms : 2000,
 		.stop_ms = cfg->close_timeout_ms,
 		.on_accept = on_accept,
+		.on_post = on_post,
 		.user = sr,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
@@ -269,6 +347,7 @@ static void *reactor_main(void *arg)
 		pthread_mutex_lock(&srv->post_lock);
 		sr->posts_open = true;
 		pthread_mutex_unlock(&srv->post_lock);
+		atomic_store(&sr->handles_open, true);
 	}
 	pthread_mutex_lock(&srv->start_lock);
 	sr->start_rc = rc;
@@ -282,6 +361,9 @@ static void *reactor_main(void *arg)
 		pthread_mutex_lock(&srv->post_lock);
 		sr->posts_open = false;
 		pthread_mutex_unlock(&srv->post_lock);
+		atomic_store(&sr->handles_open, false);
+		while (atomic_load(&sr->senders))
+			sched_yield();
 		wr__reactor_drain_posts(sr->r);
 		if (rc < 0)
 			srv->run_rc = rc;

@@ -15,6 +15,8 @@
 #include "buf.h"
 #include "conn.h"
 #include "http_req.h"
+#include "inbox.h"
+#include "utf8.h"
 #include "ws_codec.h"
 
 typedef struct wr_ws_config {
@@ -27,6 +29,9 @@ typedef struct wr_ws_config {
 typedef struct wr_ws_route {
 	wr_ws_handlers h;
 	wr_ws_config cfg;
+	/* Optional: a send left more than the drain mark queued (on_drain will follow). Its
+	 * result is the send's: a fiber route waits here for the drain. */
+	int (*on_pressure)(wr_conn *c, void *user);
 } wr_ws_route;
 
 /* What only some connections need, allocated on first need: the reassembly buffer of a
@@ -34,6 +39,7 @@ typedef struct wr_ws_route {
  * subprotocol. */
 typedef struct wr_ws_extra {
 	wr_buf msg;
+	wr_utf8 frag_utf8;     /* a text message sent in fragments: UTF-8 state across them */
 	uint8_t ctrl[WR_WS_CTRL_MAX];
 	uint8_t protocol_len;
 	char protocol[47];
@@ -73,6 +79,15 @@ void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n);
 void wr__ws_report_failure(wr_conn *c, int err, const char *why);
 /* Release c's WebSocket state (a handshake protocol's free). */
 void wr__ws_state_free(wr_conn *c);
+
+/* Posts from other threads (wr_server_send, wr_loop_send; the core's inbox carries them):
+ * the checks made before queuing (0 or -EINVAL), and the delivery on the reactor. */
+enum { WR_WS_POST_SEND = 1, WR_WS_POST_CLOSE };
+int wr__ws_post_check(wr_opcode op, const void *data, size_t len);
+int wr__ws_close_check(int code, const char *reason, size_t reason_len);
+void wr__ws_on_post(wr_conn *c, const wr_inbox_msg *m);
+/* The handle of c: its reactor's index, generation and slot. */
+wr_handle wr__ws_handle(const wr_conn *c);
 
 /* Shared reassembly (server, async and blocking clients): add a DATA event's piece to msg,
  * presizing from the announced length up to 1 MiB (a peer announcing huge frames and then

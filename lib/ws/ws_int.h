@@ -12,7 +12,10 @@ enum ws_flag {
 	WS_PING_SENT = 1u << 4,
 	WS_OWED = 1u << 5,       /* on_close is owed (after on_open; a client from its start) */
 	WS_REPORTED = 1u << 6,   /* on_close was called */
+	WS_FRAG_TEXT = 1u << 7,  /* a text message sent in fragments is not finished */
+	WS_FRAG_BINARY = 1u << 8,
 };
+#define WS_FRAG (WS_FRAG_TEXT | WS_FRAG_BINARY)
 
 static inline wr_conn *ws_conn(const wr_ws *ws) { return (wr_conn *)ws; }
 static inline wr_ws_state *ws_state(const wr_conn *c) { return c->ps; }
@@ -22,6 +25,9 @@ void wr__ws_start(wr_conn *c, wr_ws_state *s);
 /* Queue one frame (masked in the client role). 0 or -ENOMEM (a large frame that could not be
  * queued whole has then dropped the connection). */
 int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len);
+/* The same with the FIN bit given (a fragment). */
+int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
+                           size_t len);
 /* Send our close frame (once) and wait for the peer's, within the close timeout. */
 void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason);
 /* on_close(code, why) unless already reported (or not owed yet). */

@@ -23,13 +23,19 @@ static uint32_t next_key(wr_ws_state *s)
 
 int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len)
 {
+	return wr__ws_queue_frame_fin(c, s, op, true, data, len);
+}
+
+int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
+                           size_t len)
+{
 	uint8_t hdr[14], key[4];
 	bool client = s->flags & WS_CLIENT;
 	if (client) {
 		uint32_t k = next_key(s);
 		memcpy(key, &k, 4);
 	}
-	size_t hl = wr__ws_frame_header(hdr, true, op, len, client ? key : NULL);
+	size_t hl = wr__ws_frame_header(hdr, fin, op, len, client ? key : NULL);
 	if (hl + len <= WR_SEG_SIZE) {
 		uint8_t *p = wr__conn_reserve(c, hl + len);
 		if (!p)
@@ -68,14 +74,20 @@ int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *dat
 	return rc;
 }
 
-static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, size_t len)
+static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, const void *data,
+                      size_t len)
 {
 	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
 		return -EPIPE;
 	switch (op) {
 	case WR_OP_TEXT:
+		if (s->flags & WS_FRAG)
+			return -EBUSY; /* a message sent in fragments is not finished */
+		/* As the blocking client does: a peer must fail a connection on bad UTF-8 (1007),
+		 * so refusing it here keeps the connection. */
+		return !len || wr__utf8_valid(data, len) ? 0 : -EINVAL;
 	case WR_OP_BINARY:
-		return 0;
+		return s->flags & WS_FRAG ? -EBUSY : 0;
 	case WR_OP_PING:
 	case WR_OP_PONG:
 		return len <= WR_WS_CTRL_MAX ? 0 : -EINVAL;
@@ -93,8 +105,12 @@ static int after_queue(wr_conn *c)
 		wr__conn_abort(c, -ENOBUFS, why);
 		return -ENOBUFS;
 	}
-	if (c->out_bytes > DRAIN_MARK)
+	if (c->out_bytes > DRAIN_MARK) {
 		wr__conn_want_writable(c);
+		const wr_ws_route *rt = ws_state(c)->rt;
+		if (rt->on_pressure)
+			return rt->on_pressure(c, rt->h.user);
+	}
 	return 0;
 }
 
@@ -102,7 +118,7 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, op, len);
+	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	rc = wr__ws_queue_frame(c, s, op, data, len);
@@ -114,6 +130,50 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 int wr_ws_send_text(wr_ws *ws, const char *text)
 {
 	return wr_ws_send(ws, text, strlen(text), WR_OP_TEXT);
+}
+
+int wr_ws_send_binary(wr_ws *ws, const void *data, size_t len)
+{
+	return wr_ws_send(ws, data, len, WR_OP_BINARY);
+}
+
+int wr_ws_ping(wr_ws *ws, const void *data, size_t len)
+{
+	return wr_ws_send(ws, data, len, WR_OP_PING);
+}
+
+int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, bool fin)
+{
+	wr_conn *c = ws_conn(ws);
+	wr_ws_state *s = ws_state(c);
+	if (op != WR_OP_TEXT && op != WR_OP_BINARY)
+		return -EINVAL;
+	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
+		return -EPIPE;
+	unsigned cur = s->flags & WS_FRAG;
+	unsigned want = op == WR_OP_TEXT ? WS_FRAG_TEXT : WS_FRAG_BINARY;
+	if (cur && cur != want)
+		return -EINVAL; /* the message began with the other opcode */
+	if (op == WR_OP_TEXT) {
+		/* Fail-fast across the pieces: a piece may end inside a character, the message
+		 * may not. Checked on a copy, so a refused piece leaves the state as it was. */
+		wr_ws_extra *x = wr__ws_extra(c, s);
+		if (!x)
+			return -ENOMEM;
+		wr_utf8 u;
+		if (cur)
+			u = x->frag_utf8;
+		else
+			wr__utf8_init(&u);
+		if ((len && wr__utf8_feed(&u, data, len) < 0) || (fin && wr__utf8_finish(&u) < 0))
+			return -EINVAL;
+		x->frag_utf8 = u;
+	}
+	int rc = wr__ws_queue_frame_fin(c, s, cur ? WR_OP_CONT : op, fin, data, len);
+	if (rc < 0)
+		return rc;
+	s->flags = (uint16_t)((s->flags & ~WS_FRAG) | (fin ? 0 : want));
+	return after_queue(c);
 }
 
 /* Should a send "without copy" copy after all? Masking (client) or the transport (TLS)
@@ -129,7 +189,7 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, op, len);
+	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	if (copy_instead(c, s, len)) {
@@ -148,21 +208,62 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	return after_queue(c);
 }
 
+int wr__ws_close_check(int code, const char *reason, size_t rl)
+{
+	/* As the blocking client: 0 means 1000 (a reason needs a code). */
+	if ((code == 0 && rl) || (code && !wr__ws_close_code_sendable(code)) || rl > 123 ||
+	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+		return -EINVAL;
+	return 0;
+}
+
 int wr_ws_close(wr_ws *ws, int code, const char *reason)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	if (!(s->flags & WS_OPEN) || !wr__conn_is_open(c))
-		return -EPIPE;
-	if (s->flags & WS_CLOSE_SENT)
-		return -EALREADY;
 	size_t rl = reason ? strlen(reason) : 0;
-	if (!wr__ws_close_code_sendable(code) || rl > 123 ||
-	    (rl && !wr__utf8_valid((const uint8_t *)reason, rl)))
+	if (wr__ws_close_check(code, reason, rl) < 0)
 		return -EINVAL;
-	wr__ws_shutdown(c, s, code, reason ? reason : "");
+	/* Closing twice, or after the peer closed, is not an error: the connection is closing
+	 * or closed, which is what was asked (the blocking client answers the same). */
+	if (!(s->flags & WS_OPEN) || !wr__conn_is_open(c) || (s->flags & WS_CLOSE_SENT))
+		return 0;
+	wr__ws_shutdown(c, s, code ? code : WR_CLOSE_NORMAL, reason ? reason : "");
 	return 0;
 }
+
+int wr__ws_post_check(wr_opcode op, const void *data, size_t len)
+{
+	if (!data && len)
+		return -EINVAL;
+	switch (op) {
+	case WR_OP_TEXT:
+		return !len || wr__utf8_valid(data, len) ? 0 : -EINVAL;
+	case WR_OP_BINARY:
+		return 0;
+	case WR_OP_PING:
+	case WR_OP_PONG:
+		return len <= WR_WS_CTRL_MAX ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+void wr__ws_on_post(wr_conn *c, const wr_inbox_msg *m)
+{
+	wr_ws *ws = (wr_ws *)c; /* handles are only made from a wr_ws */
+	if (m->kind == WR_WS_POST_SEND)
+		wr_ws_send(ws, m->data, m->len, (wr_opcode)m->op);
+	else
+		wr_ws_close(ws, m->code, m->len ? (const char *)m->data : NULL);
+}
+
+wr_handle wr__ws_handle(const wr_conn *c)
+{
+	return (wr_handle){ (uint64_t)wr__reactor_idx(c->r) << 56 | wr__conn_ref(c) };
+}
+
+wr_handle wr_ws_handle(const wr_ws *ws) { return wr__ws_handle(ws_conn(ws)); }
 
 size_t wr_ws_buffered(const wr_ws *ws) { return ws_conn(ws)->out_bytes; }
 void *wr_ws_data(const wr_ws *ws) { return ws_state(ws_conn(ws))->data; }
@@ -217,7 +318,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, f->op, f->len);
+	int rc = check_send(c, s, f->op, f->bytes + f->hdr_len, f->len);
 	if (rc < 0)
 		return rc;
 	if (copy_instead(c, s, f->len)) {

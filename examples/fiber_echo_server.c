@@ -1,0 +1,81 @@
+/* The seed's echo server in the seed's own style: a loop that reads and sends back, on a fiber
+ * of the connection's reactor (no thread per connection).
+ *   /ws        echoes text as text and binary as binary
+ *   /ws-auth   the auth example: refuses without an Authorization header (401), then greets
+ *              and echoes
+ *   /ws-slow   a conversation with a pause: waits 100 ms before each answer
+ * Usage: fiber_echo_server [port] (default 8080). WR_THREADS sets the reactors. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wring.h>
+
+static wr_server *srv;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	wr_server_stop(srv);
+}
+
+static void echo(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_msg msg;
+	while (wr_ws_read(ws, &msg) > 0)
+		if (wr_ws_send(ws, msg.data, msg.len, msg.opcode) < 0)
+			break;
+}
+
+static int need_auth(const wr_req *req, wr_upgrade *up, void *user)
+{
+	if (wr_req_header(req, "Authorization").len > 0)
+		return 0;
+	wr_upgrade_header(up, "WWW-Authenticate", "Bearer realm=\"wring\"");
+	return 401;
+}
+
+static void greet_then_echo(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_ws_send_text(ws, "welcome"); /* req is readable here, before the first read */
+	echo(ws, req, user);
+}
+
+static void slow_echo(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_msg msg;
+	while (wr_ws_read(ws, &msg) > 0) {
+		/* The view is good until the next read, sleep included. */
+		if (wr_fiber_sleep(100) < 0 || wr_ws_send(ws, msg.data, msg.len, msg.opcode) < 0)
+			break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int port = argc > 1 ? atoi(argv[1]) : 8080;
+	const char *threads = getenv("WR_THREADS");
+	wr_server_config cfg = { .threads = threads ? (unsigned)atoi(threads) : 0 };
+	int err;
+	srv = wr_server_new(&cfg, &err);
+	if (!srv) {
+		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+		return 1;
+	}
+	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = echo });
+	wr_server_websocket_fiber(srv, "/ws-auth", &(wr_ws_fiber){ .on_upgrade = need_auth,
+	                                                          .handler = greet_then_echo });
+	wr_server_websocket_fiber(srv, "/ws-slow", &(wr_ws_fiber){ .handler = slow_echo });
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
+	if (err < 0) {
+		fprintf(stderr, "listen: %s\n", wr_strerror(err));
+		wr_server_free(srv);
+		return 1;
+	}
+	printf("Listening on port %u...\n", wr_server_port(srv));
+	fflush(stdout);
+	err = wr_server_wait(srv);
+	wr_server_free(srv);
+	return err < 0 ? 1 : 0;
+}
