@@ -23,6 +23,8 @@ typedef struct wr_client_options {
 	unsigned close_timeout_ms;    /* default 5000 */
 	unsigned read_timeout_ms;     /* blocking read; 0 = wait forever */
 	const wr_tls_config *tls;     /* wss:// settings; NULL = verify against the system store */
+	wr_deflate_config deflate;    /* offer permessage-deflate (blocking client; the async client
+	                                 takes it from its wr_ws_handlers) */
 } wr_client_options;
 
 /* Why a connect failed: code is a negative errno (-EINVAL bad URL, -ECONNREFUSED,

@@ -103,6 +103,8 @@ typedef struct wr_ws_handlers {
 	 * connection dropped, or our own code when we failed it; reason is borrowed. */
 	void (*on_close)(wr_ws *ws, int code, wr_str reason, void *user);
 	void *user; /* passed to every callback; must outlive the server */
+	/* permessage-deflate for this route (or this client connection); zero: refused. */
+	wr_deflate_config deflate;
 } wr_ws_handlers;
 
 /* Register a WebSocket route; h is copied. Returns 0, -EINVAL, -EBUSY. */
@@ -136,6 +138,11 @@ WR_API void wr_frame_unref(wr_frame *f);
  * Takes its own reference, released once the kernel is done with the bytes. Returns as
  * wr_ws_send. A client connection (which must mask) copies and masks it. */
 WR_API int wr_ws_send_frame(wr_ws *ws, wr_frame *f);
+/* To a connection with permessage-deflate, a data frame at or above its threshold goes out
+ * compressed: the compressed bytes are made once per window size (the first send that needs
+ * them) and shared by every receiver with that window, like the frame itself. Does f hold
+ * the variant for window_bits (9..15) yet? For tests and statistics. */
+WR_API bool wr_frame_has_deflate(const wr_frame *f, unsigned window_bits);
 
 /* Start the closing handshake (code 1000-4999 except the reserved ones; reason <= 123 bytes
  * of UTF-8, borrowed). Further sends fail with -EPIPE. */

@@ -25,7 +25,7 @@ typedef struct wr_ws_config {
 
 /* What a WebSocket route or client connection runs with; outlives its connections. */
 typedef struct wr_ws_route {
-	wr_ws_handlers h;
+	wr_ws_handlers h;       /* h.deflate: what the route accepts, or the client offers */
 	wr_ws_config cfg;
 } wr_ws_route;
 
@@ -45,6 +45,7 @@ typedef struct wr_ws_state {
 	const wr_ws_route *rt;
 	void *data;            /* user's per-connection pointer */
 	wr_ws_extra *x;
+	struct wr_ws_pmd *pmd; /* permessage-deflate, when negotiated (ws_deflate.h) */
 	int error;             /* client: -errno or HTTP status behind a failed connection */
 	uint16_t flags;
 	uint16_t size;         /* of the state as allocated (the client role's is larger) */
