@@ -103,7 +103,8 @@ typedef struct wr_ws_handlers {
 	 * connection dropped, or our own code when we failed it; reason is borrowed. */
 	void (*on_close)(wr_ws *ws, int code, wr_str reason, void *user);
 	void *user; /* passed to every callback; must outlive the server */
-	/* permessage-deflate for this route (or this client connection); zero: refused. */
+	/* permessage-deflate for this server route; zero: refused. (Clients take theirs from
+	 * wr_client_options.) */
 	wr_deflate_config deflate;
 } wr_ws_handlers;
 
@@ -151,6 +152,8 @@ WR_API size_t wr_ws_buffered(const wr_ws *ws);
 WR_API void *wr_ws_data(const wr_ws *ws);
 WR_API void wr_ws_set_data(wr_ws *ws, void *data);
 WR_API wr_str wr_ws_protocol(const wr_ws *ws);
+/* Was permessage-deflate negotiated on ws? */
+WR_API bool wr_ws_deflate(const wr_ws *ws);
 /* Index of the reactor that owns ws (0-based). */
 WR_API unsigned wr_ws_reactor(const wr_ws *ws);
 

@@ -114,8 +114,13 @@ void wr__ws_accept_key(const char *key, size_t key_len, char out[29]);
 int wr__ws_check_upgrade(const wr_http_req_head *h, wr_str *out_key);
 /* Client side (§4.1): 0 if the answer accepts (status 101, Upgrade/Connection tokens, accept
  * key equal to expected_accept, subprotocol absent or one of those offered — NULL-terminated
- * list; *out_protocol is it or {NULL, 0}), else -EPROTO. */
+ * list; *out_protocol is it or {NULL, 0}), else -EPROTO. Extensions: with deflate NULL (none
+ * offered) any is a failure; else the answer is checked against that offer
+ * (wr__pmd_client_check) and 1 is returned, with *out_pmd, when permessage-deflate was
+ * accepted. */
+struct wr_pmd_params;
 int wr__ws_check_response(const wr_http_resp_head *h, const char *expected_accept,
-                          const char *const *offered, wr_str *out_protocol);
+                          const char *const *offered, const wr_deflate_config *deflate,
+                          wr_str *out_protocol, struct wr_pmd_params *out_pmd);
 
 #endif

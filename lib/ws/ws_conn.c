@@ -295,9 +295,15 @@ wr_ws_client_state *wr__ws_client_new(wr_conn *c, const wr_ws_route *rt, uint64_
 	return cs;
 }
 
-void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n)
+void wr__ws_client_open(wr_conn *c, wr_str protocol, const struct wr_pmd_params *pmd,
+                        uint8_t *rest, size_t n)
 {
 	wr_ws_state *s = ws_state(c);
+	if (pmd && wr__ws_pmd_start(c, s, pmd, &s->rt->h.deflate) < 0) {
+		wr__ws_report_failure(c, -ENOMEM, "out of memory");
+		wr__conn_abort(c, -ENOMEM, "out of memory");
+		return;
+	}
 	wr__ws_set_protocol(c, s, protocol);
 	wr__ws_start(c, s);
 	if (s->rt->h.on_open)

@@ -188,6 +188,7 @@ void *wr_ws_data(const wr_ws *ws) { return ws_state(ws_conn(ws))->data; }
 void wr_ws_set_data(wr_ws *ws, void *data) { ws_state(ws_conn(ws))->data = data; }
 unsigned wr_ws_reactor(const wr_ws *ws) { return wr__reactor_idx(ws_conn(ws)->r); }
 int wr_ws_error(const wr_ws *ws) { return ws_state(ws_conn(ws))->error; }
+bool wr_ws_deflate(const wr_ws *ws) { return ws_state(ws_conn(ws))->pmd != NULL; }
 
 wr_str wr_ws_protocol(const wr_ws *ws)
 {
