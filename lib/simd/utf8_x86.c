@@ -268,7 +268,10 @@ AVX512 static bool avx512_valid(const uint8_t *p, size_t len)
 			inc = _mm512_setzero_si512();
 			prev = b;
 		} else {
-			err = _mm512_or_si512(avx512_step(a, &prev, &inc), avx512_step(b, &prev, &inc));
+			/* Two statements: the order in which a call's arguments are evaluated is
+			 * unspecified, and b must be checked after a (it reads prev and inc). */
+			err = avx512_step(a, &prev, &inc);
+			err = _mm512_or_si512(err, avx512_step(b, &prev, &inc));
 		}
 		if (_mm512_test_epi8_mask(err, err))
 			return false;
