@@ -72,7 +72,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wr_server_get(srv, "/", index_page, NULL);
-	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message });
+	/* permessage-deflate is accepted when a client offers it (browsers always do);
+	 * WR_DEFLATE=0 refuses it, WR_DEFLATE=shared uses one compressor per reactor. */
+	const char *dfl = getenv("WR_DEFLATE");
+	wr_deflate_config deflate = { .enable = !dfl || strcmp(dfl, "0") != 0,
+	                              .shared = dfl && strcmp(dfl, "shared") == 0 };
+	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message,
+	                                                   .deflate = deflate });
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);

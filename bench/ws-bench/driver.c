@@ -473,7 +473,8 @@ void *wsb_thread_main(void *arg)
 	d->nidle = d->n;
 	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure };
 	d->copts = (wr_client_options){ .connect_timeout_ms = 10000, .handshake_timeout_ms = 10000,
-	                                .tls = o->tls ? &d->tls : NULL };
+	                                .tls = o->tls ? &d->tls : NULL,
+	                                .deflate = { .enable = o->deflate } };
 	if (o->size + 1024 > (16u << 20))
 		d->copts.max_message_bytes = o->size + 1024;
 	wr_loop_config cfg = { .max_conns = d->n * (o->mode == WSB_CONNECT ? 4 : 1) + 64, .cpu = -1 };

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	"                       send time (coordinated omission corrected)\n"
 	"      --connect-rate   connect-upgrade-close cycles on -c concurrent slots\n"
 	"      --idle           open -c connections and hold them for the duration\n"
+	"      --deflate        offer permessage-deflate (RFC 7692)\n"
 	"      --ramp N         connects in flight at most, all threads (default 64)\n"
 	"      --server-pid P   report the server's CPU per message (and RSS per connection\n"
 	"                       with --idle) from /proc/P\n"
@@ -166,7 +167,7 @@ bad:
 }
 
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
-       O_HGRM, O_PLOT, O_CA, O_INSECURE };
+       O_HGRM, O_PLOT, O_CA, O_INSECURE, O_DEFLATE };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -189,6 +190,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "plot", required_argument, NULL, O_PLOT },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "deflate", no_argument, NULL, O_DEFLATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -237,6 +239,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		}
 		case O_CONNECT: o->mode = WSB_CONNECT; modes++; break;
 		case O_IDLE: o->mode = WSB_IDLE; modes++; break;
+		case O_DEFLATE: o->deflate = true; break;
 		case O_RAMP:
 			if (parse_uint(optarg, 1, 100000, &o->ramp))
 				bad = "--ramp: 1..100000";

@@ -27,6 +27,7 @@ typedef struct wsb_opts {
 	double warmup_s;
 	size_t size;
 	bool text;
+	bool deflate;             /* offer permessage-deflate */
 	enum wsb_mode mode;
 	unsigned pipeline;
 	double rate;              /* messages per second, all connections together */

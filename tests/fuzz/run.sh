@@ -4,12 +4,14 @@ set -u
 dir=$1
 secs=${2:-15}
 n=0 fail=0
-for f in http ws url utf8; do
+seeds=$(dirname "$0")/corpus
+for f in http ws url utf8 deflate; do
 	n=$((n + 1))
 	corpus=$(mktemp -d)
 	log=$(mktemp)
 	if timeout $((secs + 60)) "$dir/tests/fuzz/fuzz_$f" -max_total_time="$secs" -max_len=4096 \
-		-print_final_stats=1 -artifact_prefix="$dir/tests/fuzz/" "$corpus" >"$log" 2>&1; then
+		-print_final_stats=1 -artifact_prefix="$dir/tests/fuzz/" "$corpus" $([ -d "$seeds/$f" ] && echo "$seeds/$f") \
+		>"$log" 2>&1; then
 		runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
 		echo "ok $n - fuzz_$f: ${runs:-?} inputs in ${secs}s, no crash"
 	else
