@@ -179,10 +179,16 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 		memcpy(f->mask, q, 4);
 	f->len = len;
 	/* Refuse an oversized message before any of its payload is buffered. msg_len never
-	 * exceeds max_msg, so the subtraction cannot wrap. */
+	 * exceeds the limit, so the subtraction cannot wrap. A compressed message is limited
+	 * once inflated; on the wire it may be a little larger than that (incompressible data
+	 * grows by 5 bytes per stored block), so it gets 1/64 more room here. */
 	if (!is_control(f->opcode)) {
+		bool compressed = f->opcode == WR_OP_CONT ? p->compressed : (h[0] & 0x40) != 0;
+		uint64_t max = compressed ? (uint64_t)p->max_msg + (p->max_msg >> 6) + 64 : p->max_msg;
+		if (max > UINT32_MAX)
+			max = UINT32_MAX;
 		uint64_t so_far = f->opcode == WR_OP_CONT ? p->msg_len : 0;
-		if (len > p->max_msg - so_far) {
+		if (len > max - so_far) {
 			e->code = WR_CLOSE_TOO_BIG;
 			e->msg = ERR_TOO_BIG;
 			return false;
