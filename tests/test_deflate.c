@@ -269,6 +269,19 @@ static void expect_close(int fd, int code)
 	cr_assert_eq(got, code, "close code %d, want %d", got, code);
 }
 
+/* Under AddressSanitizer freed blocks stay resident in its quarantine (each doubling of the
+ * message buffer leaves the old one there): the bound is looser, still far below 1 GiB. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_FACTOR 4
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_FACTOR 4
+#endif
+#endif
+#ifndef RSS_FACTOR
+#define RSS_FACTOR 1
+#endif
+
 static long maxrss_kib(void)
 {
 	struct rusage ru;
@@ -320,7 +333,7 @@ Test(deflate, bomb_costs_at_most_the_limit)
 	long after = maxrss_kib();
 	fprintf(stderr, "bomb: %zu compressed bytes for 1 GiB; peak RSS %ld -> %ld KiB (limit %zu KiB)\n",
 	        zl, before, after, limit >> 10);
-	cr_assert_leq((size_t)(after - before), (limit >> 10) + 4096,
+	cr_assert_leq((size_t)(after - before), (limit >> 10) * RSS_FACTOR + 4096,
 	              "peak RSS grew %ld KiB for a %zu KiB limit", after - before, limit >> 10);
 	close(fd);
 	free(bomb);
