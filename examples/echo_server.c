@@ -9,7 +9,8 @@
 
 static wr_server *srv;
 
-/* The page echoes a text, a binary and a 1.25 MiB message, then closes with 4000; the outcome
+/* The page echoes a text, a binary, a 1.25 MiB message and 500 KB of JSON (what
+ * permessage-deflate, which browsers offer, is for), then closes with 4000; the outcome
  * lands in window.wrResult (read by tests/interop/browser.sh) and on screen. */
 static const char page[] =
 	"<!doctype html><meta charset=utf-8><title>wring echo</title>\n"
@@ -19,15 +20,18 @@ static const char page[] =
 	"ws.binaryType = 'arraybuffer';\n"
 	"const big = 'x\\u00e9\\u20ac\\u{1F600}'.repeat(1 << 17);\n"
 	"const bin = Uint8Array.from({ length: 256 }, (_, i) => i);\n"
-	"const res = { text: false, binary: false, large: false };\n"
+	"const json = JSON.stringify(Array.from({ length: 6000 }, (_, k) =>\n"
+	"  ({ id: k, user: 'user' + k % 97, price: k * 1.25, ok: k % 3 === 0 })));\n"
+	"const res = { text: false, binary: false, large: false, json: false, extensions: '' };\n"
 	"const steps = [\n"
 	"  [() => ws.send('Hello, WebSocket!'), d => res.text = d === 'Hello, WebSocket!'],\n"
 	"  [() => ws.send(bin), d => res.binary = d instanceof ArrayBuffer &&\n"
 	"      new Uint8Array(d).every((b, i) => b === i) && d.byteLength === 256],\n"
 	"  [() => ws.send(big), d => res.large = d === big],\n"
+	"  [() => ws.send(json), d => res.json = d === json && json.length > 300000],\n"
 	"];\n"
 	"let i = 0;\n"
-	"ws.onopen = () => { log('open'); steps[0][0](); };\n"
+	"ws.onopen = () => { res.extensions = ws.extensions; log('open ' + ws.extensions); steps[0][0](); };\n"
 	"ws.onmessage = e => {\n"
 	"  log('got ' + (typeof e.data === 'string' ? e.data.length + ' chars' : e.data.byteLength + ' bytes'));\n"
 	"  steps[i][1](e.data);\n"
@@ -72,7 +76,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wr_server_get(srv, "/", index_page, NULL);
-	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message });
+	/* permessage-deflate is accepted when a client offers it (browsers always do);
+	 * WR_DEFLATE=0 refuses it, WR_DEFLATE=shared uses one compressor per reactor. */
+	const char *dfl = getenv("WR_DEFLATE");
+	wr_deflate_config deflate = { .enable = !dfl || strcmp(dfl, "0") != 0,
+	                              .shared = dfl && strcmp(dfl, "shared") == 0 };
+	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message,
+	                                                   .deflate = deflate });
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);

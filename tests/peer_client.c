@@ -9,6 +9,9 @@
  *   close:C    close with code C; the peer must echo C
  *   closed:C[:REASON]  expect the peer to close with C (and REASON)
  *   proto:P    the negotiated subprotocol must be P ("" for none)
+ *   deflate:0|1  permessage-deflate was (1) or was not (0) negotiated
+ * -z SETTING offers permessage-deflate: "on", "nct" (no context takeover both ways), or
+ *            "bits:N" (both max window bits N)
  * Exits 0 when every step passed, 1 (with a message on stderr) otherwise. */
 #include <errno.h>
 #include <stdio.h>
@@ -116,6 +119,11 @@ static int run_op(wr_client *c, const char *op, uint8_t *buf, size_t cap)
 		}
 		return 0;
 	}
+	if (!strcmp(kind, "deflate")) {
+		if (wr_client_deflate(c) != (atoi(arg) != 0))
+			return fail(op, wr_client_deflate(c) ? "negotiated" : "not negotiated");
+		return 0;
+	}
 	if (!strcmp(kind, "proto")) {
 		wr_str p = wr_client_protocol(c);
 		if (p.len != strlen(arg) || (p.len && memcmp(p.data, arg, p.len))) {
@@ -133,12 +141,15 @@ int main(int argc, char **argv)
 	const char *headers[MAX_HEADERS + 1] = { NULL };
 	const char *protocols[2] = { NULL, NULL };
 	size_t nh = 0;
+	const char *zopt = NULL;
 	int i = 1;
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "-H") && nh < MAX_HEADERS)
 			headers[nh++] = argv[i + 1];
 		else if (!strcmp(argv[i], "-p"))
 			protocols[0] = argv[i + 1];
+		else if (!strcmp(argv[i], "-z"))
+			zopt = argv[i + 1];
 		else
 			return fail(argv[i], "unknown option");
 	}
@@ -153,6 +164,14 @@ int main(int argc, char **argv)
 		.connect_timeout_ms = 5000,
 		.handshake_timeout_ms = 5000,
 	};
+	if (zopt) {
+		bool nct = !strcmp(zopt, "nct");
+		uint8_t bits = !strncmp(zopt, "bits:", 5) ? (uint8_t)atoi(zopt + 5) : 0;
+		o.deflate = (wr_deflate_config){ .enable = true, .server_no_context_takeover = nct,
+		                                 .client_no_context_takeover = nct,
+		                                 .server_max_window_bits = bits,
+		                                 .client_max_window_bits = bits, .threshold = 1 };
+	}
 	wr_client_err err;
 	wr_client *c = wr_client_connect(url, &o, &err);
 	if (!c) {

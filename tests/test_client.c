@@ -860,3 +860,77 @@ Test(client, a_second_thread_is_refused_with_ebusy)
 	wr_client_close(c, 0, NULL);
 	wr_client_free(c);
 }
+
+/* ---- permessage-deflate answers (RFC 7692 §5.1: the client fails a bad one) ---- */
+
+static const wr_client_options offer_deflate = { .deflate = { .enable = true,
+                                                              .server_max_window_bits = 12 } };
+
+static void s_pmd_unknown(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false,
+	            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; x=1\r\n");
+}
+static void s_pmd_cbits_novalue(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false, "Sec-WebSocket-Extensions: permessage-deflate; "
+	            "server_max_window_bits=12; client_max_window_bits\r\n");
+}
+static void s_pmd_twice(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false, "Sec-WebSocket-Extensions: permessage-deflate; "
+	            "server_max_window_bits=12\r\nSec-WebSocket-Extensions: permessage-deflate\r\n");
+}
+static void s_pmd_bits_over(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false,
+	            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=13\r\n");
+}
+static void s_pmd_other(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n");
+}
+
+Test(client_hostile, bad_deflate_answers)
+{
+	fake_script bad[] = { s_pmd_unknown, s_pmd_cbits_novalue, s_pmd_twice, s_pmd_bits_over,
+	                      s_pmd_other };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_connect_fails(bad[i], -EPROTO, 0, &offer_deflate);
+}
+
+/* RFC 7692 §7.2.3.1 and .2: "Hello" compressed, then again referring back to the first. */
+static void s_pmd_hello(struct fake *f, int fd)
+{
+	static const uint8_t hello[] = { 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00 };
+	static const uint8_t again[] = { 0xf2, 0x00, 0x11, 0x00, 0x00 };
+	fake_answer(fd, NULL, false, false,
+	            "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12\r\n");
+	uint8_t fr[16] = { 0xc1, sizeof(hello) };
+	memcpy(fr + 2, hello, sizeof(hello));
+	live_send(fd, fr, 2 + sizeof(hello));
+	fr[1] = sizeof(again);
+	memcpy(fr + 2, again, sizeof(again));
+	live_send(fd, fr, 2 + sizeof(again));
+	fake_finish(f, fd, true);
+}
+
+Test(client_hostile, deflate_messages_from_the_rfc)
+{
+	struct fake f;
+	fake_start(&f, s_pmd_hello);
+	wr_client_options o = offer_deflate;
+	o.read_timeout_ms = 5000;
+	wr_client *c = fake_connect(&f, &o, NULL);
+	cr_assert_not_null(c);
+	cr_assert(wr_client_deflate(c));
+	for (int i = 0; i < 2; i++) {
+		wr_msg m;
+		cr_assert_eq(wr_client_read(c, &m), WR_OP_TEXT);
+		cr_assert_eq(m.len, 5);
+		cr_assert_eq(memcmp(m.data, "Hello", 5), 0);
+	}
+	wr_client_close(c, 1000, "");
+	wr_client_free(c);
+	fake_join(&f);
+}

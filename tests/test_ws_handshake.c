@@ -178,7 +178,7 @@ static int check_resp(const char *resp, const char *const *offered, wr_str *prot
 	int n = wr__http_parse_response(resp, strlen(resp), 0, 8192, &h);
 	cr_assert_gt(n, 0, "response did not parse (%d):\n%s", n, resp);
 	*proto = (wr_str){"untouched", 9};
-	return wr__ws_check_response(&h, ACCEPT, offered, proto);
+	return wr__ws_check_response(&h, ACCEPT, offered, NULL, proto, NULL);
 }
 
 #define R101 "HTTP/1.1 101 Switching Protocols\r\n"

@@ -565,7 +565,7 @@ static int drv_setup(drv *d, wsb_thread *t)
 			.connect_timeout_ms = 10000, .handshake_timeout_ms = 10000,
 			.tls = o->tls ? &d->tls : NULL, .headers = o->headers, .protocols = o->protocols,
 			.addr = (const struct sockaddr *)&o->addr, .addr_len = o->addr_len,
-			.server_name = o->sni,
+			.server_name = o->sni, .deflate = { .enable = o->deflate },
 		};
 		if (o->nbinds) {
 			d->copts[i].bind_addr = (const struct sockaddr *)&o->binds[i];

@@ -37,6 +37,7 @@ static void usage(FILE *f)
 	"      --payload FILE   send the file's bytes as every message\n"
 	"      --template FILE  send the file with {seq} and {ts} (send time, unix ns) filled in\n"
 	"Connections:\n"
+	"      --deflate        offer permessage-deflate (RFC 7692)\n"
 	"      --ramp N         connects in flight at most, all threads (default 64)\n"
 	"      --open-rate R    open at most R connections per second (ramp and reconnects)\n"
 	"      --reconnect      reopen connections the server closes: hold -c open\n"
@@ -217,7 +218,8 @@ static int parse_binds(wsb_opts *o, const char *list)
 
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
        O_HGRM, O_PLOT, O_CA, O_INSECURE, O_NOECHO, O_PAYLOAD, O_TEMPLATE, O_OPENRATE,
-       O_RECONNECT, O_BIND, O_SUBPROTO, O_ORIGIN, O_CERT, O_KEY, O_SNI, O_OUT, O_STARTAT };
+       O_RECONNECT, O_BIND, O_SUBPROTO, O_ORIGIN, O_CERT, O_KEY, O_SNI, O_OUT, O_STARTAT,
+       O_DEFLATE };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -254,6 +256,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "sni", required_argument, NULL, O_SNI },
 		{ "start-at", required_argument, NULL, O_STARTAT },
+		{ "deflate", no_argument, NULL, O_DEFLATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -308,6 +311,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		case O_NOECHO: o->no_echo = true; break;
 		case O_CONNECT: o->mode = WSB_CONNECT; modes++; break;
 		case O_IDLE: o->mode = WSB_IDLE; modes++; break;
+		case O_DEFLATE: o->deflate = true; break;
 		case O_RAMP:
 			if (parse_uint(optarg, 1, 100000, &o->ramp))
 				bad = "--ramp: 1..100000";

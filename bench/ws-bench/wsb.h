@@ -48,6 +48,7 @@ typedef struct wsb_opts {
 	double duration_s;
 	double warmup_s;
 	bool text;
+	bool deflate;             /* offer permessage-deflate */
 	enum wsb_mode mode;
 	unsigned pipeline;
 	double rate;              /* messages per second, all connections together */

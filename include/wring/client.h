@@ -42,6 +42,8 @@ typedef struct wr_client_options {
 	/* wss: the name sent as SNI and looked for in the certificate; NULL: the URL's host.
 	 * Borrowed until return. */
 	const char *server_name;
+	wr_deflate_config deflate;    /* offer permessage-deflate (both clients; the deflate field
+	                                 of wr_ws_handlers is for server routes) */
 } wr_client_options;
 
 /* Why a connect failed: code is a negative errno (-EINVAL bad URL, -ECONNREFUSED,
@@ -83,6 +85,8 @@ WR_API int wr_client_close(wr_client *c, int code, const char *reason);
 WR_API int wr_client_close_code(const wr_client *c);
 WR_API wr_str wr_client_close_reason(const wr_client *c);
 WR_API wr_str wr_client_protocol(const wr_client *c);
+/* Was permessage-deflate negotiated (the server accepted opts->deflate)? */
+WR_API bool wr_client_deflate(const wr_client *c);
 /* Close the socket (without handshake if not closed) and free. Accepts NULL. */
 WR_API void wr_client_free(wr_client *c);
 

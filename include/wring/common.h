@@ -75,6 +75,26 @@ typedef struct wr_tls_config {
 	bool insecure;          /* client: skip certificate and hostname checks (explicit opt-out) */
 } wr_tls_config;
 
+/* permessage-deflate (RFC 7692). Zero is "off"; with enable set, zero fields are defaults.
+ * A server route accepts an offer it can honour and answers with what it will do; a client
+ * offers these and fails the connection on an answer it did not allow. */
+typedef struct wr_deflate_config {
+	bool enable;
+	/* Ask (client) or require (server) that the side resets its compression context after
+	 * every message: costs ratio, saves that side's compressor window between messages. */
+	bool server_no_context_takeover;
+	bool client_no_context_takeover;
+	uint8_t server_max_window_bits; /* 9..15; 0 = 15 (a peer may ask for less) */
+	uint8_t client_max_window_bits; /* 9..15; 0 = 15 */
+	uint8_t mem_level;              /* zlib memLevel 1..9; 0 = 8 */
+	uint8_t level;                  /* zlib level 1..9; 0 = 6 */
+	/* Shared-compressor mode: our side never keeps context (no_context_takeover is
+	 * negotiated for it), and every connection of a reactor compresses with one zlib stream,
+	 * so an idle connection holds no compressor at all. */
+	bool shared;
+	size_t threshold;               /* messages shorter than this go uncompressed; 0 = 64 */
+} wr_deflate_config;
+
 /* Name of any error code wring returns (negative errno). Never NULL. */
 WR_API const char *wr_strerror(int err);
 

@@ -105,6 +105,9 @@ typedef struct wr_ws_handlers {
 	 * connection dropped, or our own code when we failed it; reason is borrowed. */
 	void (*on_close)(wr_ws *ws, int code, wr_str reason, void *user);
 	void *user; /* passed to every callback; must outlive the server */
+	/* permessage-deflate for this server route; zero: refused. (Clients take theirs from
+	 * wr_client_options.) */
+	wr_deflate_config deflate;
 } wr_ws_handlers;
 
 /* Register a WebSocket route; h is copied. Returns 0, -EINVAL, -EBUSY. */
@@ -150,6 +153,11 @@ WR_API void wr_frame_unref(wr_frame *f);
  * Takes its own reference, released once the kernel is done with the bytes. Returns as
  * wr_ws_send. A client connection (which must mask) copies and masks it. */
 WR_API int wr_ws_send_frame(wr_ws *ws, wr_frame *f);
+/* To a connection with permessage-deflate, a data frame at or above its threshold goes out
+ * compressed: the compressed bytes are made once per window size (the first send that needs
+ * them) and shared by every receiver with that window, like the frame itself. Does f hold
+ * the variant for window_bits (9..15) yet? For tests and statistics. */
+WR_API bool wr_frame_has_deflate(const wr_frame *f, unsigned window_bits);
 
 /* Start the closing handshake (code 1000-4999 except the reserved ones, or 0 for 1000 with no
  * reason; reason <= 123 bytes of UTF-8, borrowed until return). Further sends fail with
@@ -159,6 +167,8 @@ WR_API size_t wr_ws_buffered(const wr_ws *ws);
 WR_API void *wr_ws_data(const wr_ws *ws);
 WR_API void wr_ws_set_data(wr_ws *ws, void *data);
 WR_API wr_str wr_ws_protocol(const wr_ws *ws);
+/* Was permessage-deflate negotiated on ws? */
+WR_API bool wr_ws_deflate(const wr_ws *ws);
 /* Index of the reactor that owns ws (0-based). */
 WR_API unsigned wr_ws_reactor(const wr_ws *ws);
 

@@ -26,6 +26,7 @@
 #include "tls.h"
 #include "url.h"
 #include "utf8.h"
+#include "deflate.h"
 #include "ws.h"
 #include "ws_codec.h"
 
@@ -72,6 +73,12 @@ struct wr_client {
 	bool ping_sent;
 	atomic_bool busy;          /* a call is running: a second thread gets -EBUSY */
 	wr_utf8 frag_utf8;         /* its UTF-8 state across the pieces (text) */
+	/* permessage-deflate, when the server accepted our offer */
+	wr_deflate_config dcfg;    /* what we offered (defaults filled in) */
+	bool pmd;
+	wr_zparams tx, rx;
+	wr_zstream *txz, *rxz;     /* made on first use */
+	wr_buf zout;               /* a compressed message on its way out */
 };
 
 /* 0 means no deadline. */
@@ -224,23 +231,32 @@ static void transport_close(wr_client *c)
 
 /* ---- frames ---- */
 
-/* One masked frame with a fresh key; the payload is masked in OUT_CHUNK pieces. */
-static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
-                          uint64_t deadline);
+/* One masked frame with a fresh key, FIN and RSV1 (a compressed message) as given; the payload
+ * is masked in OUT_CHUNK pieces. */
+static int send_frame_bits(wr_client *c, wr_opcode op, bool fin, bool rsv1, const void *data,
+                           size_t len, uint64_t deadline);
 
-static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
-                      uint64_t deadline)
+static int send_frame_x(wr_client *c, wr_opcode op, bool rsv1, const void *data, size_t len,
+                        uint64_t deadline)
 {
-	return send_frame_fin(c, op, true, data, len, deadline);
+	return send_frame_bits(c, op, true, rsv1, data, len, deadline);
 }
 
 static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
                           uint64_t deadline)
 {
+	return send_frame_bits(c, op, fin, false, data, len, deadline);
+}
+
+static int send_frame_bits(wr_client *c, wr_opcode op, bool fin, bool rsv1, const void *data,
+                           size_t len, uint64_t deadline)
+{
 	uint8_t key[4];
 	uint64_t r = wr__rand_next(&c->rng);
 	memcpy(key, &r, 4);
 	size_t h = wr__ws_frame_header(c->out, fin, op, len, key);
+	if (rsv1)
+		c->out[0] |= 0x40;
 	const uint8_t *src = data;
 	size_t done = 0;
 	do {
@@ -255,6 +271,48 @@ static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data
 		h = 0;
 	} while (done < len);
 	return 0;
+}
+
+static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
+                      uint64_t deadline)
+{
+	return send_frame_x(c, op, false, data, len, deadline);
+}
+
+/* A data message, compressed when permessage-deflate is on and it is long enough. */
+static int send_message(wr_client *c, wr_opcode op, const void *data, size_t len,
+                        uint64_t deadline)
+{
+	if (!c->pmd || (op & 0x8) || len < c->dcfg.threshold || c->tx.bits < WR_PMD_MIN_DEFLATE_BITS)
+		return send_frame(c, op, data, len, deadline);
+	if (!c->txz && !(c->txz = wr__z_new(true, &c->tx)))
+		return -ENOMEM;
+	c->zout.len = 0;
+	int rc = wr__z_compress(c->txz, data, len, &c->zout);
+	if (rc < 0)
+		return -ENOMEM;
+	rc = send_frame_x(c, op, true, c->zout.data, c->zout.len, deadline);
+	c->zout.len = 0;
+	wr__buf_trim(&c->zout, 256u << 10);
+	return rc;
+}
+
+/* A piece of a compressed message into c->msg: 1 complete, 0 more to come, or the close
+ * code to fail with. */
+static int inflate_piece(wr_client *c, const wr_ws_event *ev)
+{
+	if (!c->rxz && !(c->rxz = wr__z_new(false, &c->rx)))
+		return WR_CLOSE_INTERNAL_ERROR;
+	if (ev->msg_start) {
+		c->msg.len = 0;
+		wr__utf8_init(&c->parser.utf8);
+	}
+	int rc = wr__z_inflate(c->rxz, ev->data, ev->len, ev->msg_end, &c->msg, c->parser.max_msg,
+	                       ev->opcode == WR_OP_TEXT ? &c->parser.utf8 : NULL);
+	if (rc < 0)
+		return rc == -EMSGSIZE ? WR_CLOSE_TOO_BIG
+		     : rc == -ENOMEM   ? WR_CLOSE_INTERNAL_ERROR : WR_CLOSE_INVALID_DATA;
+	return ev->msg_end ? 1 : 0;
 }
 
 static int send_close(wr_client *c, int code, const char *reason, size_t reason_len,
@@ -338,6 +396,20 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 		case WR_WS_EV_DATA:
 			if (discard)
 				break;
+			if (ev.compressed) {
+				int z = inflate_piece(c, &ev);
+				if (z > 1)
+					return fail_conn(c, z, z == WR_CLOSE_TOO_BIG ? "message over the size limit"
+					                                             : "invalid compressed message");
+				if (z == 1) {
+					out_msg->data = c->msg.data ? c->msg.data : (const uint8_t *)"";
+					out_msg->len = c->msg.len;
+					out_msg->opcode = ev.opcode;
+					c->msg.len = 0;
+					return 1;
+				}
+				break;
+			}
 			if (ev.msg_start && ev.msg_end) {
 				/* Whole in the receive buffer: hand out the view. */
 				out_msg->data = ev.len ? ev.data : (const uint8_t *)"";
@@ -490,9 +562,20 @@ static int handshake(wr_client *c, wr_buf *req, char **protos, unsigned timeout_
 		return -EPROTO;
 	}
 	wr_str proto;
-	rc = wr__ws_check_response(&h, accept, (const char *const *)protos, &proto);
+	wr_pmd_params pmd;
+	rc = wr__ws_check_response(&h, accept, (const char *const *)protos,
+	                           c->dcfg.enable ? &c->dcfg : NULL, &proto, &pmd);
 	if (rc < 0)
 		return rc;
+	if (rc > 0) {
+		/* We are the client: we compress with the client's window, it with the server's. */
+		c->pmd = true;
+		c->parser.deflate = 1;
+		c->tx = (wr_zparams){ pmd.client_bits, c->dcfg.level, c->dcfg.mem_level,
+		                      pmd.client_nct };
+		c->rx = (wr_zparams){ pmd.server_bits, c->dcfg.level, c->dcfg.mem_level,
+		                      pmd.server_nct };
+	}
 	if (proto.len >= sizeof(c->protocol))
 		return -EPROTO;
 	if (proto.len)
@@ -546,6 +629,8 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	c->last_rx_ms = wr__now_ms();
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT, opts ? opts->max_message_bytes : 0);
 	c->parser.ctrl = c->ctrl;
+	if (opts && opts->deflate.enable)
+		c->dcfg = wr__pmd_config(&opts->deflate);
 	err.code = tcp_connect(&u, opts, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
 	                                                            : 10000, &c->fd);
 	if (err.code < 0)
@@ -606,7 +691,7 @@ static int client_send_one(wr_client *c, const void *data, size_t len, wr_opcode
 	if (c->state != CS_OPEN)
 		return -EPIPE;
 	/* A peer that stops reading stalls us for at most read_timeout_ms (when set). */
-	int rc = send_frame(c, op, data, len, deadline_in(c->read_ms));
+	int rc = send_message(c, op, data, len, deadline_in(c->read_ms));
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		dropped(c);
 	return rc;
@@ -835,7 +920,12 @@ void wr_client_free(wr_client *c)
 		return;
 	transport_close(c);
 	wr__buf_free(&c->msg);
+	wr__buf_free(&c->zout);
+	wr__z_free(c->txz);
+	wr__z_free(c->rxz);
 	free(c->in);
 	free(c->out);
 	free(c);
 }
+
+bool wr_client_deflate(const wr_client *c) { return c && c->pmd; }

@@ -21,6 +21,7 @@
 #include "request.h"
 #include "tls.h"
 #include "url.h"
+#include "deflate_codec.h"
 #include "ws.h"
 
 #define MAX_HEAD 16384u   /* handshake answer head */
@@ -405,7 +406,12 @@ static void hs_on_data(wr_conn *c, uint8_t *p, size_t n)
 		return;
 	}
 	wr_str proto;
-	if (wr__ws_check_response(&h, hs->accept, (const char *const *)hs->protocols, &proto) < 0) {
+	wr_ws_client_state *cs = c->ps;
+	wr_pmd_params pmd;
+	int rc = wr__ws_check_response(&h, hs->accept, (const char *const *)hs->protocols,
+	                               cs->rt.h.deflate.enable ? &cs->rt.h.deflate : NULL, &proto,
+	                               &pmd);
+	if (rc < 0) {
 		hs_fail(c, -EPROTO, "invalid handshake answer");
 		return;
 	}
@@ -415,7 +421,7 @@ static void hs_on_data(wr_conn *c, uint8_t *p, size_t n)
 	hs->in = (wr_buf){ 0 };
 	hs_free(hs);
 	((wr_ws_client_state *)c->ps)->hs = NULL;
-	wr__ws_client_open(c, proto, in.data + hl, in.len - (size_t)hl);
+	wr__ws_client_open(c, proto, rc > 0 ? &pmd : NULL, in.data + hl, in.len - (size_t)hl);
 	wr__buf_free(&in);
 }
 
@@ -543,6 +549,7 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 	}
 	wr_ws_route rt = {
 		.h = *h,
+		/* The route copy carries the client's offer, for checking the answer and after. */
 		.cfg = { .max_message_bytes = opts ? opts->max_message_bytes : 0,
 		         /* as the server: a ping after this much silence, a failure after as much
 		          * again; by default clients only answer pings */
@@ -550,6 +557,7 @@ int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opt
 		                                                           : (unsigned)-1,
 		         .close_timeout_ms = opts && opts->close_timeout_ms ? opts->close_timeout_ms : 5000 },
 	};
+	rt.h.deflate = opts ? opts->deflate : (wr_deflate_config){ 0 };
 	wr_ws_client_state *cs = wr__ws_client_new(c, &rt, wr__rand_next(&loop->rng));
 	if (!cs) {
 		wr__conn_abort(c, -ENOMEM, "out of memory");

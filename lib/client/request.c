@@ -7,6 +7,7 @@
 #include "base64.h"
 #include "rand.h"
 #include "request.h"
+#include "deflate_codec.h"
 #include "ws_codec.h"
 
 static bool header_line_ok(const char *s)
@@ -57,6 +58,11 @@ int wr__client_request(const wr_url *u, const wr_client_options *o, wr_buf *out,
 			if (rc == 0)
 				rc = wr__buf_append(out, "\r\n", 2);
 		}
+	if (o && o->deflate.enable && rc == 0) {
+		char line[WR_PMD_LINE_MAX];
+		size_t n = wr__pmd_client_offer(&o->deflate, line);
+		rc = wr__buf_append(out, line, n);
+	}
 	if (o && o->protocols && o->protocols[0] && rc == 0) {
 		size_t np = 0;
 		while (o->protocols[np])

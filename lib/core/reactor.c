@@ -94,6 +94,8 @@ void wr__reactor_free(wr_reactor *r)
 	if (!r)
 		return;
 	wr__conn_release_all(r);
+	if (r->proto_shared_free)
+		r->proto_shared_free(r->proto_shared);
 	if (r->listen_fd >= 0)
 		close(r->listen_fd);
 	while (r->seg_pool) {

@@ -94,6 +94,10 @@ struct wr_reactor {
 	unsigned small_pool_n;
 	wr_seg *ext_pool;        /* headers of zero-copy segments */
 	unsigned ext_pool_n;
+	/* What a protocol shares among the reactor's connections (the WebSocket layer's
+	 * compressor), made on its first need and freed with the reactor. */
+	void *proto_shared;
+	void (*proto_shared_free)(void *shared);
 	/* flush scratch: the kernel copies msghdr/iovec at submit */
 	struct msghdr msgs[WR_FLUSH_BATCH];
 	struct iovec iovs[WR_FLUSH_BATCH][WR_IOV_PER_SEND];

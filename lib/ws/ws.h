@@ -27,7 +27,7 @@ typedef struct wr_ws_config {
 
 /* What a WebSocket route or client connection runs with; outlives its connections. */
 typedef struct wr_ws_route {
-	wr_ws_handlers h;
+	wr_ws_handlers h;       /* h.deflate: what the route accepts, or the client offers */
 	wr_ws_config cfg;
 	/* Optional: a send left more than the drain mark queued (on_drain will follow). Its
 	 * result is the send's: a fiber route waits here for the drain. */
@@ -51,6 +51,7 @@ typedef struct wr_ws_state {
 	const wr_ws_route *rt;
 	void *data;            /* user's per-connection pointer */
 	wr_ws_extra *x;
+	struct wr_ws_pmd *pmd; /* permessage-deflate, when negotiated (ws_deflate.h) */
 	int error;             /* client: -errno or HTTP status behind a failed connection */
 	uint16_t flags;
 	uint16_t size;         /* of the state as allocated (the client role's is larger) */
@@ -72,8 +73,10 @@ bool wr__ws_upgrade(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user
 /* Client role: a state for c (made its ps; the caller sets its handshake protocol) with a
  * copy of rt, seeded for masking keys and nonces. NULL on -ENOMEM. on_close is owed from here on. */
 wr_ws_client_state *wr__ws_client_new(wr_conn *c, const wr_ws_route *rt, uint64_t seed);
-/* The handshake succeeded: speak WebSocket on c, call on_open, then parse rest[0..n). */
-void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n);
+/* The handshake succeeded: speak WebSocket on c (with permessage-deflate as agreed in *pmd,
+ * unless NULL), call on_open, then parse rest[0..n). */
+void wr__ws_client_open(wr_conn *c, wr_str protocol, const struct wr_pmd_params *pmd,
+                        uint8_t *rest, size_t n);
 /* The handshake failed (err: -errno, or the HTTP status of a non-101 answer): on_close once
  * with 1006 and why; wr_ws_error gives err. */
 void wr__ws_report_failure(wr_conn *c, int err, const char *why);

@@ -45,6 +45,8 @@ typedef struct wr_ws_event {
 	int close_code;        /* CONTROL close: code received (1005 if none); ERROR: code to send */
 	wr_str close_reason;   /* CONTROL close: reason (validated UTF-8) */
 	const char *error;     /* ERROR: short static description for logs and on_close reasons */
+	bool compressed;       /* DATA: the message had RSV1 (permessage-deflate): data is
+	                          compressed, and its text is checked only once inflated */
 } wr_ws_event;
 
 typedef struct wr_ws_parser {
@@ -66,6 +68,8 @@ typedef struct wr_ws_parser {
 	uint8_t fin : 1;
 	uint8_t masked : 1;
 	uint8_t msg_begun : 1; /* a DATA event with msg_start went out for the message */
+	uint8_t deflate : 1;   /* permessage-deflate negotiated: RSV1 marks a compressed message */
+	uint8_t compressed : 1; /* the message in progress is compressed */
 	uint16_t err_code;     /* close code once failed */
 } wr_ws_parser;
 
@@ -81,7 +85,8 @@ void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
  * non-final frame gives no event; an empty final one gives an empty DATA with msg_end.
  * Returns bytes consumed (0..len) and fills *ev; call again with the rest. After
  * WR_WS_EV_ERROR the parser stays failed. Rules: 64-bit length with MSB set, unmasked client
- * frame / masked server frame, RSV bits, reserved opcodes, control > 125 or fragmented,
+ * frame / masked server frame, RSV bits (RSV1 is allowed on the first frame of a data
+ * message once p->deflate is set), reserved opcodes, control > 125 or fragmented,
  * continuation without a message, new message inside a fragmented one: 1002; message over
  * max_msg: 1009; invalid UTF-8 in text (as soon as seen) or close reason: 1007; bad close code
  * or a 1-byte close payload: 1002. */
@@ -109,8 +114,13 @@ void wr__ws_accept_key(const char *key, size_t key_len, char out[29]);
 int wr__ws_check_upgrade(const wr_http_req_head *h, wr_str *out_key);
 /* Client side (§4.1): 0 if the answer accepts (status 101, Upgrade/Connection tokens, accept
  * key equal to expected_accept, subprotocol absent or one of those offered — NULL-terminated
- * list; *out_protocol is it or {NULL, 0}), else -EPROTO. */
+ * list; *out_protocol is it or {NULL, 0}), else -EPROTO. Extensions: with deflate NULL (none
+ * offered) any is a failure; else the answer is checked against that offer
+ * (wr__pmd_client_check) and 1 is returned, with *out_pmd, when permessage-deflate was
+ * accepted. */
+struct wr_pmd_params;
 int wr__ws_check_response(const wr_http_resp_head *h, const char *expected_accept,
-                          const char *const *offered, wr_str *out_protocol);
+                          const char *const *offered, const wr_deflate_config *deflate,
+                          wr_str *out_protocol, struct wr_pmd_params *out_pmd);
 
 #endif

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rand.h"
 #include "reactor.h"
+#include "ws_deflate.h"
 #include "ws_int.h"
 
 static const wr_proto ws_proto;
@@ -41,6 +42,7 @@ void wr__ws_start(wr_conn *c, wr_ws_state *s)
 	s->flags |= WS_OPEN | WS_OWED;
 	wr__ws_parser_init(&s->parser, s->flags & WS_CLIENT ? WR_WS_CLIENT : WR_WS_SERVER,
 	                   s->rt->cfg.max_message_bytes);
+	s->parser.deflate = s->pmd != NULL;
 	wr__conn_set_proto(c, &ws_proto, s);
 	arm_idle(c, s);
 }
@@ -136,6 +138,27 @@ int wr__ws_gather(wr_buf *msg, const wr_ws_event *ev)
 	return ev->msg_end ? 1 : 0;
 }
 
+/* A piece of a compressed message: inflated into the message buffer, delivered at its end.
+ * false when the connection was failed. */
+static bool deliver_inflated(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+{
+	wr_ws_extra *x = wr__ws_extra(c, s);
+	int rc = x ? wr__ws_pmd_recv(c, s, ev, &x->msg, s->parser.max_msg) : WR_CLOSE_INTERNAL_ERROR;
+	if (rc > 1) {
+		x->msg.len = 0;
+		fail(c, s, rc, rc == WR_CLOSE_TOO_BIG ? "message over the size limit"
+		               : rc == WR_CLOSE_INVALID_DATA ? "invalid compressed message"
+		                                             : "out of memory");
+		return false;
+	}
+	if (rc == 1) {
+		deliver(c, s, ev->opcode, x->msg.data ? x->msg.data : (const uint8_t *)"", x->msg.len);
+		x->msg.len = 0;
+		wr__buf_trim(&x->msg, 1u << 20);
+	}
+	return true;
+}
+
 static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
 	wr_ws_state *s = ws_state(c);
@@ -151,6 +174,11 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 		case WR_WS_EV_DATA: {
 			if (s->flags & WS_CLOSE_SENT)
 				break; /* closing: data is no longer delivered */
+			if (ev.compressed) {
+				if (!deliver_inflated(c, s, &ev))
+					return;
+				break;
+			}
 			if (ev.msg_start && ev.msg_end) {
 				deliver(c, s, ev.opcode, ev.data, ev.len); /* zero-copy: a view of the ring buffer */
 				break;
@@ -232,6 +260,7 @@ void wr__ws_state_free(wr_conn *c)
 	wr_ws_state *s = ws_state(c);
 	if (!s)
 		return;
+	wr__ws_pmd_free(c, s);
 	if (s->x) {
 		wr__buf_free(&s->x->msg);
 		wr__conn_state_free(c, s->x, sizeof(*s->x));
@@ -266,9 +295,15 @@ wr_ws_client_state *wr__ws_client_new(wr_conn *c, const wr_ws_route *rt, uint64_
 	return cs;
 }
 
-void wr__ws_client_open(wr_conn *c, wr_str protocol, uint8_t *rest, size_t n)
+void wr__ws_client_open(wr_conn *c, wr_str protocol, const struct wr_pmd_params *pmd,
+                        uint8_t *rest, size_t n)
 {
 	wr_ws_state *s = ws_state(c);
+	if (pmd && wr__ws_pmd_start(c, s, pmd, &s->rt->h.deflate) < 0) {
+		wr__ws_report_failure(c, -ENOMEM, "out of memory");
+		wr__conn_abort(c, -ENOMEM, "out of memory");
+		return;
+	}
 	wr__ws_set_protocol(c, s, protocol);
 	wr__ws_start(c, s);
 	if (s->rt->h.on_open)

@@ -6,6 +6,7 @@
 
 #include "base64.h"
 #include "sha1.h"
+#include "deflate_codec.h"
 #include "ws_codec.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -91,11 +92,15 @@ int wr__ws_check_upgrade(const wr_http_req_head *h, wr_str *out_key)
 }
 
 int wr__ws_check_response(const wr_http_resp_head *h, const char *expected_accept,
-                          const char *const *offered, wr_str *out_protocol)
+                          const char *const *offered, const wr_deflate_config *deflate,
+                          wr_str *out_protocol, struct wr_pmd_params *out_pmd)
 {
+	wr_str exts[8];
+	size_t next = 0;
+	wr_pmd_params pmd;
+	int negotiated = 0;
 	wr_str accept = {NULL, 0};
 	wr_str proto = {NULL, 0};
-	wr_str ext = {NULL, 0};
 	size_t nproto;
 
 	if (h->status != 101 || h->version != 11)
@@ -106,9 +111,19 @@ int wr__ws_check_response(const wr_http_resp_head *h, const char *expected_accep
 	if (count_headers(h->headers, h->nheaders, "Sec-WebSocket-Accept", &accept) != 1 ||
 	    !str_is(accept, expected_accept))
 		return -EPROTO;
-	/* We never offer extensions, so any answer naming one is a failure (§4.1 item 5). */
-	if (count_headers(h->headers, h->nheaders, "Sec-WebSocket-Extensions", &ext) != 0)
-		return -EPROTO;
+	/* An extension we did not offer is a failure (§4.1 item 5). */
+	for (size_t i = 0; i < h->nheaders; i++) {
+		if (!name_is(h->headers[i].name, "Sec-WebSocket-Extensions"))
+			continue;
+		if (!deflate || next == 8)
+			return -EPROTO;
+		exts[next++] = h->headers[i].value;
+	}
+	if (next) {
+		negotiated = wr__pmd_client_check(exts, next, deflate, &pmd);
+		if (negotiated < 0)
+			return -EPROTO;
+	}
 	nproto = count_headers(h->headers, h->nheaders, "Sec-WebSocket-Protocol", &proto);
 	if (nproto > 1)
 		return -EPROTO;
@@ -122,5 +137,7 @@ int wr__ws_check_response(const wr_http_resp_head *h, const char *expected_accep
 		proto = (wr_str){NULL, 0};
 	}
 	*out_protocol = proto;
-	return 0;
+	if (negotiated)
+		*out_pmd = pmd;
+	return negotiated;
 }

@@ -28,6 +28,12 @@ int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *dat
 /* The same with the FIN bit given (a fragment). */
 int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
                            size_t len);
+/* The same with RSV1 (a compressed message's frame) when rsv1. */
+int wr__ws_queue_frame_x(wr_conn *c, wr_ws_state *s, wr_opcode op, bool rsv1, const void *data,
+                         size_t len);
+/* Both: FIN and RSV1 as given. */
+int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, bool rsv1,
+                            const void *data, size_t len);
 /* Send our close frame (once) and wait for the peer's, within the close timeout. */
 void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason);
 /* on_close(code, why) unless already reported (or not owed yet). */

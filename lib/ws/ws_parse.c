@@ -105,7 +105,9 @@ static bool check_first(const wr_ws_parser *p, uint8_t b0, uint8_t b1, struct er
 	bool masked = (b1 & 0x80) != 0;
 
 	e->code = WR_CLOSE_PROTOCOL_ERROR;
-	if (b0 & 0x70) {
+	/* RSV1 is permessage-deflate's "compressed" bit, on a message's first frame only
+	 * (RFC 7692 §6): never on a continuation or control frame. */
+	if ((b0 & 0x30) || ((b0 & 0x40) && (!p->deflate || (op != WR_OP_TEXT && op != WR_OP_BINARY)))) {
 		e->msg = ERR_RSV;
 		return false;
 	}
@@ -177,10 +179,16 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 		memcpy(f->mask, q, 4);
 	f->len = len;
 	/* Refuse an oversized message before any of its payload is buffered. msg_len never
-	 * exceeds max_msg, so the subtraction cannot wrap. */
+	 * exceeds the limit, so the subtraction cannot wrap. A compressed message is limited
+	 * once inflated; on the wire it may be a little larger than that (incompressible data
+	 * grows by 5 bytes per stored block), so it gets 1/64 more room here. */
 	if (!is_control(f->opcode)) {
+		bool compressed = f->opcode == WR_OP_CONT ? p->compressed : (h[0] & 0x40) != 0;
+		uint64_t max = compressed ? (uint64_t)p->max_msg + (p->max_msg >> 6) + 64 : p->max_msg;
+		if (max > UINT32_MAX)
+			max = UINT32_MAX;
 		uint64_t so_far = f->opcode == WR_OP_CONT ? p->msg_len : 0;
-		if (len > p->max_msg - so_far) {
+		if (len > max - so_far) {
 			e->code = WR_CLOSE_TOO_BIG;
 			e->msg = ERR_TOO_BIG;
 			return false;
@@ -189,7 +197,7 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 	return true;
 }
 
-static void apply(wr_ws_parser *p, const struct frame *f)
+static void apply(wr_ws_parser *p, const struct frame *f, uint8_t b0)
 {
 	p->opcode = f->opcode;
 	p->fin = f->fin;
@@ -208,6 +216,7 @@ static void apply(wr_ws_parser *p, const struct frame *f)
 		p->msg_opcode = f->opcode;
 		p->msg_len = 0;
 		p->msg_begun = false;
+		p->compressed = (b0 & 0x40) != 0;
 		if (f->opcode == WR_OP_TEXT)
 			wr__utf8_init(&p->utf8);
 	}
@@ -298,7 +307,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 						return fail_err(p, ev, &e, pos);
 				}
 				pos += hdr_size(h[1]);
-				apply(p, &f);
+				apply(p, &f, h[0]);
 				break;
 			}
 			if (out != NULL)
@@ -328,7 +337,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 				goto emit;
 			if (!decode_rest(p, p->hdr, &f, &e))
 				return fail_err(p, ev, &e, pos);
-			apply(p, &f);
+			apply(p, &f, p->hdr[0]);
 			break;
 		}
 
@@ -347,7 +356,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 				}
 				if (out + out_len != src)
 					memmove(out + out_len, src, n);
-				if (p->msg_opcode == WR_OP_TEXT &&
+				if (p->msg_opcode == WR_OP_TEXT && !p->compressed &&
 				    wr__utf8_feed(&p->utf8, out + out_len, n) < 0)
 					return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_TEXT_UTF8,
 					            pos + n);
@@ -365,7 +374,8 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 				break;
 			}
 			/* Final frame complete: the message ends here. */
-			if (p->msg_opcode == WR_OP_TEXT && wr__utf8_finish(&p->utf8) < 0)
+			if (p->msg_opcode == WR_OP_TEXT && !p->compressed &&
+			    wr__utf8_finish(&p->utf8) < 0)
 				return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_TEXT_END, pos);
 			ev->type = WR_WS_EV_DATA;
 			ev->opcode = (wr_opcode)p->msg_opcode;
@@ -374,6 +384,7 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 			ev->msg_start = out_start;
 			ev->msg_end = true;
 			ev->msg_len_hint = p->msg_len;
+			ev->compressed = p->compressed;
 			p->msg_opcode = 0;
 			p->msg_begun = false;
 			p->msg_len = 0;
@@ -421,6 +432,7 @@ emit:
 		ev->msg_start = out_start;
 		ev->msg_end = false;
 		ev->msg_len_hint = (uint64_t)p->msg_len + p->frame_left;
+		ev->compressed = p->compressed;
 		p->msg_begun = true;
 	}
 	return pos;

@@ -11,6 +11,7 @@
 #include "simd.h"
 #include "utf8.h"
 #include "wring/client.h"
+#include "ws_deflate.h"
 #include "ws_int.h"
 
 #define DRAIN_MARK (64u * 1024u)
@@ -23,11 +24,23 @@ static uint32_t next_key(wr_ws_state *s)
 
 int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len)
 {
-	return wr__ws_queue_frame_fin(c, s, op, true, data, len);
+	return wr__ws_queue_frame_bits(c, s, op, true, false, data, len);
 }
 
 int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
                            size_t len)
+{
+	return wr__ws_queue_frame_bits(c, s, op, fin, false, data, len);
+}
+
+int wr__ws_queue_frame_x(wr_conn *c, wr_ws_state *s, wr_opcode op, bool rsv1, const void *data,
+                         size_t len)
+{
+	return wr__ws_queue_frame_bits(c, s, op, true, rsv1, data, len);
+}
+
+int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, bool rsv1,
+                            const void *data, size_t len)
 {
 	uint8_t hdr[14], key[4];
 	bool client = s->flags & WS_CLIENT;
@@ -36,6 +49,8 @@ int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, c
 		memcpy(key, &k, 4);
 	}
 	size_t hl = wr__ws_frame_header(hdr, fin, op, len, client ? key : NULL);
+	if (rsv1)
+		hdr[0] |= 0x40;
 	if (hl + len <= WR_SEG_SIZE) {
 		uint8_t *p = wr__conn_reserve(c, hl + len);
 		if (!p)
@@ -121,7 +136,9 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
-	rc = wr__ws_queue_frame(c, s, op, data, len);
+	rc = s->pmd && !(op & 0x8) ? wr__ws_pmd_send(c, s, op, data, len) : 0;
+	if (rc == 0)
+		rc = wr__ws_queue_frame(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	return after_queue(c);
@@ -192,6 +209,14 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
+	/* A message to compress is read once by zlib: no reason to keep the caller's buffer. */
+	if (s->pmd && !(op & 0x8) && (rc = wr__ws_pmd_send(c, s, op, data, len)) != 0) {
+		if (rc < 0)
+			return rc;
+		if (done)
+			done(data, 0, user);
+		return after_queue(c);
+	}
 	if (copy_instead(c, s, len)) {
 		rc = wr__ws_queue_frame(c, s, op, data, len);
 		if (rc < 0)
@@ -270,6 +295,7 @@ void *wr_ws_data(const wr_ws *ws) { return ws_state(ws_conn(ws))->data; }
 void wr_ws_set_data(wr_ws *ws, void *data) { ws_state(ws_conn(ws))->data = data; }
 unsigned wr_ws_reactor(const wr_ws *ws) { return wr__reactor_idx(ws_conn(ws)->r); }
 int wr_ws_error(const wr_ws *ws) { return ws_state(ws_conn(ws))->error; }
+bool wr_ws_deflate(const wr_ws *ws) { return ws_state(ws_conn(ws))->pmd != NULL; }
 
 wr_str wr_ws_protocol(const wr_ws *ws)
 {
@@ -279,11 +305,23 @@ wr_str wr_ws_protocol(const wr_ws *ws)
 
 /* ---- shared frames (broadcast) ---- */
 
+/* A permessage-deflate variant of a shared frame: header (RSV1 set) and compressed payload,
+ * made by the first receiver that needs it and kept for the others. */
+typedef struct zvariant {
+	size_t hdr_len, len;
+	uint8_t bytes[];
+} zvariant;
+
+/* One variant per window size (9..15 bits): the bytes depend on nothing else a receiver
+ * negotiated (a smaller window than the peer allows is always readable). */
+#define ZVARIANTS 7
+
 struct wr_frame {
 	atomic_uint refs;
 	wr_opcode op;
 	size_t hdr_len;
 	size_t len;        /* payload bytes */
+	_Atomic(zvariant *) z[ZVARIANTS];
 	uint8_t bytes[];   /* header then payload */
 };
 
@@ -296,6 +334,8 @@ wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op)
 	if (!f)
 		return NULL;
 	atomic_init(&f->refs, 1);
+	for (int i = 0; i < ZVARIANTS; i++)
+		atomic_init(&f->z[i], NULL);
 	f->op = op;
 	f->len = len;
 	f->hdr_len = wr__ws_frame_header(f->bytes, true, op, len, NULL);
@@ -308,8 +348,47 @@ void wr_frame_ref(wr_frame *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_o
 
 void wr_frame_unref(wr_frame *f)
 {
-	if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
-		free(f);
+	if (!f || atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (int i = 0; i < ZVARIANTS; i++)
+		free(atomic_load_explicit(&f->z[i], memory_order_relaxed));
+	free(f);
+}
+
+/* f's compressed bytes for zp's window, made once (receivers on other reactors may race to
+ * make it: the first one stored wins, the others free theirs). NULL on -ENOMEM. */
+static zvariant *frame_variant(wr_frame *f, const wr_zparams *zp)
+{
+	_Atomic(zvariant *) *slot = &f->z[zp->bits - WR_PMD_MIN_DEFLATE_BITS];
+	zvariant *v = atomic_load_explicit(slot, memory_order_acquire);
+	if (v)
+		return v;
+	wr_zstream *z = wr__z_new(true, &(wr_zparams){ zp->bits, zp->level, zp->mem_level, true });
+	wr_buf out = { 0 };
+	int rc = z ? wr__z_compress(z, f->bytes + f->hdr_len, f->len, &out) : -ENOMEM;
+	wr__z_free(z);
+	v = rc == 0 ? malloc(sizeof(*v) + 14 + out.len) : NULL;
+	if (v) {
+		v->len = out.len;
+		v->hdr_len = wr__ws_frame_header(v->bytes, true, f->op, out.len, NULL);
+		v->bytes[0] |= 0x40; /* RSV1: compressed */
+		memcpy(v->bytes + v->hdr_len, out.data, out.len);
+		zvariant *none = NULL;
+		if (!atomic_compare_exchange_strong_explicit(slot, &none, v, memory_order_acq_rel,
+		                                             memory_order_acquire)) {
+			free(v);
+			v = none;
+		}
+	}
+	wr__buf_free(&out);
+	return v;
+}
+
+bool wr_frame_has_deflate(const wr_frame *f, unsigned window_bits)
+{
+	if (window_bits < WR_PMD_MIN_DEFLATE_BITS || window_bits > 15)
+		return false;
+	return atomic_load(&((wr_frame *)f)->z[window_bits - WR_PMD_MIN_DEFLATE_BITS]) != NULL;
 }
 
 static void frame_sent(const void *data, int status, void *user) { wr_frame_unref(user); }
@@ -321,7 +400,19 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 	int rc = check_send(c, s, f->op, f->bytes + f->hdr_len, f->len);
 	if (rc < 0)
 		return rc;
-	if (copy_instead(c, s, f->len)) {
+	wr_zparams zp;
+	zvariant *v = !(f->op & 0x8) && wr__ws_pmd_frame_params(c, s, f->len, &zp)
+	              ? frame_variant(f, &zp) : NULL;
+	if (v) {
+		if (copy_instead(c, s, v->len)) {
+			rc = wr__ws_queue_frame_x(c, s, f->op, true, v->bytes + v->hdr_len, v->len);
+		} else {
+			wr_frame_ref(f);
+			rc = wr__conn_write_ext(c, NULL, 0, v->bytes, v->hdr_len + v->len, frame_sent, f);
+			if (rc < 0)
+				wr_frame_unref(f);
+		}
+	} else if (copy_instead(c, s, f->len)) {
 		rc = wr__ws_queue_frame(c, s, f->op, f->bytes + f->hdr_len, f->len);
 	} else {
 		wr_frame_ref(f);

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "http_req.h"
 #include "log.h"
+#include "ws_deflate.h"
 #include "ws_int.h"
 
 struct wr_upgrade {
@@ -30,6 +32,25 @@ static void refuse(wr_conn *c, const wr_http_req_head *h, int status, wr_buf *hb
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, wr__http_reason(status));
 	/* HTTP goes on after a refusal, and closes when the request did not keep alive. */
 	wr__http_respond(c, status, hb, body, (size_t)n, false, !h->keep_alive);
+}
+
+/* Headers read for extension offers; more are ignored (a browser sends one). */
+#define MAX_EXT_HEADERS 8
+
+/* The permessage-deflate offers of h, if the route wants the extension: 1 with the answer
+ * line when one is accepted. */
+static int negotiate_deflate(const wr_ws_route *rt, const wr_http_req_head *h,
+                             wr_pmd_params *out, char line[WR_PMD_LINE_MAX], size_t *out_len)
+{
+	wr_str v[MAX_EXT_HEADERS];
+	size_t nv = 0;
+	if (!rt->h.deflate.enable)
+		return 0;
+	for (size_t i = 0; i < h->nheaders && nv < MAX_EXT_HEADERS; i++)
+		if (h->headers[i].name.len == 24 &&
+		    strncasecmp(h->headers[i].name.data, "Sec-WebSocket-Extensions", 24) == 0)
+			v[nv++] = h->headers[i].value;
+	return wr__pmd_server_accept(v, nv, &rt->h.deflate, out, line, out_len);
 }
 
 bool wr__ws_upgrade(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user)
@@ -72,17 +93,31 @@ bool wr__ws_upgrade(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user
 	s->rt = rt;
 	s->size = sizeof(*s);
 	s->data = up.data;
+	wr_pmd_params pp;
+	char ext[WR_PMD_LINE_MAX];
+	size_t ext_len = 0;
+	if (negotiate_deflate(rt, h, &pp, ext, &ext_len) > 0 &&
+	    wr__ws_pmd_start(c, s, &pp, &rt->h.deflate) < 0) {
+		wr__conn_state_free(c, s, sizeof(*s));
+		wr__conn_abort(c, -ENOMEM, "out of memory");
+		return false;
+	}
 	char accept[29];
 	wr__ws_accept_key(key.data, key.len, accept);
-	char line[256];
+	char line[256 + WR_PMD_LINE_MAX];
 	int ln = snprintf(line, sizeof(line),
 	                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 	                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", accept);
 	if (up.protocol)
 		ln += snprintf(line + ln, sizeof(line) - (size_t)ln, "Sec-WebSocket-Protocol: %s\r\n",
 		               up.protocol);
+	if (s->pmd) {
+		memcpy(line + ln, ext, ext_len);
+		ln += (int)ext_len;
+	}
 	uint8_t *p = wr__conn_reserve(c, (size_t)ln + hb->len + 2);
 	if (!p) {
+		wr__ws_pmd_free(c, s);
 		wr__conn_state_free(c, s, sizeof(*s));
 		wr__conn_abort(c, -ENOMEM, "out of memory");
 		return false;

@@ -18,7 +18,7 @@ show_failure() {
 	} | sed 's/^/# /'
 }
 
-for f in http ws url utf8 utf8_struct unmask http_scan; do
+for f in http ws url utf8 utf8_struct unmask http_scan deflate; do
 	exe="$dir/tests/fuzz/fuzz_$f"
 	log=$(mktemp)
 

@@ -65,6 +65,8 @@ print(v); sys.exit(0 if json.dumps(v) == sys.argv[1] else 1)" "$2"
 check "browser: text echoed" field text true
 check "browser: binary (256 bytes, arraybuffer) echoed" field binary true
 check "browser: 1.25 MiB multi-byte text echoed" field large true
+check "browser: 500 KB JSON echoed" field json true
+check "browser: permessage-deflate negotiated" field extensions '"permessage-deflate"'
 check "browser: close 4000 answered with 4000" field code 4000
 check "browser: close was clean" field clean true
 

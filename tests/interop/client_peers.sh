@@ -16,6 +16,7 @@ const { WebSocketServer } = require('ws');
 const wss = new WebSocketServer({
 	host: '127.0.0.1', port: Number(process.argv[2]), maxPayload: 64 * 1024 * 1024,
 	handleProtocols: (protocols) => (protocols.has('chat') ? 'chat' : false),
+	perMessageDeflate: { threshold: 0 },
 });
 wss.on('connection', (ws, req) => {
 	if (req.url === '/close') { ws.close(4003, 'bye'); return; }
@@ -72,6 +73,14 @@ run_suite() {
 	check "$name: Authorization header" "$PEER" -H "Authorization: Bearer abc" "$u/hdr" \
 		"recv:Bearer abc" t:2 close:1000
 	check "$name: query string" "$PEER" "$u/echo?a=1&b=%20" t:10 close:1000
+	# permessage-deflate, our client offering it: default, no context takeover, small windows.
+	check "$name: permessage-deflate echoes" "$PEER" -z on "$u/echo" deflate:1 t:100000 \
+		u:6554 b:70000 t:5 t:100000 close:1000
+	check "$name: permessage-deflate without context takeover" "$PEER" -z nct "$u/echo" \
+		deflate:1 t:100000 t:100000 u:100 close:1000
+	check "$name: permessage-deflate with 9-bit windows" "$PEER" -z bits:9 "$u/echo" \
+		deflate:1 t:100000 b:70000 t:100000 close:1000
+	check "$name: permessage-deflate 16 MiB text" "$PEER" -z on "$u/echo" deflate:1 t:$M16
 }
 
 # node ws

@@ -995,15 +995,203 @@ class Side(threading.Thread):
             self.error = f"{type(e).__name__}: {e} after {self.count} echoes"
 
 
+# ---- 13 permessage-deflate (in the spirit of Autobahn 12 and 13) ----
+
+class Pmd:
+    """A permessage-deflate client on a raw connection: offers `offer`, parses the answer,
+    compresses with its own window and context rules, inflates with the server's."""
+
+    def __init__(self, port, offer, cbits=15):
+        import zlib
+        self.zlib = zlib
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET /ws HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n")
+        self.c = Conn(port, req=req)
+        ext = None
+        for line in self.c.head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-extensions":
+                ext = value.strip().decode()
+        self.answer = ext
+        params = {}
+        if ext:
+            parts = [p.strip() for p in ext.split(";")]
+            if parts[0] != "permessage-deflate":
+                raise Fail(f"answer names {parts[0]}")
+            for p in parts[1:]:
+                k, _, v = p.partition("=")
+                params[k] = int(v) if v else True
+        self.params = params
+        self.sbits = params.get("server_max_window_bits", 15)
+        self.cbits = min(params.get("client_max_window_bits", 15), cbits)
+        self.snct = "server_no_context_takeover" in params
+        self.cnct = "client_no_context_takeover" in params
+        self.tx = zlib.compressobj(6, zlib.DEFLATED, -max(self.cbits, 9))
+        self.rx = zlib.decompressobj(-15)
+
+    def compress(self, data):
+        out = self.tx.compress(data) + self.tx.flush(self.zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        if self.cnct:
+            self.tx = self.zlib.compressobj(6, self.zlib.DEFLATED, -max(self.cbits, 9))
+        return out[:-4]
+
+    def read(self, timeout=T_READ):
+        """Next message (op, payload, was_compressed), inflated as the server's rules say."""
+        deadline = time.monotonic() + timeout
+        parts, op, comp = [], None, False
+        while True:
+            fin, rsv, fop, pl = self.c.read_frame(max(0.01, deadline - time.monotonic()))
+            if fop in (OP_PING, OP_PONG):
+                continue
+            if fop == OP_CLOSE:
+                raise Fail(f"unexpected close {parse_close(pl)}")
+            if op is None:
+                op, comp = fop, bool(rsv & 4)
+                if rsv & 3:
+                    raise Fail(f"RSV {rsv} on the first frame")
+            elif rsv:
+                raise Fail(f"RSV {rsv} on a continuation frame")
+            parts.append(pl)
+            if fin:
+                break
+        data = b"".join(parts)
+        if comp:
+            data = self.rx.decompress(data + b"\x00\x00\xff\xff")
+            if self.snct:
+                self.rx = self.zlib.decompressobj(-15)
+        return op, data, comp
+
+
+def cat13(port, small_port):
+    import json as _json
+    import zlib
+
+    def payload(n, text, seed):
+        if not text:
+            return bytes((i * 7 + seed + (i >> 5)) & 0xFF for i in range(n))
+        items, k = [], seed
+        s = b""
+        while len(s) < n:
+            items.append({"id": k, "user": f"u{k % 37}", "v": k * 3 % 1000})
+            k += 1
+            if len(items) % 50 == 0 or n < 200:
+                s = _json.dumps(items).encode()
+        return s[:n]
+
+    # Autobahn 13: each offer, echo of compressed messages of several sizes.
+    offers = [
+        ("permessage-deflate", {}),
+        ("permessage-deflate; client_max_window_bits", {}),
+        ("permessage-deflate; client_no_context_takeover", {"client_no_context_takeover": True}),
+        ("permessage-deflate; server_no_context_takeover", {"server_no_context_takeover": True}),
+        ("permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+         {"server_no_context_takeover": True, "client_no_context_takeover": True}),
+    ] + [(f"permessage-deflate; server_max_window_bits={b}; client_max_window_bits={b}",
+          {"server_max_window_bits": b, "client_max_window_bits": b}) for b in (9, 11, 13, 15)]
+    for offer, want in offers:
+        def body(offer=offer, want=want):
+            p = Pmd(port, offer)
+            try:
+                for k, v in want.items():
+                    if p.params.get(k) != v:
+                        raise Fail(f"answer {p.answer!r} lacks {k}={v}")
+                for text in (True, False):
+                    for n in (16, 64, 256, 1024, 4096, 16384, 65536, 131072):
+                        for rep in range(3):
+                            pl = payload(n, text, rep)
+                            op = OP_TEXT if text else OP_BIN
+                            p.c.send(frame(op, p.compress(pl), rsv=4))
+                            rop, got, comp = p.read()
+                            if rop != op or got != pl:
+                                raise Fail(f"{n}-byte echo differs ({len(got)} bytes)")
+                            if n >= 256 and text and not comp:
+                                raise Fail(f"{n}-byte text echoed uncompressed")
+                clean_close(p.c)
+            finally:
+                p.c.close()
+        case(f"13 permessage-deflate \"{offer}\": text/binary 16 B..128 KiB echoed", body)
+
+    # Autobahn 12 style: a compressed message split into fragments, and uncompressed
+    # messages between compressed ones.
+    def fragmented():
+        p = Pmd(port, "permessage-deflate")
+        try:
+            pl = payload(50000, True, 1)
+            z = p.compress(pl)
+            cut = [z[:10], z[10:1000], z[1000:]]
+            p.c.send(frame(OP_TEXT, cut[0], fin=False, rsv=4) + frame(OP_CONT, cut[1], fin=False)
+                     + frame(OP_PING, b"x") + frame(OP_CONT, cut[2]))
+            rop, got, _ = p.read()
+            if got != pl:
+                raise Fail("fragmented compressed message not echoed")
+            p.c.send(frame(OP_TEXT, b"plain in between"))
+            if p.read()[1] != b"plain in between":
+                raise Fail("uncompressed message not echoed")
+            p.c.send(frame(OP_TEXT, p.compress(pl), rsv=4))
+            if p.read()[1] != pl:
+                raise Fail("compressed message after an uncompressed one not echoed")
+            clean_close(p.c)
+        finally:
+            p.c.close()
+    case("13 permessage-deflate: compressed message in 3 fragments with a ping, then plain", fragmented)
+
+    def refused(offer):
+        p = Pmd(port, offer)
+        p.c.close()
+        if p.answer is not None:
+            raise Fail(f"malformed offer accepted: {p.answer!r}")
+    for offer in ("permessage-deflate; server_max_window_bits", "permessage-deflate; foo=1",
+                  "permessage-deflate; client_max_window_bits=16",
+                  "permessage-deflate; server_no_context_takeover; server_no_context_takeover"):
+        case(f"13 permessage-deflate: malformed offer \"{offer}\" declined", refused, offer)
+
+    def second_offer():
+        p = Pmd(port, "permessage-deflate; bogus, permessage-deflate; server_max_window_bits=10")
+        p.c.close()
+        if p.params.get("server_max_window_bits") != 10:
+            raise Fail(f"answer {p.answer!r}")
+    case("13 permessage-deflate: the first acceptable of several offers is chosen", second_offer)
+
+    def rsv_errors(data, code):
+        def body():
+            p = Pmd(port, "permessage-deflate")
+            try:
+                p.c.send(data(p))
+                p.c.expect_close({code})
+            finally:
+                p.c.close()
+        return body
+    case("13 permessage-deflate: RSV1 on a continuation -> 1002", rsv_errors(
+        lambda p: frame(OP_TEXT, b"a", fin=False, rsv=4) + frame(OP_CONT, b"b", rsv=4), 1002))
+    case("13 permessage-deflate: RSV1 on a ping -> 1002", rsv_errors(
+        lambda p: frame(OP_PING, b"a", rsv=4), 1002))
+    case("13 permessage-deflate: undecodable data -> 1007", rsv_errors(
+        lambda p: frame(OP_BIN, b"\xff\xff\xff\xff", rsv=4), 1007))
+    case("13 permessage-deflate: inflated text not UTF-8 -> 1007", rsv_errors(
+        lambda p: frame(OP_TEXT, p.compress(b"ok \xff"), rsv=4), 1007))
+
+    def bomb():
+        p = Pmd(small_port, "permessage-deflate")
+        try:
+            p.c.send(frame(OP_BIN, p.compress(bytes(64 << 20)), rsv=4))
+            p.c.expect_close({1009})
+        finally:
+            p.c.close()
+    case("13 permessage-deflate: 64 MiB of zeros in 64 KiB on the wire -> 1009", bomb)
+
+
 def main():
     port, small_port, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    only = sys.argv[4:] or ["0", "1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12"]
+    only = sys.argv[4:] or ["0", "1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13"]
     side = Side(port)
     side.start()
     cats = {"0": lambda: cat0(port), "11": lambda: cat11(port), "12": lambda: cat12(port), "1": lambda: cat1(port), "2": lambda: cat2(port), "3": lambda: cat3(port),
             "4": lambda: cat4(port), "5": lambda: cat5(port), "6": lambda: cat6(port),
             "7": lambda: cat7(port), "9": lambda: cat9(port),
-            "10": lambda: cat10(port, small_port, limit)}
+            "10": lambda: cat10(port, small_port, limit), "13": lambda: cat13(port, small_port)}
     for k in only:
         cats[k]()
     side.stop.set()

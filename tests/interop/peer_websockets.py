@@ -163,9 +163,52 @@ async def stop(port, pid):
     await case("websockets: SIGTERM closes 3 open clients with 1001", going_away())
 
 
+def big_json(n):
+    """JSON-like text of n bytes: what permessage-deflate is for."""
+    import json
+    items, k = [], 0
+    while True:
+        items.append({"id": k, "user": f"user{k % 97}", "price": k * 1.25, "ok": k % 3 == 0})
+        k += 1
+        if k % 200 == 0 and len(json.dumps(items)) >= n:
+            break
+    return json.dumps(items)[:n]
+
+
+async def deflate(port):
+    """permessage-deflate against echo_server, for each window-bits setting and with and
+    without context takeover: the extension is negotiated as asked and large JSON echoes."""
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    msg = big_json(300_000)
+    settings = [dict()]
+    settings += [dict(server_max_window_bits=b, client_max_window_bits=b) for b in range(9, 16)]
+    settings += [dict(client_max_window_bits=True), dict(server_no_context_takeover=True,
+                 client_no_context_takeover=True), dict(server_max_window_bits=10,
+                 client_no_context_takeover=True)]
+    for kw in settings:
+        async def one(kw=kw):
+            f = ClientPerMessageDeflateFactory(**kw)
+            async with connect(port, extensions=[f], compression=None) as ws:
+                exts = ws.extensions
+                check(len(exts) == 1 and exts[0].name == "permessage-deflate", f"extensions {exts}")
+                pm = exts[0]
+                if "server_max_window_bits" in kw:
+                    check(pm.remote_max_window_bits == kw["server_max_window_bits"],
+                          f"server window {pm.remote_max_window_bits}")
+                if kw.get("server_no_context_takeover"):
+                    check(pm.remote_no_context_takeover, "server_no_context_takeover not agreed")
+                for m in (msg, msg[:1000], msg, "short", msg.encode()):
+                    await ws.send(m)
+                    got = await ws.recv()
+                    check(got == m, f"echo differs ({len(got)} of {len(m)})")
+        await case(f"websockets: permessage-deflate {kw or 'default offer'} echoes 300 KB JSON", one())
+
+
 def main():
     what, port = sys.argv[1], int(sys.argv[2])
-    if what == "echo":
+    if what == "deflate":
+        asyncio.run(deflate(port))
+    elif what == "echo":
         asyncio.run(echo(port))
     elif what == "auth":
         asyncio.run(auth(port))

@@ -138,4 +138,48 @@ async function main() {
   });
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+// permessage-deflate, with and without context takeover on each side: the extension is
+// agreed as asked and large JSON echoes (several times, so that kept context is used).
+function bigJson(n) {
+  const items = [];
+  for (let k = 0; JSON.stringify(items).length < n; k++)
+    items.push({ id: k, user: `user${k % 97}`, price: k * 1.25, ok: k % 3 === 0 });
+  return JSON.stringify(items).slice(0, n);
+}
+
+async function deflateCases() {
+  const msg = bigJson(300000);
+  const settings = [
+    {},
+    { serverNoContextTakeover: true },
+    { clientNoContextTakeover: true },
+    { serverNoContextTakeover: true, clientNoContextTakeover: true },
+    { serverMaxWindowBits: 10, clientMaxWindowBits: 11 },
+  ];
+  for (const pmd of settings) {
+    await runCase(`node ws: permessage-deflate ${JSON.stringify(pmd)} echoes 300 KB JSON`, async () => {
+      const w = await new Promise((res, rej) => {
+        const s = new WebSocket(url, { maxPayload: 0, perMessageDeflate: { threshold: 0, ...pmd } });
+        s.once('open', () => res(s));
+        s.once('error', rej);
+      });
+      assert(w.extensions === 'permessage-deflate', `extensions "${w.extensions}"`);
+      // What the server answered (ws keeps the accepted parameters here).
+      const params = w._extensions['permessage-deflate'].params;
+      if (pmd.serverNoContextTakeover)
+        assert(params.server_no_context_takeover, 'server_no_context_takeover not agreed');
+      if (pmd.serverMaxWindowBits)
+        assert(params.server_max_window_bits === 10, `server_max_window_bits ${params.server_max_window_bits}`);
+      for (const m of [msg, msg.slice(0, 1000), msg, 'short']) {
+        w.send(m);
+        const got = (await next(w)).data.toString();
+        assert(got === m, `echo differs (${got.length} of ${m.length})`);
+      }
+      const c = closed(w);
+      w.close(1000);
+      assert((await c).code === 1000, 'close');
+    });
+  }
+}
+
+main().then(deflateCases).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -33,6 +33,7 @@ echo_port=$PORT echo_pid=$PID
 
 if "$PY" -c 'import websockets' 2>/dev/null; then
 	tap_from timeout -k 5 120 "$PY" "$HERE/peer_websockets.py" echo "$echo_port"
+	tap_from timeout -k 5 120 "$PY" "$HERE/peer_websockets.py" deflate "$echo_port"
 else
 	not_ok "python3-websockets available"
 fi
