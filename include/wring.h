@@ -5,6 +5,7 @@
 #include "wring/common.h"
 #include "wring/server.h"
 #include "wring/client.h"
+#include "wring/tls.h"
 
 #define WRING_VERSION "0.1.0"
 

@@ -47,24 +47,12 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "log.h"
+#include "tls_ciphers.h"
+#include "wring/tls.h"
 
 #define PLAIN_SCRATCH 16384u    /* one record's worth of plaintext per delivery */
 #define WRITE_CHUNK (1u << 20)
 
-/* AEAD suites only, forward-secret key exchange. Without AES-NI (Debian's wolfSSL is built
- * without it) AES-GCM in C runs at ~90 MB/s a core and ChaCha20-Poly1305 at ~230: put ChaCha
- * first there. wolfSSL servers pick by their own order. */
-#ifdef WOLFSSL_AESNI
-#define SUITES_13 "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
-#define SUITES_12 "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-                  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-                  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#else
-#define SUITES_13 "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384"
-#define SUITES_12 "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
-                  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-                  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
-#endif
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 struct wr_tls_ctx {
@@ -90,6 +78,7 @@ static int init_rc;
 
 static void global_init(void)
 {
+	wr_tls_info(); /* CPU features and their cap, settled before wolfSSL first reads them */
 	init_rc = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
 }
 
@@ -196,7 +185,7 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **o
 		rc = -ENOTSUP;
 		goto err_cfg;
 	}
-	if (wolfSSL_CTX_set_cipher_list(t->ctx, SUITES_13 ":" SUITES_12) != WOLFSSL_SUCCESS) {
+	if (wolfSSL_CTX_set_cipher_list(t->ctx, wr__tls_cipher_list(wr_tls_info().aesni)) != WOLFSSL_SUCCESS) {
 		rc = -ENOTSUP;
 		goto err_cfg;
 	}
