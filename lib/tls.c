@@ -28,6 +28,7 @@ int wr__tls_sock_new(const wr_tls_config *cfg, int fd, const char *sni, unsigned
 ssize_t wr__tls_sock_read(struct wr_tls_sock *s, void *p, size_t n) { return -ENOTSUP; }
 ssize_t wr__tls_sock_write(struct wr_tls_sock *s, const void *p, size_t n) { return -ENOTSUP; }
 void wr__tls_sock_free(struct wr_tls_sock *s) {}
+bool wr_ws_tls_resumed(const wr_ws *ws) { return false; }
 
 #else
 
@@ -48,6 +49,7 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 
 #include "log.h"
 #include "tls_ciphers.h"
+#include "tls_resume.h"
 #include "wring/tls.h"
 
 #define PLAIN_SCRATCH 16384u    /* one record's worth of plaintext per delivery */
@@ -58,6 +60,7 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 struct wr_tls_ctx {
 	WOLFSSL_CTX *ctx;
 	bool server;
+	struct wr_tls_resume *resume; /* client with wr_tls_config.resume: the last session */
 };
 
 struct wr_tls_conn {
@@ -71,6 +74,8 @@ struct wr_tls_conn {
 	bool shutdown_sent;
 	bool seen_input;
 	bool peer_closed;       /* close_notify received: input is ignored */
+	struct wr_tls_resume *resume; /* the context's, when it keeps sessions */
+	char *host;             /* what the session is kept under (with resume) */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -216,6 +221,10 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, struct wr_tls_ctx **o
 			goto err_cfg;
 		wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_PEER, NULL);
 	}
+	if (!server && cfg->resume && !(t->resume = wr__tls_resume_new())) {
+		rc = -ENOMEM;
+		goto err_cfg;
+	}
 	*out = t;
 	return 0;
 
@@ -230,6 +239,7 @@ void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	wr__tls_resume_free(ctx->resume);
 	wolfSSL_CTX_free(ctx->ctx);
 	free(ctx);
 }
@@ -304,6 +314,12 @@ int wr__tls_connect(wr_conn *c, struct wr_tls_ctx *ctx, const char *sni)
 	rc = set_peer_name(t->ssl, sni);
 	if (rc < 0)
 		return rc;
+	if (ctx->resume) {
+		if (!(t->host = strdup(sni ? sni : "")))
+			return -ENOMEM;
+		t->resume = ctx->resume;
+		wr__tls_resume_offer(t->resume, t->ssl, t->host);
+	}
 	/* Sends the ClientHello through io_send; the answer arrives through wr__tls_on_data. */
 	int r = wolfSSL_connect(t->ssl);
 	if (r != WOLFSSL_SUCCESS) {
@@ -533,11 +549,23 @@ void wr__tls_conn_free(wr_conn *c)
 	struct wr_tls_conn *t = c->tls;
 	if (!t)
 		return;
+	/* A session that ended in close_notify is good for resuming; one that ended in a TLS
+	 * error is not (RFC 5246 §7.2.2). */
+	if (t->ssl && t->resume && t->established &&
+	    (!t->failed || (wolfSSL_get_shutdown(t->ssl) & WOLFSSL_RECEIVED_SHUTDOWN)))
+		wr__tls_resume_keep(t->resume, t->ssl, t->host);
 	if (t->ssl)
 		wolfSSL_free(t->ssl);
 	wr__buf_free(&t->plain);
+	free(t->host);
 	free(t);
 	c->tls = NULL;
+}
+
+bool wr_ws_tls_resumed(const wr_ws *ws)
+{
+	const struct wr_tls_conn *t = ((const wr_conn *)ws)->tls;
+	return t && t->ssl && t->established && wolfSSL_session_reused(t->ssl);
 }
 
 void wr__tls_thread_done(void)

@@ -34,6 +34,13 @@ WR_API wr_tls_lib wr_tls_info(void);
  * n bytes are written, NUL included. Returns the length the whole line needs, as snprintf. */
 WR_API int wr_tls_describe(char *buf, size_t n);
 
+typedef struct wr_ws wr_ws;
+
+/* Did ws's TLS handshake resume an earlier session (wr_tls_config.resume on a client, a
+ * ticket a wring server issued on a server)? false for a plain connection. ws is borrowed
+ * until return. */
+WR_API bool wr_ws_tls_resumed(const wr_ws *ws);
+
 #ifdef __cplusplus
 }
 #endif
