@@ -273,6 +273,7 @@ static void on_open(wr_ws *ws, const wr_req *req, void *user)
 	if (d->o->mode == WSB_CONNECT) {
 		if (now >= d->warm_end_ns && now < d->end_ns) {
 			d->t->res.handshakes++;
+			d->t->res.resumed += wr_ws_tls_resumed(ws);
 			wsb_hist_record(&d->t->res.hist, now - c->connect_ns);
 		}
 		wsb_hist_record(d->interval, now - c->connect_ns);
@@ -471,7 +472,7 @@ void *wsb_thread_main(void *arg)
 		d->idle[d->n - 1 - i] = i; /* pop from the end: lowest first */
 	}
 	d->nidle = d->n;
-	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure };
+	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure, .resume = o->resume };
 	d->copts = (wr_client_options){ .connect_timeout_ms = 10000, .handshake_timeout_ms = 10000,
 	                                .tls = o->tls ? &d->tls : NULL };
 	if (o->size + 1024 > (16u << 20))

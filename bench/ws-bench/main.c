@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 		t->msgs += x->msgs;
 		t->bytes += x->bytes;
 		t->handshakes += x->handshakes;
+		t->resumed += x->resumed;
 		t->opens += x->opens;
 		t->connect_fail += x->connect_fail;
 		t->http_refused += x->http_refused;

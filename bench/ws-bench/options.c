@@ -36,6 +36,8 @@ static void usage(FILE *f)
 	"      --plot FILE.svg  latency by percentile, self-contained SVG\n"
 	"      --ca FILE        wss://: trust anchors (PEM); default: the system store\n"
 	"      --insecure       wss://: skip certificate checks\n"
+	"      --resume         wss://: resume TLS sessions from tickets (a thread's first\n"
+	"                       connections are full handshakes)\n"
 	"  -q, --quiet          no live line on stderr\n"
 	"Exit status: 0 clean run, 1 errors during the run, 2 bad usage or nothing connected.\n",
 	MIN_TEXT);
@@ -166,7 +168,7 @@ bad:
 }
 
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
-       O_HGRM, O_PLOT, O_CA, O_INSECURE };
+       O_HGRM, O_PLOT, O_CA, O_INSECURE, O_RESUME };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -189,6 +191,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "plot", required_argument, NULL, O_PLOT },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -251,6 +254,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		case O_PLOT: o->plot_path = optarg; break;
 		case O_CA: o->ca_file = optarg; break;
 		case O_INSECURE: o->insecure = true; break;
+		case O_RESUME: o->resume = true; break;
 		case 'q': o->quiet = true; break;
 		case 'h':
 			usage(stdout);

@@ -69,8 +69,12 @@ void wsb_report_table(FILE *f, const wsb_report *r)
 			fprintf(f, "  behind      %llu scheduled messages never sent\n",
 			        (unsigned long long)t->behind);
 	} else if (o->mode == WSB_CONNECT) {
-		fprintf(f, "  handshakes  %llu  =  %.0f handshakes/s\n", (unsigned long long)t->handshakes,
+		fprintf(f, "  handshakes  %llu  =  %.0f handshakes/s", (unsigned long long)t->handshakes,
 		        (double)t->handshakes / r->window_s);
+		if (o->tls)
+			fprintf(f, " (TLS: %llu full, %llu resumed)",
+			        (unsigned long long)(t->handshakes - t->resumed), (unsigned long long)t->resumed);
+		fprintf(f, "\n");
 	} else {
 		fprintf(f, "  held        %u connections open at the end\n", r->open_at_end);
 	}
@@ -148,8 +152,9 @@ int wsb_report_json(FILE *f, const wsb_report *r)
 	        (unsigned long long)t->sent_total, (unsigned long long)t->recv_total,
 	        (unsigned long long)t->behind);
 	fprintf(f, "  \"opens\": %llu, \"open_at_end\": %u, \"handshakes\": %llu, "
-	        "\"handshakes_per_s\": %.6g,\n", (unsigned long long)t->opens, r->open_at_end,
-	        (unsigned long long)t->handshakes, (double)t->handshakes / r->window_s);
+	        "\"handshakes_per_s\": %.6g, \"resumed\": %llu,\n", (unsigned long long)t->opens,
+	        r->open_at_end, (unsigned long long)t->handshakes, (double)t->handshakes / r->window_s,
+	        (unsigned long long)t->resumed);
 	fprintf(f, "  \"latency_ns\": {\"count\": %llu", (unsigned long long)h->total);
 	if (h->total) {
 		fprintf(f, ", \"min\": %llu, \"mean\": %.1f, \"stddev\": %.1f",

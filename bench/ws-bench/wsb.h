@@ -39,6 +39,7 @@ typedef struct wsb_opts {
 	bool tls;                 /* wss:// */
 	const char *ca_file;      /* --ca: trust anchors for wss:// (default: the system store) */
 	bool insecure;            /* --insecure: no certificate checks */
+	bool resume;              /* --resume: offer the last session's ticket (wss://) */
 } wsb_opts;
 
 /* Fills *o from argv; prints the problem and returns -1 on bad usage, 1 after --help. */
@@ -111,6 +112,7 @@ typedef struct wsb_result {
 	uint64_t msgs;             /* echoes received inside the measured window */
 	uint64_t bytes;            /* their payload bytes */
 	uint64_t handshakes;       /* opens inside the window (connect mode) */
+	uint64_t resumed;          /* of those, TLS handshakes that resumed a session */
 	uint64_t opens;            /* all opens */
 	uint64_t connect_fail;     /* refused, timed out, ... */
 	uint64_t http_refused;     /* answered without 101 */
