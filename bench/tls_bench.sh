@@ -69,5 +69,28 @@ for sc in "16 B ping-pong, 100 conns|-c 100 -s 16 -d 3 -w 0.5" \
 	case $name in 64*) printf '%-26s %12.1f %12.1f %7.2f   (MB/s each way)\n' "" "$ma" "$mb" \
 		"$(python3 -c "print($mb/$ma if $ma else 0)")" ;; esac
 done
+# Memory: IDLE (1000) connections held open, the server's RSS growth per connection. Each run
+# uses a fresh server, so that one run's freed memory does not hide the next run's growth.
+idle=${IDLE:-1000}
+idle_run() { # ws|wss -> bytes per connection
+	local kind=$1 port pid
+	port=$(free_port)
+	if [ "$kind" = ws ]; then
+		WR_THREADS=1 "$build/examples/echo_server" "$port" >/dev/null 2>&1 &
+	else
+		WR_THREADS=1 "$build/examples/wss_echo_server" "$port" "$tmp/cert.pem" "$tmp/key.pem" >/dev/null 2>&1 &
+	fi
+	pid=$!
+	wait_port "$port"
+	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" --idle -c "$idle" -d 2 -w 0 \
+		"$kind://127.0.0.1:$port/ws" 2>/dev/null >"$tmp/idle.json" || true
+	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_rss"]["bytes_per_conn"] or 0)' "$tmp/idle.json"
+}
+a=(); b=()
+for _ in $(seq "$runs"); do a+=("$(idle_run ws)"); b+=("$(idle_run wss)"); done
+ia=$(printf '%s\n' "${a[@]}" | median); ib=$(printf '%s\n' "${b[@]}" | median)
+printf '%-26s %12.0f %12.0f   (server RSS bytes per connection; wss - ws = %.0f)\n' \
+	"$idle idle connections" "$ia" "$ib" "$(python3 -c "print($ib-$ia)")"
 echo "(median of $runs runs each, each figure's median taken on its own; one reactor per server;"
 echo " ws-bench on the same machine; srv ns/msg = server CPU time (user+sys) per echoed message)"
