@@ -452,7 +452,7 @@ void wr__tls_on_data(wr_conn *c, const uint8_t *p, size_t n)
 			got += (size_t)r;
 			/* wolfSSL takes from io_recv only the record it works on: with the input used up
 			 * and nothing decrypted left over, one more read could only answer WANT_READ
-			 * (about a fifth of a small record pair's cost, measured in tls_records). */
+			 * (about a quarter of a small record pair's cost, measured in bench/tls_records). */
 			if (!t->in_len && !wolfSSL_pending(t->ssl)) {
 				e = WOLFSSL_ERROR_WANT_READ;
 				break;
