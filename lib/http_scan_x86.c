@@ -11,8 +11,8 @@
  * p + n, overlapping bytes already known good (so its first bad byte is the first overall);
  * inputs shorter than one vector go to the narrower variant, and SSE2 to the byte loop.
  * AVX-512 covers the tail with a byte-masked load instead (masked-off bytes are not read). */
-#if defined(__x86_64__)
-#include <immintrin.h>
+#if defined(__x86_64__) || defined(WR_SIMD_EMULATE)
+#include "simd_x86.h"
 #include "http_scan.h"
 
 #define VALUE_LIM 0x1f   /* controls 0x00..0x1f ... */
@@ -22,7 +22,7 @@
 
 /* --- SSE2 ---------------------------------------------------------------------------------- */
 
-__attribute__((target("sse2"), always_inline))
+WR_TARGET_SSE2 __attribute__((always_inline))
 static inline __m128i badv16(__m128i v, __m128i lim, __m128i allow, __m128i del)
 {
 	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v);
@@ -30,13 +30,13 @@ static inline __m128i badv16(__m128i v, __m128i lim, __m128i allow, __m128i del)
 		_mm_cmpeq_epi8(v, del));
 }
 
-__attribute__((target("sse2"), always_inline))
+WR_TARGET_SSE2 __attribute__((always_inline))
 static inline unsigned bad16(__m128i v, __m128i lim, __m128i allow, __m128i del)
 {
 	return (unsigned)_mm_movemask_epi8(badv16(v, lim, allow, del));
 }
 
-__attribute__((target("sse2"), always_inline))
+WR_TARGET_SSE2 __attribute__((always_inline))
 static inline size_t scan_sse2(const char *p, size_t n, char limc, char allowc,
                                size_t (*tail)(const char *, size_t))
 {
@@ -68,21 +68,21 @@ static inline size_t scan_sse2(const char *p, size_t n, char limc, char allowc,
 	return n;
 }
 
-__attribute__((target("sse2")))
-size_t wr__http_scan_value_sse2(const char *p, size_t n)
+WR_TARGET_SSE2
+size_t WR_X86(wr__http_scan_value_sse2)(const char *p, size_t n)
 {
 	return scan_sse2(p, n, VALUE_LIM, VALUE_ALLOW, wr__http_scan_value_scalar);
 }
 
-__attribute__((target("sse2")))
-size_t wr__http_scan_target_sse2(const char *p, size_t n)
+WR_TARGET_SSE2
+size_t WR_X86(wr__http_scan_target_sse2)(const char *p, size_t n)
 {
 	return scan_sse2(p, n, TARGET_LIM, TARGET_ALLOW, wr__http_scan_target_scalar);
 }
 
 /* --- AVX2 ---------------------------------------------------------------------------------- */
 
-__attribute__((target("avx2"), always_inline))
+WR_TARGET_AVX2 __attribute__((always_inline))
 static inline __m256i badv32(__m256i v, __m256i lim, __m256i allow, __m256i del)
 {
 	__m256i ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, lim), v);
@@ -90,13 +90,13 @@ static inline __m256i badv32(__m256i v, __m256i lim, __m256i allow, __m256i del)
 		_mm256_cmpeq_epi8(v, del));
 }
 
-__attribute__((target("avx2"), always_inline))
+WR_TARGET_AVX2 __attribute__((always_inline))
 static inline uint32_t bad32(__m256i v, __m256i lim, __m256i allow, __m256i del)
 {
 	return (uint32_t)_mm256_movemask_epi8(badv32(v, lim, allow, del));
 }
 
-__attribute__((target("avx2"), always_inline))
+WR_TARGET_AVX2 __attribute__((always_inline))
 static inline size_t scan_avx2(const char *p, size_t n, char limc, char allowc,
                                size_t (*narrow)(const char *, size_t))
 {
@@ -128,28 +128,28 @@ static inline size_t scan_avx2(const char *p, size_t n, char limc, char allowc,
 	return n;
 }
 
-__attribute__((target("avx2")))
-size_t wr__http_scan_value_avx2(const char *p, size_t n)
+WR_TARGET_AVX2
+size_t WR_X86(wr__http_scan_value_avx2)(const char *p, size_t n)
 {
-	return scan_avx2(p, n, VALUE_LIM, VALUE_ALLOW, wr__http_scan_value_sse2);
+	return scan_avx2(p, n, VALUE_LIM, VALUE_ALLOW, WR_X86(wr__http_scan_value_sse2));
 }
 
-__attribute__((target("avx2")))
-size_t wr__http_scan_target_avx2(const char *p, size_t n)
+WR_TARGET_AVX2
+size_t WR_X86(wr__http_scan_target_avx2)(const char *p, size_t n)
 {
-	return scan_avx2(p, n, TARGET_LIM, TARGET_ALLOW, wr__http_scan_target_sse2);
+	return scan_avx2(p, n, TARGET_LIM, TARGET_ALLOW, WR_X86(wr__http_scan_target_sse2));
 }
 
 /* --- AVX-512BW ----------------------------------------------------------------------------- */
 
-__attribute__((target("avx512f,avx512bw"), always_inline))
+WR_TARGET_AVX512 __attribute__((always_inline))
 static inline uint64_t bad64(__m512i v, __m512i lim, __m512i allow, __m512i del)
 {
 	return (_mm512_cmple_epu8_mask(v, lim) & ~_mm512_cmpeq_epi8_mask(v, allow)) |
 		_mm512_cmpeq_epi8_mask(v, del);
 }
 
-__attribute__((target("avx512f,avx512bw"), always_inline))
+WR_TARGET_AVX512 __attribute__((always_inline))
 static inline size_t scan_avx512(const char *p, size_t n, char limc, char allowc)
 {
 	const __m512i lim = _mm512_set1_epi8(limc), allow = _mm512_set1_epi8(allowc),
@@ -185,14 +185,14 @@ static inline size_t scan_avx512(const char *p, size_t n, char limc, char allowc
 	return n;
 }
 
-__attribute__((target("avx512f,avx512bw")))
-size_t wr__http_scan_value_avx512(const char *p, size_t n)
+WR_TARGET_AVX512
+size_t WR_X86(wr__http_scan_value_avx512)(const char *p, size_t n)
 {
 	return scan_avx512(p, n, VALUE_LIM, VALUE_ALLOW);
 }
 
-__attribute__((target("avx512f,avx512bw")))
-size_t wr__http_scan_target_avx512(const char *p, size_t n)
+WR_TARGET_AVX512
+size_t WR_X86(wr__http_scan_target_avx512)(const char *p, size_t n)
 {
 	return scan_avx512(p, n, TARGET_LIM, TARGET_ALLOW);
 }

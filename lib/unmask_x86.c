@@ -6,8 +6,8 @@
  * key periods; every vector width is a multiple of 4, so the phase is the same at every
  * vector boundary. AVX2 and AVX-512 first advance to an aligned address (stores that split
  * cache lines halve their throughput); the skipped head shifts the phase, hence the key. */
-#if defined(__x86_64__)
-#include <immintrin.h>
+#if defined(__x86_64__) || defined(WR_SIMD_EMULATE)
+#include "simd_x86.h"
 #include "simd.h"
 
 static int32_t rotated_key(const uint8_t key[4], unsigned phase)
@@ -15,8 +15,8 @@ static int32_t rotated_key(const uint8_t key[4], unsigned phase)
 	return (int32_t)wr__unmask_key32(key, phase);
 }
 
-__attribute__((target("sse2")))
-void wr__unmask_sse2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
+WR_TARGET_SSE2
+void WR_X86(wr__unmask_sse2)(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
 	const __m128i k = _mm_set1_epi32(rotated_key(key, phase));
 	size_t i = 0;
@@ -38,14 +38,14 @@ void wr__unmask_sse2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phas
 		wr__unmask_scalar(p + i, len - i, key, phase); /* i % 4 == 0: same phase */
 }
 
-__attribute__((target("avx2")))
-void wr__unmask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
+WR_TARGET_AVX2
+void WR_X86(wr__unmask_avx2)(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
 	/* Short payloads: the alignment prologue and the 256-bit setup cost more than they save
 	 * (measured: 64 B ran at half the SSE2 speed). */
 	size_t head = (size_t)(-(uintptr_t)p & 31);
 	if (len < head + 128) {
-		wr__unmask_sse2(p, len, key, phase);
+		WR_X86(wr__unmask_sse2)(p, len, key, phase);
 		return;
 	}
 	if (head) {
@@ -81,8 +81,8 @@ void wr__unmask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phas
 		wr__unmask_scalar(p + i, len - i, key, phase);
 }
 
-__attribute__((target("avx512f,avx512bw")))
-void wr__unmask_avx512(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
+WR_TARGET_AVX512
+void WR_X86(wr__unmask_avx512)(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase)
 {
 	/* Head (up to the first 64-byte boundary) and tail with byte-masked loads and stores:
 	 * masked-off bytes are neither read (faults suppressed) nor written. */

@@ -10,10 +10,10 @@
  * is a "must be a continuation" mask from the bytes two and three back, checked against the
  * "continuation after continuation" bit. The streaming frame (wr__utf8_feed_blocks) hands the
  * kernels whole characters only, so a kernel treats its input as a complete text. */
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(WR_SIMD_EMULATE)
 #include <errno.h>
-#include <immintrin.h>
 #include <string.h>
+#include "simd_x86.h"
 #include "utf8.h"
 
 /* Error bits of a (previous byte, current byte) pair. */
@@ -27,38 +27,44 @@
 #define TWO_CONTS   0x80 /* continuation after continuation: fine only inside a 3/4-byte form */
 #define CARRY       (TOO_SHORT | TOO_LONG | TWO_CONTS) /* decided by the high nibbles alone */
 
+/* One table entry: the error bits as the char that the setr intrinsics take. Entries with
+ * TWO_CONTS (bit 7) are ints over 127; the explicit conversion is the one the call would make
+ * anyway, and keeps clang's -Wconstant-conversion quiet. */
+#define E8(bits) ((char)(bits))
 /* By the high nibble of the previous byte. */
 #define PREV_HIGH \
-	TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, \
-	TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, \
-	TOO_SHORT | OVERLONG_2, \
-	TOO_SHORT, \
-	TOO_SHORT | OVERLONG_3 | SURROGATE, \
-	TOO_SHORT | TOO_LARGE | BIT6
+	E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), \
+	E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), E8(TOO_LONG), \
+	E8(TWO_CONTS), E8(TWO_CONTS), E8(TWO_CONTS), E8(TWO_CONTS), \
+	E8(TOO_SHORT | OVERLONG_2), \
+	E8(TOO_SHORT), \
+	E8(TOO_SHORT | OVERLONG_3 | SURROGATE), \
+	E8(TOO_SHORT | TOO_LARGE | BIT6)
 /* By the low nibble of the previous byte. */
 #define PREV_LOW \
-	CARRY | OVERLONG_2 | OVERLONG_3 | BIT6,   /* C0, E0, F0 */ \
-	CARRY | OVERLONG_2,                       /* C1 */ \
-	CARRY, CARRY, \
-	CARRY | TOO_LARGE,                        /* F4 */ \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6, \
-	CARRY | TOO_LARGE | BIT6 | SURROGATE,     /* ED */ \
-	CARRY | TOO_LARGE | BIT6, CARRY | TOO_LARGE | BIT6
+	E8(CARRY | OVERLONG_2 | OVERLONG_3 | BIT6),   /* C0, E0, F0 */ \
+	E8(CARRY | OVERLONG_2),                       /* C1 */ \
+	E8(CARRY), E8(CARRY), \
+	E8(CARRY | TOO_LARGE),                        /* F4 */ \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6), \
+	E8(CARRY | TOO_LARGE | BIT6 | SURROGATE),     /* ED */ \
+	E8(CARRY | TOO_LARGE | BIT6), E8(CARRY | TOO_LARGE | BIT6)
 /* By the high nibble of the current byte. */
 #define CUR_HIGH \
-	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | BIT6,          /* 80..8F */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | TOO_LARGE,     /* 90..9F */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE,      /* A0..AF */ \
-	TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE,      /* B0..BF */ \
-	TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), \
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | BIT6),          /* 80..8F */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | OVERLONG_3 | TOO_LARGE),     /* 90..9F */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE),      /* A0..AF */ \
+	E8(TOO_LONG | TWO_CONTS | OVERLONG_2 | TOO_LARGE | SURROGATE),      /* B0..BF */ \
+	E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT), E8(TOO_SHORT)
 
 /* ---- SSE2: skip ASCII, DFA for the rest ---- */
 
-__attribute__((target("sse2")))
-int wr__utf8_feed_sse2(wr_utf8 *s, const uint8_t *p, size_t len)
+WR_TARGET_SSE2
+int WR_X86(wr__utf8_feed_sse2)(wr_utf8 *s, const uint8_t *p, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -83,7 +89,11 @@ int wr__utf8_feed_sse2(wr_utf8 *s, const uint8_t *p, size_t len)
 
 /* ---- AVX2 ---- */
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 WR_TARGET_AVX2
+/* The tables expand to 16 arguments each only once they are arguments of a macro of ours:
+ * under SIMDe, _mm256_setr_epi8 is itself a macro that counts its arguments before expanding
+ * them. */
+#define SETR_EPI8_X2(...) _mm256_setr_epi8(__VA_ARGS__)
 
 /* The 32 bytes ending n bytes before the end of cur, taking the first n from prev: the
  * previous byte (n = 1), two back, three back, for every lane. */
@@ -104,9 +114,9 @@ AVX2 static inline __m256i avx2_prev(__m256i cur, __m256i prev, int n)
 /* Non-zero bytes where cur (following prev) breaks a rule. */
 AVX2 static inline __m256i avx2_check(__m256i cur, __m256i prev)
 {
-	const __m256i prev_high = _mm256_setr_epi8(PREV_HIGH, PREV_HIGH);
-	const __m256i prev_low = _mm256_setr_epi8(PREV_LOW, PREV_LOW);
-	const __m256i cur_high = _mm256_setr_epi8(CUR_HIGH, CUR_HIGH);
+	const __m256i prev_high = SETR_EPI8_X2(PREV_HIGH, PREV_HIGH);
+	const __m256i prev_low = SETR_EPI8_X2(PREV_LOW, PREV_LOW);
+	const __m256i cur_high = SETR_EPI8_X2(CUR_HIGH, CUR_HIGH);
 	const __m256i nib = _mm256_set1_epi8(0x0f);
 
 	__m256i p1 = avx2_prev(cur, prev, 1);
@@ -187,14 +197,14 @@ AVX2 static bool avx2_valid(const uint8_t *p, size_t len)
 	return _mm256_testz_si256(err, err);
 }
 
-int wr__utf8_feed_avx2(wr_utf8 *s, const uint8_t *p, size_t len)
+int WR_X86(wr__utf8_feed_avx2)(wr_utf8 *s, const uint8_t *p, size_t len)
 {
 	return wr__utf8_feed_blocks(s, p, len, avx2_valid);
 }
 
 /* ---- AVX-512 (F + BW) ---- */
 
-#define AVX512 __attribute__((target("avx512f,avx512bw")))
+#define AVX512 WR_TARGET_AVX512
 
 AVX512 static inline __m512i avx512_prev(__m512i cur, __m512i prev, int n)
 {
@@ -268,7 +278,11 @@ AVX512 static bool avx512_valid(const uint8_t *p, size_t len)
 			inc = _mm512_setzero_si512();
 			prev = b;
 		} else {
-			err = _mm512_or_si512(avx512_step(a, &prev, &inc), avx512_step(b, &prev, &inc));
+			/* Two statements, not two arguments: both steps update prev and inc, and the
+			 * order in which a call's arguments are evaluated is unspecified. */
+			__m512i ea = avx512_step(a, &prev, &inc);
+			__m512i eb = avx512_step(b, &prev, &inc);
+			err = _mm512_or_si512(ea, eb);
 		}
 		if (_mm512_test_epi8_mask(err, err))
 			return false;
@@ -284,7 +298,7 @@ AVX512 static bool avx512_valid(const uint8_t *p, size_t len)
 	return _mm512_test_epi8_mask(err, err) == 0;
 }
 
-int wr__utf8_feed_avx512(wr_utf8 *s, const uint8_t *p, size_t len)
+int WR_X86(wr__utf8_feed_avx512)(wr_utf8 *s, const uint8_t *p, size_t len)
 {
 	return wr__utf8_feed_blocks(s, p, len, avx512_valid);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "http_parse.h"
+#include "tmem.h"
 
 #define MAX_HEAD 8192
 
@@ -346,14 +347,14 @@ Test(http_request, refusals)
 		const struct bad *b = &bad_requests[i];
 		size_t n = b->len ? b->len : strlen(b->req);
 		/* Exact-size copy: a read past the end is an ASan error. */
-		char *copy = malloc(n);
+		char *copy = tmalloc(n);
 		memcpy(copy, b->req, n);
 		wr_http_req_head h;
 		int rc = parse_req_n(copy, n, &h);
 		cr_assert_eq(rc, b->err, "case %zu (%.*s): got %d, want %d", i, (int)n, b->req, rc,
 		             b->err);
 		cr_assert_eq(wr__http_status_for(rc), b->status, "case %zu", i);
-		free(copy);
+		tfree(copy);
 	}
 }
 
@@ -448,7 +449,7 @@ static void check_every_split(const char *req, size_t n)
 
 	size_t prev = 0;
 	for (size_t k = 1; k <= n; k++) {
-		char *buf = malloc(k);
+		char *buf = tmalloc(k);
 		memcpy(buf, req, k);
 		int rc = wr__http_parse_request(buf, k, prev, MAX_HEAD, &part);
 		if (k < (size_t)want) {
@@ -460,7 +461,7 @@ static void check_every_split(const char *req, size_t n)
 			/* And from scratch, without the resume hint. */
 			cr_assert_eq(wr__http_parse_request(buf, k, 0, MAX_HEAD, &part), want);
 		}
-		free(buf);
+		tfree(buf);
 	}
 }
 
@@ -488,11 +489,11 @@ Test(http_request, refusals_every_split_point)
 		const struct bad *b = &bad_requests[i];
 		size_t n = b->len ? b->len : strlen(b->req), prev = 0;
 		for (size_t k = 1; k <= n; k++) {
-			char *buf = malloc(k);
+			char *buf = tmalloc(k);
 			memcpy(buf, b->req, k);
 			wr_http_req_head h;
 			int rc = wr__http_parse_request(buf, k, prev, MAX_HEAD, &h);
-			free(buf);
+			tfree(buf);
 			if (rc == -EAGAIN) {
 				cr_assert_lt(k, n, "case %zu still incomplete when whole", i);
 				prev = k;
@@ -675,11 +676,11 @@ Test(http_response, refusals)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		wr_http_resp_head h;
 		size_t n = strlen(bad[i]);
-		char *copy = malloc(n);
+		char *copy = tmalloc(n);
 		memcpy(copy, bad[i], n);
 		int rc = wr__http_parse_response(copy, n, 0, MAX_HEAD, &h);
 		cr_assert_eq(rc, -EBADMSG, "case %zu: %d", i, rc);
-		free(copy);
+		tfree(copy);
 	}
 }
 
@@ -762,9 +763,9 @@ static const struct chunk_case good_chunks[] = {
 static void check_chunk_whole(const struct chunk_case *c, bool in_place)
 {
 	size_t n = c->in_len;
-	char *in = malloc(n);
+	char *in = tmalloc(n);
 	memcpy(in, c->in, n);
-	char *out = in_place ? in : malloc(n);
+	char *out = in_place ? in : tmalloc(n);
 	wr_chunked d;
 	size_t used = 99, got = 99;
 	wr__chunked_init(&d, 0);
@@ -778,8 +779,8 @@ static void check_chunk_whole(const struct chunk_case *c, bool in_place)
 	cr_assert_eq(used, 0);
 	cr_assert_eq(got, 0);
 	if (!in_place)
-		free(out);
-	free(in);
+		tfree(out);
+	tfree(in);
 }
 
 Test(http_chunked, whole)
@@ -804,7 +805,7 @@ static void check_chunk_splits(const struct chunk_case *c)
 		char body[256];
 		size_t blen_got = 0, used, got;
 
-		char *a = malloc(k ? k : 1);
+		char *a = tmalloc(k ? k : 1);
 		memcpy(a, c->in, k);
 		int rc = wr__chunked_decode(&d, a, k, &used, body, &got);
 		cr_assert_geq(rc, 0);
@@ -813,21 +814,21 @@ static void check_chunk_splits(const struct chunk_case *c)
 		if (rc == 0) {
 			cr_assert_eq(used, k, "needs more: all input taken");
 			size_t rest = n - k;
-			char *b = malloc(rest ? rest : 1);
+			char *b = tmalloc(rest ? rest : 1);
 			memcpy(b, c->in + k, rest);
 			rc = wr__chunked_decode(&d, b, rest, &used, body + blen_got, &got);
 			blen_got += got;
 			total_used += used;
-			free(b);
+			tfree(b);
 		}
-		free(a);
+		tfree(a);
 		cr_assert_eq(rc, 1, "split %zu of %s", k, c->in);
 		cr_assert_eq(total_used, want_used);
 		cr_assert_eq(blen_got, blen);
 		cr_assert_eq(memcmp(body, want, blen), 0, "split %zu", k);
 
 		/* In place. */
-		char *buf = malloc(n);
+		char *buf = tmalloc(n);
 		memcpy(buf, c->in, n);
 		wr__chunked_init(&d, 0);
 		size_t o = 0;
@@ -844,7 +845,7 @@ static void check_chunk_splits(const struct chunk_case *c)
 		cr_assert_eq(total_used, want_used);
 		cr_assert_eq(o, blen);
 		cr_assert_eq(memcmp(buf, want, blen), 0, "in place, split %zu", k);
-		free(buf);
+		tfree(buf);
 	}
 
 	/* Byte by byte. */
@@ -896,16 +897,16 @@ static int chunk_bad(const char *in, size_t n, uint64_t max)
 {
 	wr_chunked d;
 	size_t used, got;
-	char *copy = malloc(n ? n : 1);
+	char *copy = tmalloc(n ? n : 1);
 	memcpy(copy, in, n);
-	char *out = malloc(n ? n : 1);
+	char *out = tmalloc(n ? n : 1);
 	wr__chunked_init(&d, max);
 	int rc = wr__chunked_decode(&d, copy, n, &used, out, &got);
 	/* The error sticks. */
 	if (rc < 0)
 		cr_assert_lt(wr__chunked_decode(&d, "0\r\n\r\n", 5, &used, out, &got), 0);
-	free(out);
-	free(copy);
+	tfree(out);
+	tfree(copy);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include "sha1.h"
 #include "base64.h"
 #include "wring/common.h"
+#include "tmem.h"
 
 static void hex(const uint8_t d[20], char out[41])
 {
@@ -38,11 +39,11 @@ Test(sha1, fips_vectors)
 Test(sha1, million_a)
 {
 	size_t n = 1000000;
-	char *m = malloc(n);
+	char *m = tmalloc(n);
 	cr_assert_not_null(m);
 	memset(m, 'a', n);
 	check_sha1(m, n, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
-	free(m);
+	tfree(m);
 }
 
 /* Lengths around the padding boundary, where the length moves into a second padding block

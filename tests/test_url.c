@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "url.h"
+#include "tmem.h"
 
 static bool str_is(wr_str s, const char *lit)
 {
@@ -142,11 +143,11 @@ Test(url, malformed)
 		memset(&u, 0x5a, sizeof(u));
 		memcpy(&before, &u, sizeof(u));
 		/* Exact-size copy: a read past the NUL is an ASan error. */
-		char *copy = strdup(bads[i]);
+		char *copy = tstrdup(bads[i]);
 		int rc = wr__url_parse(copy, &u);
 		cr_assert_eq(rc, -EINVAL, "\"%s\" accepted", bads[i]);
 		cr_assert_eq(memcmp(&u, &before, sizeof(u)), 0, "\"%s\": out changed", bads[i]);
-		free(copy);
+		tfree(copy);
 	}
 	cr_assert_geq(sizeof(bads) / sizeof(bads[0]), 25);
 }
@@ -161,7 +162,7 @@ Test(url, null_arguments)
 Test(url, length_limit)
 {
 	size_t n = 8192;
-	char *s = malloc(n + 2);
+	char *s = tmalloc(n + 2);
 	memcpy(s, "ws://h/", 7);
 	memset(s + 7, 'a', n + 1 - 7);
 	s[n] = '\0';
@@ -171,7 +172,7 @@ Test(url, length_limit)
 	s[n] = 'a';
 	s[n + 1] = '\0';
 	cr_assert_eq(wr__url_parse(s, &u), -EINVAL, "over 8 KiB");
-	free(s);
+	tfree(s);
 }
 
 /* Every byte value at every position of a few URLs, and every truncation: whatever comes out,
@@ -185,7 +186,7 @@ Test(url, never_crash)
 	};
 	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		size_t n = strlen(seeds[s]);
-		char *buf = malloc(n + 1);
+		char *buf = tmalloc(n + 1);
 		for (size_t pos = 0; pos < n; pos++) {
 			for (int c = 1; c < 256; c++) {
 				memcpy(buf, seeds[s], n + 1);
@@ -201,11 +202,11 @@ Test(url, never_crash)
 			}
 		}
 		for (size_t k = 0; k <= n; k++) {
-			char *t = strndup(seeds[s], k);
+			char *t = tstrndup(seeds[s], k);
 			wr_url u;
 			(void)wr__url_parse(t, &u);
-			free(t);
+			tfree(t);
 		}
-		free(buf);
+		tfree(buf);
 	}
 }

@@ -9,7 +9,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "simd_copies.h"
 #include "utf8.h"
+
+static void list_copies(void);
+TestSuite(utf8, .init = list_copies);
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
@@ -114,15 +118,20 @@ static size_t gen_valid(uint8_t *o, size_t len, unsigned width_mask)
 	return n;
 }
 
-static const enum wr_simd all_variants[] = { WR_SIMD_SCALAR, WR_SIMD_SSE2, WR_SIMD_AVX2,
-	WR_SIMD_AVX512, WR_SIMD_NEON };
-#define NVARIANTS (sizeof(all_variants) / sizeof(all_variants[0]))
+/* Every runnable copy of every variant (simd_copies.h): native and SIMDe-emulated. */
+static struct tv_copy copies[TV_MAX_COPIES];
+static size_t ncopies;
 
-/* One input through one variant, checked against the oracle: whole, then split at cut (when
- * cut <= len). The verdict must come from the call holding the first bad byte. */
-static void check_one(enum wr_simd v, const uint8_t *p, size_t len, size_t cut)
+static void list_copies(void)
 {
-	wr_utf8_fn feed = wr__utf8_impl(v);
+	ncopies = tv_copies(TV_UTF8, copies);
+}
+
+/* One input through one copy, checked against the oracle: whole, then split at cut (when
+ * cut <= len). The verdict must come from the call holding the first bad byte. */
+static void check_one(const struct tv_copy *c, const uint8_t *p, size_t len, size_t cut)
+{
+	wr_utf8_fn feed = c->fn.utf8;
 	bool complete = false;
 	size_t bad = first_bad(p, len, &complete);
 	wr_utf8 s;
@@ -130,43 +139,39 @@ static void check_one(enum wr_simd v, const uint8_t *p, size_t len, size_t cut)
 	wr__utf8_init(&s);
 	int r = feed(&s, p, len);
 	cr_assert_eq(r, bad < len ? -EILSEQ : 0, "%s: len %zu first bad %zu: got %d",
-		wr__simd_name(v), len, bad, r);
+		c->label, len, bad, r);
 	if (r == 0)
 		cr_assert_eq(wr__utf8_finish(&s), complete ? 0 : -EILSEQ, "%s: finish, len %zu",
-			wr__simd_name(v), len);
+			c->label, len);
 
 	if (cut > len)
 		return;
 	wr__utf8_init(&s);
 	r = feed(&s, p, cut);
 	cr_assert_eq(r, bad < cut ? -EILSEQ : 0, "%s: len %zu cut %zu first bad %zu: first call %d",
-		wr__simd_name(v), len, cut, bad, r);
+		c->label, len, cut, bad, r);
 	if (r)
 		return;
 	r = feed(&s, p + cut, len - cut);
 	cr_assert_eq(r, bad < len ? -EILSEQ : 0, "%s: len %zu cut %zu first bad %zu: second call %d",
-		wr__simd_name(v), len, cut, bad, r);
+		c->label, len, cut, bad, r);
 	if (r == 0)
 		cr_assert_eq(wr__utf8_finish(&s), complete ? 0 : -EILSEQ);
 }
 
-/* Every supported variant on p, whole and split at every point. */
+/* Every copy on p, whole and split at every point. */
 static void check_all_splits(const uint8_t *p, size_t len)
 {
-	for (size_t i = 0; i < NVARIANTS; i++) {
-		if (!wr__simd_supported(all_variants[i]))
-			continue;
+	for (size_t i = 0; i < ncopies; i++)
 		for (size_t cut = 0; cut <= len; cut++)
-			check_one(all_variants[i], p, len, cut);
-	}
+			check_one(&copies[i], p, len, cut);
 }
 
-/* Every supported variant on p, whole only. */
+/* Every copy on p, whole only. */
 static void check_whole(const uint8_t *p, size_t len)
 {
-	for (size_t i = 0; i < NVARIANTS; i++)
-		if (wr__simd_supported(all_variants[i]))
-			check_one(all_variants[i], p, len, (size_t)-1);
+	for (size_t i = 0; i < ncopies; i++)
+		check_one(&copies[i], p, len, (size_t)-1);
 }
 
 /* seq embedded after pre ASCII bytes and before post ones, so that SIMD variants meet it at
@@ -189,22 +194,26 @@ static void check_embedded(const uint8_t *seq, size_t n, bool splits)
 	}
 }
 
-static void report_unsupported(void)
-{
-	for (size_t i = 0; i < NVARIANTS; i++) {
-		if (!wr__simd_supported(all_variants[i])) {
-			cr_log_info("utf8 variant %s cannot run on this CPU: not tested",
-				wr__simd_name(all_variants[i]));
-			fprintf(stderr, "# utf8 variant %s cannot run on this CPU: not tested\n",
-				wr__simd_name(all_variants[i]));
-			cr_expect_null(wr__utf8_impl(all_variants[i]));
-		}
-	}
-}
-
+/* Native copies exist exactly for the variants this CPU runs, and every x86 variant has an
+ * emulated copy whatever the CPU. */
 Test(utf8, variants)
 {
-	report_unsupported();
+	for (int v = 0; v < WR_SIMD_COUNT; v++) {
+		struct tv_copy c[2];
+		size_t n = tv_variant_copies(TV_UTF8, (enum wr_simd)v, c);
+		bool native = n > 0 && !c[0].emulated;
+		cr_expect_eq(native, wr__simd_supported((enum wr_simd)v), "%s",
+			wr__simd_name((enum wr_simd)v));
+#if defined(__x86_64__)
+		if (v == WR_SIMD_SSE2 || v == WR_SIMD_AVX2 || v == WR_SIMD_AVX512) {
+			const char *e = getenv("WR_SIMD_EMU");
+			bool all = !e || strcmp(e, "missing") != 0;
+			cr_expect(n > 0, "%s neither native nor emulated", wr__simd_name((enum wr_simd)v));
+			cr_expect(!all || (n > 0 && c[n - 1].emulated), "%s has no emulated copy",
+				wr__simd_name((enum wr_simd)v));
+		}
+#endif
+	}
 	cr_expect_not_null(wr__utf8_impl(WR_SIMD_SCALAR));
 }
 
@@ -346,10 +355,9 @@ Test(utf8, random_valid_text)
 			cr_assert_eq(first_bad(buf, len, &c), len);
 			cr_assert(c);
 			cr_assert(wr__utf8_valid(buf, len));
-			for (size_t i = 0; i < NVARIANTS; i++)
-				if (wr__simd_supported(all_variants[i]))
-					for (int k = 0; k < 8; k++)
-						check_one(all_variants[i], buf, len, rnd() % (len + 1));
+			for (size_t i = 0; i < ncopies; i++)
+				for (int k = 0; k < 8; k++)
+					check_one(&copies[i], buf, len, rnd() % (len + 1));
 		}
 	}
 }
@@ -369,9 +377,8 @@ Test(utf8, random_bytes)
 				if (len)
 					buf[rnd() % len] = (uint8_t)rnd();
 		}
-		for (size_t i = 0; i < NVARIANTS; i++)
-			if (wr__simd_supported(all_variants[i]))
-				check_one(all_variants[i], buf, len, rnd() % (len + 1));
+		for (size_t i = 0; i < ncopies; i++)
+			check_one(&copies[i], buf, len, rnd() % (len + 1));
 	}
 }
 
@@ -384,12 +391,10 @@ Test(utf8, bad_byte_at_every_position)
 		for (size_t b = 0; b < sizeof(bad); b++) {
 			memcpy(buf, text, sizeof(buf));
 			buf[pos] = bad[b];
-			for (size_t i = 0; i < NVARIANTS; i++) {
-				if (!wr__simd_supported(all_variants[i]))
-					continue;
-				check_one(all_variants[i], buf, sizeof(buf), pos);
-				check_one(all_variants[i], buf, sizeof(buf), pos + 1);
-				check_one(all_variants[i], buf, sizeof(buf), rnd() % sizeof(buf));
+			for (size_t i = 0; i < ncopies; i++) {
+				check_one(&copies[i], buf, sizeof(buf), pos);
+				check_one(&copies[i], buf, sizeof(buf), pos + 1);
+				check_one(&copies[i], buf, sizeof(buf), rnd() % sizeof(buf));
 			}
 		}
 	}
@@ -409,10 +414,8 @@ Test(utf8, chunked_feeding)
 			len -= rnd() % (len < 3 ? len : 3);
 		bool complete = false;
 		size_t badpos = first_bad(buf, len, &complete);
-		for (size_t i = 0; i < NVARIANTS; i++) {
-			if (!wr__simd_supported(all_variants[i]))
-				continue;
-			wr_utf8_fn feed = wr__utf8_impl(all_variants[i]);
+		for (size_t i = 0; i < ncopies; i++) {
+			wr_utf8_fn feed = copies[i].fn.utf8;
 			wr_utf8 s;
 			wr__utf8_init(&s);
 			size_t at = 0;
@@ -424,7 +427,7 @@ Test(utf8, chunked_feeding)
 				r = feed(&s, buf + at, n);
 				bool holds_bad = badpos >= at && badpos < at + n;
 				cr_assert_eq(r, holds_bad ? -EILSEQ : 0, "%s: piece %zu+%zu, bad at %zu",
-					wr__simd_name(all_variants[i]), at, n, badpos);
+					copies[i].label, at, n, badpos);
 				at += n;
 				if (r)
 					break;
@@ -469,9 +472,8 @@ Test(utf8, guard_page)
 		if (len % 3 == 0 && len)
 			end[-1] = 0xe2; /* an open character right at the edge */
 		for (size_t cut = 0; cut <= len; cut += 1 + len / 8)
-			for (size_t i = 0; i < NVARIANTS; i++)
-				if (wr__simd_supported(all_variants[i]))
-					check_one(all_variants[i], end - len, len, cut);
+			for (size_t i = 0; i < ncopies; i++)
+				check_one(&copies[i], end - len, len, cut);
 	}
 	munmap(map, (size_t)pg * 2);
 }

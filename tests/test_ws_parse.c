@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ws_codec.h"
+#include "tmem.h"
 
 /* ---- wire builder (independent of the library's encoder) ---- */
 
@@ -22,7 +23,7 @@ static void w_reserve(struct wire *w, size_t n)
 	if (w->len + n <= w->cap)
 		return;
 	w->cap = (w->len + n) * 2 + 64;
-	w->b = realloc(w->b, w->cap);
+	w->b = trealloc(w->b, w->cap);
 	cr_assert_not_null(w->b);
 }
 
@@ -112,7 +113,7 @@ struct log {
 
 static uint8_t *dup_bytes(const void *p, size_t n)
 {
-	uint8_t *d = malloc(n ? n : 1);
+	uint8_t *d = tmalloc(n ? n : 1);
 	cr_assert_not_null(d);
 	if (n)
 		memcpy(d, p, n);
@@ -122,10 +123,10 @@ static uint8_t *dup_bytes(const void *p, size_t n)
 static void log_free(struct log *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		free(l->it[i].data);
-		free(l->it[i].reason);
+		tfree(l->it[i].data);
+		tfree(l->it[i].reason);
 	}
-	free(l->cur);
+	tfree(l->cur);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -196,7 +197,7 @@ static bool log_event(struct log *l, const wr_ws_event *ev, const uint8_t *chunk
 		l->data_events++;
 		if (l->cur_len + ev->len > l->cur_cap) {
 			l->cur_cap = (l->cur_len + ev->len) * 2 + 16;
-			l->cur = realloc(l->cur, l->cur_cap);
+			l->cur = trealloc(l->cur, l->cur_cap);
 		}
 		if (ev->len)
 			memcpy(l->cur + l->cur_len, ev->data, ev->len);
@@ -245,7 +246,7 @@ static void run(const struct tcase *tc, const size_t *cuts, size_t ncuts, struct
 	for (size_t c = 0; c <= ncuts; c++) {
 		size_t end = c < ncuts ? cuts[c] : tc->w.len;
 		size_t clen = end - start;
-		uint8_t *chunk = malloc(clen ? clen : 1);
+		uint8_t *chunk = tmalloc(clen ? clen : 1);
 		memcpy(chunk, tc->w.b + start, clen);
 		size_t off = 0;
 		while (off < clen) {
@@ -261,12 +262,12 @@ static void run(const struct tcase *tc, const size_t *cuts, size_t ncuts, struct
 				wr__ws_parse(&p, junk, sizeof(junk), &ev2);
 				cr_assert_eq(ev2.type, WR_WS_EV_ERROR, "%s: not failed after error", what);
 				cr_assert_eq(ev2.close_code, ev.close_code);
-				free(chunk);
+				tfree(chunk);
 				return;
 			}
 			off += n;
 		}
-		free(chunk);
+		tfree(chunk);
 		start = end;
 	}
 }
@@ -324,12 +325,12 @@ static void check_all(struct tcase *tc)
 		run_check(tc, &k, 1, what);
 	}
 
-	size_t *chops = calloc(n + 1, sizeof(*chops));
+	size_t *chops = tcalloc(n + 1, sizeof(*chops));
 	for (size_t k = 1; k < n; k++)
 		chops[k - 1] = k;
 	snprintf(what, sizeof(what), "%s 1-byte chops", tc->name);
 	run_check(tc, chops, n ? n - 1 : 0, what);
-	free(chops);
+	tfree(chops);
 
 	if (n <= 160) {
 		for (size_t i = 1; i < n; i++)
@@ -350,7 +351,7 @@ static void tc_init(struct tcase *tc, const char *name, enum wr_ws_role role)
 
 static void tc_free(struct tcase *tc)
 {
-	free(tc->w.b);
+	tfree(tc->w.b);
 	log_free(&tc->want);
 }
 
@@ -364,7 +365,7 @@ static void check_and_free(struct tcase *tc)
 
 static uint8_t *pattern(size_t n, unsigned seed)
 {
-	uint8_t *p = malloc(n ? n : 1);
+	uint8_t *p = tmalloc(n ? n : 1);
 	uint32_t x = 2463534242u ^ seed;
 	for (size_t i = 0; i < n; i++) {
 		x ^= x << 13;
@@ -386,7 +387,7 @@ Test(ws_parse, binary_every_length_encoding)
 		uint8_t *p = pattern(lens[i], (unsigned)i);
 		w_frame(&tc.w, true, WR_OP_BINARY, p, lens[i], true);
 		ex_msg(&tc.want, WR_OP_BINARY, p, lens[i]);
-		free(p);
+		tfree(p);
 		check_and_free(&tc);
 	}
 }
@@ -400,7 +401,7 @@ Test(ws_parse, text_every_length_encoding)
 		snprintf(name, sizeof(name), "text len %zu", lens[i]);
 		tc_init(&tc, name, WR_WS_SERVER);
 		/* Multibyte text: a 3-byte euro sign every few bytes, ASCII filling up. */
-		uint8_t *p = malloc(lens[i] + 1);
+		uint8_t *p = tmalloc(lens[i] + 1);
 		for (size_t k = 0; k < lens[i];) {
 			if (k + 3 <= lens[i] && k % 7 == 2) {
 				memcpy(p + k, "\xe2\x82\xac", 3);
@@ -412,7 +413,7 @@ Test(ws_parse, text_every_length_encoding)
 		}
 		w_frame(&tc.w, true, WR_OP_TEXT, p, lens[i], true);
 		ex_msg(&tc.want, WR_OP_TEXT, p, lens[i]);
-		free(p);
+		tfree(p);
 		check_and_free(&tc);
 	}
 }
@@ -484,7 +485,7 @@ Test(ws_parse, large_fragmented_message)
 	w_frame(&tc.w, true, WR_OP_CONT, p + 126 + 65536, n - 126 - 65536, true);
 	ex_ctrl(&tc.want, WR_OP_PING, "x", 1, 0, NULL);
 	ex_msg(&tc.want, WR_OP_BINARY, p, n);
-	free(p);
+	tfree(p);
 	check_and_free(&tc);
 }
 
@@ -537,7 +538,7 @@ Test(ws_parse, client_role_unmasked_frames)
 	ex_ctrl(&tc.want, WR_OP_PING, "hi", 2, 0, NULL);
 	ex_msg(&tc.want, WR_OP_BINARY, p, 300);
 	ex_text(&tc.want, "ok");
-	free(p);
+	tfree(p);
 	check_and_free(&tc);
 }
 
@@ -571,7 +572,7 @@ Test(ws_parse, whole_message_one_event)
 	m = wr__ws_parse(&p, w.b + w.len, 0, &ev);
 	cr_assert_eq(m, 0);
 	cr_assert_eq(ev.type, WR_WS_EV_NONE);
-	free(w.b);
+	tfree(w.b);
 }
 
 /* A control frame between fragments ends the joined piece: data, control, data. */
@@ -596,7 +597,7 @@ Test(ws_parse, control_splits_joined_piece)
 	cr_assert(!ev.msg_start && ev.msg_end);
 	cr_assert(memcmp(ev.data, "cd", 2) == 0);
 	cr_assert_eq(off, w.len);
-	free(w.b);
+	tfree(w.b);
 }
 
 /* ---- violations: each gives its close code wherever the input is split ---- */
@@ -801,7 +802,7 @@ Test(ws_parse, too_big_before_payload)
 	wr__ws_parse(&p, h, hl, &ev);
 	cr_assert_eq(ev.type, WR_WS_EV_ERROR);
 	cr_assert_eq(ev.close_code, 1009);
-	free(w.b);
+	tfree(w.b);
 }
 
 /* Invalid UTF-8 fails in the first fragment, before the message (or even the frame) ends. */
@@ -842,7 +843,7 @@ Test(ws_parse, utf8_fail_fast)
 	cf(&tc.w, false, WR_OP_TEXT, "ok\xf5" "more");
 	ex_err(&tc.want, 1007);
 	check_and_free(&tc);
-	free(w.b);
+	tfree(w.b);
 }
 
 /* Binary messages are not UTF-8 checked. */

@@ -1,8 +1,13 @@
-/* The NEON variants against the scalar references, built for aarch64 with the cross compiler
- * and run under qemu-user (tests/neon/run.sh): no Criterion there, plain TAP. Same inputs as
- * test_simd/test_utf8: every length 0..257, every alignment, every key phase; valid, random
- * and adversarial UTF-8, whole and split at every point; the HTTP scanner (value and target
- * classes) on every length and alignment, every byte value at every position, long inputs. */
+/* Every SIMD variant against the scalar references, as a plain TAP program (no Criterion, so
+ * that it runs whole under qemu-user: Criterion re-executes its workers natively):
+ *  - cross-built for aarch64 and run under qemu-aarch64, for NEON (tests/neon/run.sh);
+ *  - built for x86-64 with the SIMDe copies and run under qemu-x86_64 with CPU models that
+ *    lack AVX-512 or AVX2 (tests/simd_cpus.sh): the run a machine without those features
+ *    would do, with the dispatcher's choice checked too.
+ * Same inputs as test_simd/test_utf8/test_http_scan in brief: every length 0..257, every
+ * alignment, every key phase; valid, random and adversarial UTF-8, whole and split at every
+ * point; the HTTP scanner on every length and alignment, every byte value at every position,
+ * long inputs, page ends. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +16,7 @@
 
 #include "http_scan.h"
 #include "simd.h"
+#include "simd_copies.h"
 #include "utf8.h"
 
 static int n_test, n_fail;
@@ -32,11 +38,10 @@ static uint32_t rnd(void)
 	return (uint32_t)rng;
 }
 
-static int check_unmask(void)
+static const char *label; /* the copy under test, for messages */
+
+static int check_unmask(wr_unmask_fn fn)
 {
-	wr_unmask_fn fn = wr__unmask_impl(WR_SIMD_NEON);
-	if (!fn)
-		return 0;
 	static uint8_t a[257 + 64 + 16], b[257 + 64 + 16];
 	for (size_t len = 0; len <= 257; len++)
 		for (size_t al = 0; al < 64; al++)
@@ -47,7 +52,7 @@ static int check_unmask(void)
 				wr__unmask_bytewise(a + al, len, key, ph);
 				fn(b + al, len, key, ph);
 				if (memcmp(a, b, sizeof(a)) != 0) {
-					printf("# unmask neon differs: len %zu align %zu phase %u\n", len, al, ph);
+					printf("# unmask %s differs: len %zu align %zu phase %u\n", label, len, al, ph);
 					return 0;
 				}
 			}
@@ -63,7 +68,9 @@ static int check_unmask(void)
 		fn(y, cut, key, 0);
 		fn(y + cut, len - cut, key, (unsigned)cut & 3);
 		if (memcmp(x, y, len) != 0) {
-			printf("# unmask neon differs on %zu bytes cut at %zu\n", len, cut);
+			printf("# unmask %s differs on %zu bytes cut at %zu\n", label, len, cut);
+			free(x);
+			free(y);
 			return 0;
 		}
 	}
@@ -82,13 +89,15 @@ static int verdict(wr_utf8_fn fn, const uint8_t *p, size_t n, size_t split)
 }
 
 /* Same verdict as the scalar reference, whole and split at every point. */
+static wr_utf8_fn utf8_fn; /* the copy under test */
+
 static int same(const uint8_t *p, size_t n)
 {
-	wr_utf8_fn ref = wr__utf8_impl(WR_SIMD_SCALAR), neon = wr__utf8_impl(WR_SIMD_NEON);
-	int want = verdict(ref, p, n, 0);
+	int want = verdict(wr__utf8_feed_scalar, p, n, 0);
 	for (size_t split = 0; split <= n; split++)
-		if (verdict(neon, p, n, split) != want) {
-			printf("# utf8 neon differs (want %d) on %zu bytes split at %zu\n", want, n, split);
+		if (verdict(utf8_fn, p, n, split) != want) {
+			printf("# utf8 %s differs (want %d) on %zu bytes split at %zu\n", label, want, n,
+				split);
 			return 0;
 		}
 	return 1;
@@ -175,12 +184,13 @@ static int check_utf8_adversarial(void)
 }
 
 /* The HTTP scanner: NEON and scalar give the same prefix length for both byte classes. */
-static int scan_same(wr_http_scan_fn neon, wr_http_scan_fn ref, const char *p, size_t n,
+static int scan_same(wr_http_scan_fn fn, wr_http_scan_fn ref, const char *p, size_t n,
                      const char *cls)
 {
-	size_t got = neon(p, n), want = ref(p, n);
+	size_t got = fn(p, n), want = ref(p, n);
 	if (got != want) {
-		printf("# http_scan %s neon differs: len %zu got %zu want %zu\n", cls, n, got, want);
+		printf("# http_scan %s %s differs: len %zu got %zu want %zu\n", cls, label, n, got,
+			want);
 		return 0;
 	}
 	return 1;
@@ -194,21 +204,18 @@ static void fill_printable(char *p, size_t n)
 	}
 }
 
-static int check_http_scan(void)
+/* One class (c: 0 value, 1 target) through one copy. */
+static int check_http_scan(int c, wr_http_scan_fn fn)
 {
 	static const char *const names[2] = { "value", "target" };
 	static char a[64 + 257 + 64];
-	for (int c = 0; c < 2; c++) {
-		wr_http_scan_fn neon = c ? wr__http_scan_target_impl(WR_SIMD_NEON) :
-			wr__http_scan_value_impl(WR_SIMD_NEON);
+	{
 		wr_http_scan_fn ref = c ? wr__http_scan_target_scalar : wr__http_scan_value_scalar;
-		if (!neon)
-			return 0;
 		for (size_t len = 0; len <= 257; len++)
 			for (size_t al = 0; al < 64; al++) {
 				memset(a, 0, sizeof(a));
 				fill_printable(a + al, len);
-				if (!scan_same(neon, ref, a + al, len, names[c]))
+				if (!scan_same(fn, ref, a + al, len, names[c]))
 					return 0;
 				/* each control byte and DEL, HTAB and SP at a random position */
 				if (len) {
@@ -216,17 +223,17 @@ static int check_http_scan(void)
 					char save = a[al + pos];
 					for (unsigned b = 0; b <= 0x20; b++) {
 						a[al + pos] = (char)b;
-						if (!scan_same(neon, ref, a + al, len, names[c]))
+						if (!scan_same(fn, ref, a + al, len, names[c]))
 							return 0;
 					}
 					a[al + pos] = 0x7f;
-					if (!scan_same(neon, ref, a + al, len, names[c]))
+					if (!scan_same(fn, ref, a + al, len, names[c]))
 						return 0;
 					a[al + pos] = save;
 				}
 				for (size_t i = 0; i < len; i++)
 					a[al + i] = (char)rnd();
-				if (!scan_same(neon, ref, a + al, len, names[c]))
+				if (!scan_same(fn, ref, a + al, len, names[c]))
 					return 0;
 			}
 		/* all 256 byte values at every position of inputs up to 257 bytes */
@@ -238,7 +245,7 @@ static int check_http_scan(void)
 				char save = a[al + pos];
 				for (unsigned b = 0; b < 256; b++) {
 					a[al + pos] = (char)b;
-					if (!scan_same(neon, ref, a + al, len, names[c]))
+					if (!scan_same(fn, ref, a + al, len, names[c]))
 						return 0;
 				}
 				a[al + pos] = save;
@@ -248,12 +255,12 @@ static int check_http_scan(void)
 		size_t big = (1u << 16) + 77;
 		char *x = malloc(big);
 		fill_printable(x, big);
-		int ok = scan_same(neon, ref, x, big, names[c]);
+		int ok = scan_same(fn, ref, x, big, names[c]);
 		for (int round = 0; ok && round < 100; round++) {
 			size_t pos = rnd() % big;
 			char save = x[pos];
 			x[pos] = (char)(rnd() % 0x20);
-			ok = scan_same(neon, ref, x, big, names[c]);
+			ok = scan_same(fn, ref, x, big, names[c]);
 			x[pos] = save;
 		}
 		free(x);
@@ -268,8 +275,9 @@ static int check_http_scan(void)
 		char *end = map + pg;
 		fill_printable(map, (size_t)pg);
 		for (size_t len = 0; len <= 520; len++)
-			if (neon(end - len, len) != len) {
-				printf("# http_scan %s neon: len %zu at a page end\n", names[c], len);
+			if (fn(end - len, len) != len) {
+				printf("# http_scan %s %s: len %zu at a page end\n", names[c], label, len);
+				munmap(map, (size_t)pg * 2);
 				return 0;
 			}
 		munmap(map, (size_t)pg * 2);
@@ -277,16 +285,51 @@ static int check_http_scan(void)
 	return 1;
 }
 
-int main(void)
+static const char *mode(const struct tv_copy *c)
 {
-	int neon = wr__simd_supported(WR_SIMD_NEON);
-	report(neon, "NEON detected on this (emulated) aarch64 CPU");
-	if (neon) {
-		report(wr__simd_active() == WR_SIMD_NEON, "the dispatcher picks NEON");
-		report(check_unmask(), "unmask: NEON equals the byte loop (len 0..257 x align 0..63 x phase, 1 MiB cuts)");
-		report(check_utf8_valid_and_corrupted(), "utf8: NEON equals scalar on valid and corrupted text, every split");
-		report(check_utf8_adversarial(), "utf8: NEON equals scalar on adversarial sequences and random bytes");
-		report(check_http_scan(), "http_scan: NEON equals scalar (value and target; len 0..257 x align 0..63, all bytes at every position, page end)");
+	return c->emulated ? "emulated (SIMDe)" : "native";
+}
+
+int main(int argc, char **argv)
+{
+	/* argv[1], when given, names the variant this CPU must pick: the dispatcher is checked
+	 * against the emulated CPU's features. */
+	const char *want = argc > 1 ? argv[1] : NULL;
+	if (want) {
+		char what[96];
+		snprintf(what, sizeof(what), "the dispatcher picks %s on this CPU", want);
+		report(strcmp(wr__simd_name(wr__simd_active()), want) == 0, what);
+		if (strcmp(wr__simd_name(wr__simd_active()), want) != 0)
+			printf("# it picked %s\n", wr__simd_name(wr__simd_active()));
+	}
+
+	struct tv_copy cp[TV_MAX_COPIES];
+	char what[160];
+	size_t n = tv_copies(TV_UNMASK, cp);
+	for (size_t i = 0; i < n; i++) {
+		label = cp[i].label;
+		snprintf(what, sizeof(what), "unmask %s: %s, equals the byte loop (len 0..257 x align "
+			"0..63 x phase, 1 MiB cuts)", wr__simd_name(cp[i].v), mode(&cp[i]));
+		report(check_unmask(cp[i].fn.unmask), what);
+	}
+	/* The scalar UTF-8 and scanner copies are the references themselves: skipped. */
+	n = tv_copies(TV_UTF8, cp);
+	for (size_t i = 1; i < n; i++) {
+		label = cp[i].label;
+		utf8_fn = cp[i].fn.utf8;
+		snprintf(what, sizeof(what), "utf8 %s: %s, equals scalar on valid, corrupted and "
+			"adversarial text, every split", wr__simd_name(cp[i].v), mode(&cp[i]));
+		report(check_utf8_valid_and_corrupted() && check_utf8_adversarial(), what);
+	}
+	for (int c = 0; c < 2; c++) {
+		n = tv_copies(c ? TV_SCAN_TARGET : TV_SCAN_VALUE, cp);
+		for (size_t i = 1; i < n; i++) {
+			label = cp[i].label;
+			snprintf(what, sizeof(what), "%s %s: %s, equals scalar (len 0..257 x align 0..63, "
+				"all bytes at every position, page end)", tv_kernel_name(c ? TV_SCAN_TARGET :
+				TV_SCAN_VALUE), wr__simd_name(cp[i].v), mode(&cp[i]));
+			report(check_http_scan(c, cp[i].fn.scan), what);
+		}
 	}
 	printf("1..%d\n", n_test);
 	return n_fail ? 1 : 0;
