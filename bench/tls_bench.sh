@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # wss:// against ws:// in one run: the same echo server code, one reactor each, without and
 # with TLS (examples/echo_server and examples/wss_echo_server), driven by the same ws-bench
-# runs: 16 B ping-pong over 100 connections (msgs/s) and 64 KiB messages over 4 connections
-# (MB/s). Median of 3 runs each, printed as wss/ws ratios. WR_BUILD: build dir (default build).
+# runs: 16 B ping-pong over 100 connections, 16 KiB and 64 KiB messages over 4 connections.
+# Each row: msgs/s and the server's CPU time per message (ws-bench --server-pid: the honest
+# figure when ws-bench shares the cores), and MB/s for 64 KiB; median of RUNS (3) runs each,
+# with wss/ws ratios. WR_BUILD: build dir (default build); WR_TLS_ASM passes through to both
+# ends (none: wolfSSL without its assembly).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${WR_BUILD:-build}
@@ -31,30 +34,63 @@ ws_port=$(free_port)
 WR_THREADS=1 "$build/examples/echo_server" "$ws_port" >/dev/null 2>&1 &
 ws_pid=$!; pids+=("$ws_pid")
 wss_port=$(free_port)
-WR_THREADS=1 "$build/examples/wss_echo_server" "$wss_port" "$tmp/cert.pem" "$tmp/key.pem" >/dev/null 2>&1 &
+WR_THREADS=1 "$build/examples/wss_echo_server" "$wss_port" "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/wss.out" 2>&1 &
 wss_pid=$!; pids+=("$wss_pid")
 wait_port "$ws_port" && wait_port "$wss_port"
 
-# run URL PID FIELD ARGS... -> the figure (rate: msgs/s; mb_per_s: MB/s)
+# run URL PID ARGS... -> "msgs/s MB/s server-ns-per-message" of one ws-bench run
 run() {
-	local url=$1 pid=$2 field=$3; shift 3
+	local url=$1 pid=$2; shift 2
 	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" "$@" "$url" 2>/dev/null >"$tmp/out.json" || true
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/out.json" "$field"
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["rate"], j["mb_per_s"], j["cpu"]["server_ns_per"] or 0)' "$tmp/out.json"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{print $k}' | median; }
 
-printf '%-28s %14s %14s %8s\n' "scenario" "ws://" "wss://" "wss/ws"
-for sc in "16 B ping-pong, 100 conns|rate|-c 100 -s 16 -d 3 -w 0.5" \
-          "64 KiB, 4 conns|mb_per_s|-c 4 -s 64k -d 3 -w 0.5"; do
-	name=${sc%%|*}; rest=${sc#*|}; field=${rest%%|*}; args=${rest#*|}
+grep '^TLS:' "$tmp/wss.out" || true
+printf '%-26s %12s %12s %7s %14s %14s %7s\n' "scenario" "ws msgs/s" "wss msgs/s" "ratio" \
+	"ws srv ns/msg" "wss srv ns/msg" "ratio"
+for sc in "16 B ping-pong, 100 conns|-c 100 -s 16 -d 3 -w 0.5" \
+          "16 KiB ping-pong, 4 conns|-c 4 -s 16k -d 3 -w 0.5" \
+          "64 KiB ping-pong, 4 conns|-c 4 -s 64k -d 3 -w 0.5"; do
+	name=${sc%%|*}; args=${sc#*|}
 	a=(); b=()
 	for _ in $(seq "$runs"); do
 		# shellcheck disable=SC2086
-		a+=("$(run "ws://127.0.0.1:$ws_port/ws" "$ws_pid" "$field" $args | cut -d' ' -f1)")
+		a+=("$(run "ws://127.0.0.1:$ws_port/ws" "$ws_pid" $args)")
 		# shellcheck disable=SC2086
-		b+=("$(run "wss://127.0.0.1:$wss_port/ws" "$wss_pid" "$field" $args | cut -d' ' -f1)")
+		b+=("$(run "wss://127.0.0.1:$wss_port/ws" "$wss_pid" $args)")
 	done
-	ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)
-	printf '%-28s %14.1f %14.1f %8.2f\n' "$name" "$ma" "$mb" "$(python3 -c "print($mb/$ma)")"
+	ra=$(col 1 "${a[@]}"); rb=$(col 1 "${b[@]}")
+	ma=$(col 2 "${a[@]}"); mb=$(col 2 "${b[@]}")
+	ca=$(col 3 "${a[@]}"); cb=$(col 3 "${b[@]}")
+	printf '%-26s %12.0f %12.0f %7.2f %14.0f %14.0f %7.2f\n' "$name" "$ra" "$rb" \
+		"$(python3 -c "print($rb/$ra if $ra else 0)")" "$ca" "$cb" "$(python3 -c "print($cb/$ca if $ca else 0)")"
+	case $name in 64*) printf '%-26s %12.1f %12.1f %7.2f   (MB/s each way)\n' "" "$ma" "$mb" \
+		"$(python3 -c "print($mb/$ma if $ma else 0)")" ;; esac
 done
-echo "(median of $runs runs each; one reactor per server; ws-bench on the same machine)"
+# Memory: IDLE (1000) connections held open, the server's RSS growth per connection. Each run
+# uses a fresh server, so that one run's freed memory does not hide the next run's growth.
+idle=${IDLE:-1000}
+idle_run() { # ws|wss -> bytes per connection
+	local kind=$1 port pid
+	port=$(free_port)
+	if [ "$kind" = ws ]; then
+		WR_THREADS=1 "$build/examples/echo_server" "$port" >/dev/null 2>&1 &
+	else
+		WR_THREADS=1 "$build/examples/wss_echo_server" "$port" "$tmp/cert.pem" "$tmp/key.pem" >/dev/null 2>&1 &
+	fi
+	pid=$!
+	wait_port "$port"
+	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" --idle -c "$idle" -d 2 -w 0 \
+		"$kind://127.0.0.1:$port/ws" 2>/dev/null >"$tmp/idle.json" || true
+	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_rss"]["bytes_per_conn"] or 0)' "$tmp/idle.json"
+}
+a=(); b=()
+for _ in $(seq "$runs"); do a+=("$(idle_run ws)"); b+=("$(idle_run wss)"); done
+ia=$(printf '%s\n' "${a[@]}" | median); ib=$(printf '%s\n' "${b[@]}" | median)
+printf '%-26s %12.0f %12.0f   (server RSS bytes per connection; wss - ws = %.0f)\n' \
+	"$idle idle connections" "$ia" "$ib" "$(python3 -c "print($ib-$ia)")"
+echo "(median of $runs runs each, each figure's median taken on its own; one reactor per server;"
+echo " ws-bench on the same machine; srv ns/msg = server CPU time (user+sys) per echoed message)"

@@ -40,6 +40,10 @@ int main(int argc, char **argv)
 		else
 			url = argv[i];
 	}
+	/* The banner goes to stderr: stdout carries only the echoed message. */
+	char tls_line[160];
+	wr_tls_describe(tls_line, sizeof(tls_line));
+	fprintf(stderr, "TLS: %s\n", tls_line);
 	int err;
 	wr_loop *loop = wr_loop_new(NULL, &err);
 	if (!loop) {

@@ -49,7 +49,9 @@ int main(int argc, char **argv)
 		wr_server_free(srv);
 		return 1;
 	}
-	printf("Listening on port %u (wss)...\n", wr_server_port(srv));
+	char tls_line[160];
+	wr_tls_describe(tls_line, sizeof(tls_line));
+	printf("Listening on port %u (wss)...\nTLS: %s\n", wr_server_port(srv), tls_line);
 	fflush(stdout);
 	err = wr_server_wait(srv);
 	wr_server_free(srv);

@@ -7,6 +7,7 @@
 #include "wring/client.h"
 #include "wring/url.h"
 #include "wring/fiber.h"
+#include "wring/tls.h"
 
 #define WRING_VERSION "0.1.0"
 

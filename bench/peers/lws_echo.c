@@ -1,5 +1,7 @@
 /* A libwebsockets echo server, the C peer ws-bench compares wring against.
- * Usage: lws_echo PORT. Serves /ws (any path, in fact) on 127.0.0.1 and echoes every text or
+ * Usage: lws_echo PORT [CERT.pem KEY.pem]. Serves /ws (any path, in fact) on 127.0.0.1, over
+ * TLS (OpenSSL, as libwebsockets is built on Debian) when given a certificate and key, and
+ * echoes every text or
  * binary message with the same type. Messages of any size: received fragments are assembled
  * into one message, and a message is sent back in 64 KiB fragments, one per writable
  * callback, so that a big echo never forces libwebsockets to buffer a partial write. */
@@ -147,6 +149,11 @@ int main(int argc, char **argv)
 	info.protocols = protocols;
 	info.gid = -1;
 	info.uid = -1;
+	if (argc > 3) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = argv[2];
+		info.ssl_private_key_filepath = argv[3];
+	}
 	ctx = lws_create_context(&info);
 	if (!ctx) {
 		fprintf(stderr, "lws_create_context failed\n");
@@ -155,7 +162,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	printf("Listening on port %d\n", port);
+	printf("Listening on port %d%s\n", port, argc > 3 ? " (wss)" : "");
 	fflush(stdout);
 	while (!stopping)
 		if (lws_service(ctx, 0) < 0)

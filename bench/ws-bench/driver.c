@@ -252,6 +252,7 @@ static void on_open(wr_ws *ws, const wr_req *req, void *user)
 		wsb_sec *e = sec_at(d, now);
 		if (in_window(d, now)) {
 			r->handshakes++;
+			r->resumed += wr_ws_tls_resumed(ws);
 			wsb_hist_record(&r->hist, now - c->connect_ns);
 		}
 		if (e) {
@@ -558,7 +559,7 @@ static int drv_setup(drv *d, wsb_thread *t)
 		d->idle[d->n - 1 - i] = i; /* pop from the end: lowest first */
 	}
 	d->nidle = d->n;
-	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure,
+	d->tls = (wr_tls_config){ .ca_file = o->ca_file, .insecure = o->insecure, .resume = o->resume,
 	                          .cert_file = o->cert_file, .key_file = o->key_file };
 	for (unsigned i = 0; i < nb; i++) {
 		d->copts[i] = (wr_client_options){

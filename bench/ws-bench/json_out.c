@@ -71,9 +71,10 @@ static void totals(FILE *f, const wsb_report *r)
 	        (unsigned long long)t->sent_total, (unsigned long long)t->recv_total,
 	        (unsigned long long)t->behind, (unsigned long long)t->no_ts);
 	fprintf(f, "  \"opens\": %llu, \"open_at_end\": %u, \"reconnects\": %llu, \"handshakes\": %llu, "
-	        "\"handshakes_per_s\": %.17g, \"ramp_s\": %.6f,\n  \"protocol\": ",
+	        "\"handshakes_per_s\": %.17g, \"resumed\": %llu, \"ramp_s\": %.6f,\n  \"protocol\": ",
 	        (unsigned long long)t->opens, r->open_at_end, (unsigned long long)t->reconnects,
-	        (unsigned long long)t->handshakes, (double)t->handshakes / r->window_s, t->ramp_s);
+	        (unsigned long long)t->handshakes, (double)t->handshakes / r->window_s,
+	        (unsigned long long)t->resumed, t->ramp_s);
 	json_str(f, t->protocol);
 	fprintf(f, ",\n");
 }

@@ -147,7 +147,7 @@ static void add_result(wsb_result *t, const wsb_json *j)
 	wsb_result x = {
 		.sent_total = U(j, "sent_total"), .recv_total = U(j, "received_total"),
 		.sent = U(j, "sent"), .msgs = U(j, "messages"), .bytes = U(j, "bytes"),
-		.no_ts = U(j, "no_timestamp"), .handshakes = U(j, "handshakes"), .opens = U(j, "opens"),
+		.no_ts = U(j, "no_timestamp"), .handshakes = U(j, "handshakes"), .resumed = U(j, "resumed"), .opens = U(j, "opens"),
 		.reconnects = U(j, "reconnects"), .behind = U(j, "behind"), .ramp_s = D(j, "ramp_s"),
 		.connect_fail = U(e, "connect_failures"), .http_refused = U(e, "http_refused"),
 		.mismatches = U(e, "mismatches"), .closes = U(e, "closes"),

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	"TLS (wss://):\n"
 	"      --ca FILE        trust anchors (PEM); default: the system store\n"
 	"      --insecure       skip certificate checks\n"
+	"      --resume         resume TLS sessions from tickets (a thread's first\n"
+	"                       connections are full handshakes)\n"
 	"      --cert FILE --key FILE  client certificate and key (mutual TLS)\n"
 	"      --sni NAME       server name sent and checked (default: the URL's host)\n"
 	"Output:\n"
@@ -219,7 +221,7 @@ static int parse_binds(wsb_opts *o, const char *list)
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
        O_HGRM, O_PLOT, O_CA, O_INSECURE, O_NOECHO, O_PAYLOAD, O_TEMPLATE, O_OPENRATE,
        O_RECONNECT, O_BIND, O_SUBPROTO, O_ORIGIN, O_CERT, O_KEY, O_SNI, O_OUT, O_STARTAT,
-       O_DEFLATE };
+       O_DEFLATE, O_RESUME };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -252,6 +254,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "plot", required_argument, NULL, O_PLOT },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "sni", required_argument, NULL, O_SNI },
@@ -353,6 +356,7 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		case O_PLOT: o->plot_path = optarg; break;
 		case O_CA: o->ca_file = optarg; break;
 		case O_INSECURE: o->insecure = true; break;
+		case O_RESUME: o->resume = true; break;
 		case O_CERT: o->cert_file = optarg; break;
 		case O_KEY: o->key_file = optarg; break;
 		case O_SNI: o->sni = optarg; break;
@@ -407,8 +411,8 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 	o->url = argv[optind];
 	if (target(o) < 0)
 		return -1;
-	if (!o->tls && (o->cert_file || o->sni || o->ca_file || o->insecure)) {
-		fprintf(stderr, "ws-bench: --ca, --insecure, --cert, --key and --sni need a wss:// URL\n");
+	if (!o->tls && (o->cert_file || o->sni || o->ca_file || o->insecure || o->resume)) {
+		fprintf(stderr, "ws-bench: --ca, --insecure, --resume, --cert, --key and --sni need a wss:// URL\n");
 		return -1;
 	}
 	if (bind_list && parse_binds(o, bind_list) < 0)

@@ -22,6 +22,7 @@ void wsb_result_add(wsb_result *t, const wsb_result *x)
 	t->bytes += x->bytes;
 	t->no_ts += x->no_ts;
 	t->handshakes += x->handshakes;
+	t->resumed += x->resumed;
 	t->opens += x->opens;
 	t->reconnects += x->reconnects;
 	t->connect_fail += x->connect_fail;
@@ -162,6 +163,9 @@ void wsb_report_table(FILE *f, const wsb_report *r)
 	} else if (o->mode == WSB_CONNECT) {
 		fprintf(f, "  handshakes  %llu  =  %.0f handshakes/s\n", (unsigned long long)t->handshakes,
 		        (double)t->handshakes / r->window_s);
+		if (t->resumed)
+			fprintf(f, "  resumed     %llu of them resumed a TLS session\n",
+			        (unsigned long long)t->resumed);
 	} else {
 		fprintf(f, "  held        %u connections open at the end\n", r->open_at_end);
 	}

@@ -70,6 +70,7 @@ typedef struct wsb_opts {
 	bool tls;                 /* wss:// */
 	const char *ca_file;      /* --ca: trust anchors for wss:// (default: the system store) */
 	bool insecure;            /* --insecure: no certificate checks */
+	bool resume;              /* --resume: wss:// sessions resumed from tickets */
 	const char *cert_file, *key_file; /* client certificate (mutual TLS) */
 	const char *sni;          /* server name for SNI and the certificate check */
 	/* source addresses, connection i on binds[i % nbinds] */
@@ -215,6 +216,7 @@ typedef struct wsb_result {
 	uint64_t bytes;            /* their payload bytes */
 	uint64_t no_ts;            /* --no-echo: replies without a timestamp to time */
 	uint64_t handshakes;       /* opens inside the window (connect mode) */
+	uint64_t resumed;          /* of those, TLS sessions resumed */
 	uint64_t opens;            /* all opens */
 	uint64_t reconnects;       /* --reconnect: clean server closes, reopened */
 	uint64_t connect_fail;     /* refused, timed out, ... */

@@ -73,6 +73,8 @@ typedef struct wr_tls_config {
 	int min_version;        /* 12 (default) or 13 */
 	bool verify_peer;       /* server: require a client certificate */
 	bool insecure;          /* client: skip certificate and hostname checks (explicit opt-out) */
+	bool resume;            /* async client (wr_loop): keep the session (ticket) of the last
+	                           connection to a host and offer it on the next one to that host */
 } wr_tls_config;
 
 /* permessage-deflate (RFC 7692). Zero is "off"; with enable set, zero fields are defaults.

@@ -33,7 +33,7 @@ typedef struct tls_entry {
 	struct wr_tls_ctx *ctx;
 	char *cert_file, *key_file, *ca_file;
 	int min_version;
-	bool insecure;
+	bool insecure, resume;
 } tls_entry;
 
 typedef struct every {
@@ -250,7 +250,7 @@ static int loop_tls_ctx(wr_loop *loop, const wr_tls_config *cfg, struct wr_tls_c
 	for (tls_entry *e = loop->tls; e; e = e->next)
 		if (same_str(e->cert_file, cfg->cert_file) && same_str(e->key_file, cfg->key_file) &&
 		    same_str(e->ca_file, cfg->ca_file) && e->min_version == cfg->min_version &&
-		    e->insecure == cfg->insecure) {
+		    e->insecure == cfg->insecure && e->resume == cfg->resume) {
 			*out = e->ctx;
 			return 0;
 		}
@@ -263,6 +263,7 @@ static int loop_tls_ctx(wr_loop *loop, const wr_tls_config *cfg, struct wr_tls_c
 	e->ca_file = dup_opt(cfg->ca_file, &ok);
 	e->min_version = cfg->min_version;
 	e->insecure = cfg->insecure;
+	e->resume = cfg->resume;
 	static const wr_tls_opts opts = { .alpn = "http/1.1" };
 	int rc = ok ? wr__tls_ctx_new(cfg, false, &opts, &e->ctx) : -ENOMEM;
 	if (rc < 0) {

@@ -65,6 +65,8 @@ typedef struct wr_transport {
 	void (*free)(wr_conn *c);
 	/* The transport rewrites the bytes (encryption): a zero-copy send copies instead. */
 	bool rewrites;
+	/* Did this connection's session resume an earlier one (TLS)? NULL: never. */
+	bool (*resumed)(const wr_conn *c);
 } wr_transport;
 
 /* One piece of a connection's output: our own bytes (owned) or the caller's (zero-copy). */

@@ -43,24 +43,13 @@ void wr__tls_sock_free(struct wr_tls_sock *s) {}
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "log.h"
+#include "tls_ciphers.h"
+#include "tls_resume.h"
+#include "wring/tls.h"
 
 #define PLAIN_SCRATCH 16384u    /* one record's worth of plaintext per delivery */
 #define WRITE_CHUNK (1u << 20)
 
-/* AEAD suites only, forward-secret key exchange. Without AES-NI (Debian's wolfSSL is built
- * without it) AES-GCM in C runs at ~90 MB/s a core and ChaCha20-Poly1305 at ~230: put ChaCha
- * first there. wolfSSL servers pick by their own order. */
-#ifdef WOLFSSL_AESNI
-#define SUITES_13 "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
-#define SUITES_12 "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-                  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-                  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#else
-#define SUITES_13 "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384"
-#define SUITES_12 "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
-                  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-                  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
-#endif
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 struct wr_tls_ctx {
@@ -69,6 +58,7 @@ struct wr_tls_ctx {
 	char *alpn;             /* as told by the layer above; NULL: none */
 	char *plain_reply;
 	size_t plain_reply_len;
+	struct wr_tls_resume *resume; /* client with wr_tls_config.resume: the last session */
 };
 
 /* A connection's TLS state (from the reactor's pool). */
@@ -84,6 +74,8 @@ typedef struct tls_conn {
 	bool shutdown_wanted;   /* close_notify after the pending plaintext */
 	bool shutdown_sent;
 	bool seen_input;
+	struct wr_tls_resume *resume; /* the context's, when it keeps sessions */
+	char *host;             /* what the session is kept under (with resume) */
 } tls_conn;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -91,6 +83,7 @@ static int init_rc;
 
 static void global_init(void)
 {
+	wr_tls_info(); /* CPU features and their cap, settled before wolfSSL first reads them */
 	init_rc = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
 }
 
@@ -217,7 +210,7 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, const wr_tls_opts *op
 		rc = -ENOTSUP;
 		goto err_cfg;
 	}
-	if (wolfSSL_CTX_set_cipher_list(t->ctx, SUITES_13 ":" SUITES_12) != WOLFSSL_SUCCESS) {
+	if (wolfSSL_CTX_set_cipher_list(t->ctx, wr__tls_cipher_list(wr_tls_info().aesni)) != WOLFSSL_SUCCESS) {
 		rc = -ENOTSUP;
 		goto err_cfg;
 	}
@@ -248,6 +241,10 @@ int wr__tls_ctx_new(const wr_tls_config *cfg, bool server, const wr_tls_opts *op
 			goto err_cfg;
 		wolfSSL_CTX_set_verify(t->ctx, WOLFSSL_VERIFY_PEER, NULL);
 	}
+	if (!server && cfg->resume && !(t->resume = wr__tls_resume_new())) {
+		rc = -ENOMEM;
+		goto err_cfg;
+	}
 	*out = t;
 	return 0;
 
@@ -264,6 +261,7 @@ void wr__tls_ctx_free(struct wr_tls_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	wr__tls_resume_free(ctx->resume);
 	wolfSSL_CTX_free(ctx->ctx);
 	free(ctx->alpn);
 	free(ctx->plain_reply);
@@ -338,6 +336,12 @@ static int tls_start(wr_conn *c, void *ctx, const char *peer_name)
 		rc = set_peer_name(t->ssl, peer_name);
 	if (rc < 0)
 		return rc; /* the state is freed with the connection */
+	if (x->resume) {
+		if (!(t->host = strdup(peer_name ? peer_name : "")))
+			return -ENOMEM;
+		t->resume = x->resume;
+		wr__tls_resume_offer(t->resume, t->ssl, t->host);
+	}
 	/* Sends the ClientHello through io_send; the answer arrives through on_bytes. */
 	int r = wolfSSL_connect(t->ssl);
 	if (r != WOLFSSL_SUCCESS) {
@@ -441,6 +445,13 @@ static void tls_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 				break;
 			}
 			got += (size_t)r;
+			/* wolfSSL takes from io_recv only the record it works on: with the input used up
+			 * and nothing decrypted left over, one more read could only answer WANT_READ
+			 * (about a quarter of a small record pair's cost, measured in bench/tls_records). */
+			if (!t->in_len && !wolfSSL_pending(t->ssl)) {
+				e = WOLFSSL_ERROR_WANT_READ;
+				break;
+			}
 		}
 		if (got) {
 			wr__conn_deliver(c, plain, got);
@@ -528,14 +539,26 @@ static void tls_shutdown(wr_conn *c)
 	t->shutdown_wanted = true;
 }
 
+static bool tls_resumed(const wr_conn *c)
+{
+	const tls_conn *t = c->ts;
+	return t && t->ssl && t->established && wolfSSL_session_reused(t->ssl);
+}
+
 static void tls_free(wr_conn *c)
 {
 	tls_conn *t = c->ts;
 	if (!t)
 		return;
+	/* A session that ended in close_notify is good for resuming; one that ended in a TLS
+	 * error is not (RFC 5246 §7.2.2). */
+	if (t->ssl && t->resume && t->established &&
+	    (!t->failed || (wolfSSL_get_shutdown(t->ssl) & WOLFSSL_RECEIVED_SHUTDOWN)))
+		wr__tls_resume_keep(t->resume, t->ssl, t->host);
 	if (t->ssl)
 		wolfSSL_free(t->ssl);
 	wr__buf_free(&t->plain);
+	free(t->host);
 	wr__conn_state_free(c, t, sizeof(*t));
 	c->ts = NULL;
 }
@@ -550,6 +573,7 @@ const wr_transport wr__tls_transport = {
 	.shutdown = tls_shutdown,
 	.free = tls_free,
 	.rewrites = true,
+	.resumed = tls_resumed,
 };
 
 void wr__tls_thread_done(void)

@@ -11,6 +11,7 @@
 #include "simd.h"
 #include "utf8.h"
 #include "wring/client.h"
+#include "wring/tls.h"
 #include "ws_deflate.h"
 #include "ws_int.h"
 
@@ -423,4 +424,10 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 	if (rc < 0)
 		return rc;
 	return after_queue(c);
+}
+
+bool wr_ws_tls_resumed(const wr_ws *ws)
+{
+	const wr_conn *c = ws_conn(ws);
+	return c->tr && c->tr->resumed && c->tr->resumed(c);
 }

@@ -1,0 +1,150 @@
+/* TLS resumption: a wr_loop client with wr_tls_config.resume offers the ticket of its last
+ * connection to the host and the wring server takes it (both ends report it through
+ * wr_ws_tls_resumed); without resume every handshake is a full one. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "live.h"
+
+#if WR_HAVE_TLS
+
+#define CERT_ENV "WR_TEST_TLS_RESUME_DIR"
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	char tmpl[] = "/tmp/wring-test-resume.XXXXXX";
+	if (!mkdtemp(tmpl))
+		return;
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+	         "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+	         "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", tmpl, tmpl);
+	if (system(cmd) == 0)
+		setenv(CERT_ENV, tmpl, 1);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	const char *d = getenv(CERT_ENV);
+	if (d && !strncmp(d, "/tmp/wring-test-resume.", 23)) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", d);
+	}
+}
+
+static const char *file(int slot, const char *name)
+{
+	static char paths[2][512];
+	const char *d = getenv(CERT_ENV);
+	cr_assert_not_null(d, "certificates were not generated (is openssl installed?)");
+	snprintf(paths[slot], sizeof(paths[slot]), "%s/%s", d, name);
+	return paths[slot];
+}
+
+/* The server's view, in connection order. */
+static atomic_int server_opens;
+static atomic_bool server_resumed[8];
+
+static void srv_open(wr_ws *ws, const wr_req *req, void *user)
+{
+	int i = atomic_fetch_add(&server_opens, 1);
+	if (i < 8)
+		atomic_store(&server_resumed[i], wr_ws_tls_resumed(ws));
+}
+
+static void srv_echo(wr_ws *ws, wr_msg msg, void *user)
+{
+	wr_ws_send(ws, msg.data, msg.len, msg.opcode);
+}
+
+typedef struct run {
+	wr_loop *loop;
+	bool opened, resumed, echoed, closed;
+} run;
+
+static void cl_open(wr_ws *ws, const wr_req *req, void *user)
+{
+	run *r = user;
+	r->opened = true;
+	r->resumed = wr_ws_tls_resumed(ws);
+	wr_ws_send_text(ws, "after the handshake");
+}
+
+static void cl_message(wr_ws *ws, wr_msg msg, void *user)
+{
+	run *r = user;
+	r->echoed = msg.len == 19 && !memcmp(msg.data, "after the handshake", 19);
+	wr_ws_close(ws, WR_CLOSE_NORMAL, "");
+}
+
+static void cl_close(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	run *r = user;
+	r->closed = true;
+	wr_loop_stop(r->loop);
+}
+
+/* n connections one after another on one loop (so one client TLS context); resumed[i] says
+ * what the client saw on the i-th. */
+static void connect_n(bool resume, int n, bool *resumed)
+{
+	static wr_tls_config stls;
+	stls = (wr_tls_config){ .cert_file = file(0, "cert.pem"), .key_file = file(1, "key.pem") };
+	int err = 0;
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1, .tls = &stls }, &err);
+	cr_assert_not_null(srv, "wr_server_new: %s", wr_strerror(err));
+	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_open = srv_open,
+	                                                          .on_message = srv_echo }), 0);
+	uint16_t port = live_start(srv);
+	char url[64];
+	snprintf(url, sizeof(url), "wss://localhost:%u/ws", port);
+	wr_tls_config ctls = { .ca_file = file(0, "cert.pem"), .resume = resume };
+	wr_loop *loop = wr_loop_new(&(wr_loop_config){ .cpu = -1 }, &err);
+	cr_assert_not_null(loop);
+	for (int i = 0; i < n; i++) {
+		run r = { .loop = loop };
+		wr_ws_handlers h = { .on_open = cl_open, .on_message = cl_message, .on_close = cl_close,
+		                     .user = &r };
+		cr_assert_eq(wr_loop_connect(loop, url, &(wr_client_options){ .tls = &ctls }, &h), 0);
+		wr_loop_run(loop);
+		cr_assert(r.opened && r.echoed && r.closed, "connection %d: opened %d echoed %d closed %d",
+		          i, r.opened, r.echoed, r.closed);
+		resumed[i] = r.resumed;
+	}
+	wr_loop_free(loop);
+	wr_server_free(srv);
+	cr_assert_eq(atomic_load(&server_opens), n);
+}
+
+Test(tls_resume, second_connection_resumes)
+{
+	bool resumed[3];
+	connect_n(true, 3, resumed);
+	cr_expect(!resumed[0], "the first handshake is a full one");
+	cr_expect(resumed[1] && resumed[2], "later ones resume: %d %d", resumed[1], resumed[2]);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(atomic_load(&server_resumed[i]), resumed[i], "server agrees on %d", i);
+}
+
+Test(tls_resume, without_resume_every_handshake_is_full)
+{
+	bool resumed[2];
+	connect_n(false, 2, resumed);
+	cr_expect(!resumed[0] && !resumed[1]);
+	cr_expect(!atomic_load(&server_resumed[0]) && !atomic_load(&server_resumed[1]));
+}
+
+#else
+
+Test(tls_resume, not_built)
+{
+	cr_expect(!wr_ws_tls_resumed(NULL) || true);
+}
+
+#endif
