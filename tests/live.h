@@ -40,4 +40,24 @@ size_t live_ws_frame_header(uint8_t out[14], bool fin, int opcode, uint64_t len,
                             const uint8_t *mask);
 void live_ws_accept_key(const char *key, size_t key_len, char out[29]);
 
+/* Failure paths. A failing assertion leaves the test function at once, so the server, client
+ * or loop it made would stay behind, and under ASan the failure would come buried under leak
+ * reports. Every one made through the names below is remembered, and what the test did not
+ * free itself is freed when the test process exits (clients, then loops, then servers). The
+ * live tests call the library's names; these macros route them through the registry. */
+wr_server *live_track_server(wr_server *s);
+wr_client *live_track_client(wr_client *c);
+wr_loop *live_track_loop(wr_loop *l);
+void live_server_free(wr_server *s);
+void live_client_free(wr_client *c);
+void live_loop_free(wr_loop *l);
+#ifndef WR_LIVE_IMPL
+#define wr_server_new(...) live_track_server(wr_server_new(__VA_ARGS__))
+#define wr_client_connect(...) live_track_client(wr_client_connect(__VA_ARGS__))
+#define wr_loop_new(...) live_track_loop(wr_loop_new(__VA_ARGS__))
+#define wr_server_free(s) live_server_free(s)
+#define wr_client_free(c) live_client_free(c)
+#define wr_loop_free(l) live_loop_free(l)
+#endif
+
 #endif
