@@ -38,6 +38,18 @@ static void on_close(wr_ws *ws, int code, wr_str reason, void *user)
 }
 
 static wr_server *srv;
+static atomic_int n_fiber_deflate;
+
+/* A sequential handler: what it reads has been inflated by the WebSocket layer. */
+static void fiber_echo(wr_ws *ws, const wr_req *req, void *user)
+{
+	if (wr_ws_deflate(ws))
+		atomic_fetch_add(&n_fiber_deflate, 1);
+	wr_msg m;
+	while (wr_ws_read(ws, &m) > 0)
+		if (wr_ws_send(ws, m.data, m.len, m.opcode) < 0)
+			break;
+}
 
 static uint16_t start(size_t max_msg)
 {
@@ -54,6 +66,8 @@ static uint16_t start(size_t max_msg)
 	cr_assert_eq(wr_server_websocket(srv, "/z", &h), 0);
 	h.deflate = (wr_deflate_config){ .enable = true, .shared = true, .threshold = 16 };
 	cr_assert_eq(wr_server_websocket(srv, "/shared", &h), 0);
+	cr_assert_eq(wr_server_websocket_fiber(srv, "/fiber", &(wr_ws_fiber){ .handler = fiber_echo,
+		.deflate = { .enable = true } }), 0);
 	return live_start(srv);
 }
 
@@ -122,6 +136,21 @@ Test(deflate, our_client_every_parameter)
 	for (int i = 0; i < 200 && atomic_load(&n_close) < atomic_load(&n_open); i++)
 		usleep(5000);
 	cr_assert_eq(atomic_load(&n_deflate), 14);
+	wr_server_free(srv);
+}
+
+/* Fiber handlers read inflated messages, and what they send is compressed on the way out. */
+Test(deflate, fiber_handler_reads_inflated_messages)
+{
+	uint16_t port = start(0);
+	atomic_store(&n_fiber_deflate, 0);
+	echo_with(port, "/fiber", &(wr_deflate_config){ .enable = true }, true);
+	echo_with(port, "/fiber", &(wr_deflate_config){ .enable = true,
+		.server_no_context_takeover = true, .client_max_window_bits = 9 }, true);
+	echo_with(port, "/fiber", &(wr_deflate_config){ 0 }, false);
+	for (int i = 0; i < 200 && atomic_load(&n_fiber_deflate) < 2; i++)
+		usleep(5000);
+	cr_assert_eq(atomic_load(&n_fiber_deflate), 2);
 	wr_server_free(srv);
 }
 

@@ -36,6 +36,8 @@ typedef struct wr_ws_fiber {
 	unsigned drain_timeout_ms;    /* a send past the mark waits this long for the peer to
 	                                 read; then the send fails with -ETIMEDOUT and the
 	                                 connection closes with 1008. 0: 30000 */
+	wr_deflate_config deflate;    /* permessage-deflate, as in wr_ws_handlers: wr_ws_read
+	                                 gives the inflated message */
 } wr_ws_fiber;
 
 /* Register a fiber WebSocket route; f is copied. 0, -EINVAL, -EBUSY, -ENOSPC, -ENOMEM.

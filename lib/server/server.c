@@ -233,6 +233,7 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 		.on_pressure = wr__fiber_ws_pressure,
 	};
 	wr__fiber_ws_handlers(fr, &wr->h);
+	wr->h.deflate = f->deflate;
 	wr_route rt = { .kind = WR_ROUTE_UPGRADE, .fn.upgrade = wr__ws_upgrade, .user = wr };
 	int rc = add_route(srv, "GET", path, &rt);
 	if (rc < 0) {
