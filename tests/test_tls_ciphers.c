@@ -113,41 +113,9 @@ Test(tls_info, asm_cap_none)
 
 /* ---- certificates, made once per run (the runner's hooks; workers inherit the env) ---- */
 
-#define CERT_ENV "WR_TEST_TLS_CIPHERS_DIR"
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	char tmpl[] = "/tmp/wring-test-ciphers.XXXXXX";
-	if (!mkdtemp(tmpl))
-		return;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-	         "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-	         "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", tmpl, tmpl);
-	if (system(cmd) == 0)
-		setenv(CERT_ENV, tmpl, 1);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	const char *d = getenv(CERT_ENV);
-	if (d && !strncmp(d, "/tmp/wring-test-ciphers.", 24)) {
-		char cmd[512];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", d);
-	}
-}
-
-static const char *file(int slot, const char *name)
-{
-	static char paths[2][512];
-	const char *d = getenv(CERT_ENV);
-	cr_assert_not_null(d, "certificates were not generated (is openssl installed?)");
-	snprintf(paths[slot], sizeof(paths[slot]), "%s/%s", d, name);
-	return paths[slot];
-}
+#define LIVE_CERT_ENV "WR_TEST_TLS_CIPHERS_DIR"
+#define LIVE_CERT_PREFIX "wring-test-ciphers"
+#include "live_cert.h"
 
 static void echo(wr_ws *ws, wr_msg msg, void *user)
 {
@@ -157,7 +125,7 @@ static void echo(wr_ws *ws, wr_msg msg, void *user)
 static wr_server *server(uint16_t *out_port)
 {
 	static wr_tls_config tls;
-	tls = (wr_tls_config){ .cert_file = file(0, "cert.pem"), .key_file = file(1, "key.pem") };
+	tls = (wr_tls_config){ .cert_file = live_cert_file(0, "cert.pem"), .key_file = live_cert_file(1, "key.pem") };
 	int err = 0;
 	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1, .tls = &tls }, &err);
 	cr_assert_not_null(srv, "wr_server_new: %s", wr_strerror(err));
@@ -281,8 +249,8 @@ static void client_offers(const char *want)
 	wolfSSL_Init();
 	peer p = { .ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method()) };
 	cr_assert_not_null(p.ctx);
-	cr_assert_eq(wolfSSL_CTX_use_certificate_file(p.ctx, file(0, "cert.pem"), WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
-	cr_assert_eq(wolfSSL_CTX_use_PrivateKey_file(p.ctx, file(1, "key.pem"), WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	cr_assert_eq(wolfSSL_CTX_use_certificate_file(p.ctx, live_cert_file(0, "cert.pem"), WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	cr_assert_eq(wolfSSL_CTX_use_PrivateKey_file(p.ctx, live_cert_file(1, "key.pem"), WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
 	cr_assert_eq(wolfSSL_CTX_UseClientSuites(p.ctx), 0);
 	p.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -11,41 +11,9 @@
 
 #if WR_HAVE_TLS
 
-#define CERT_ENV "WR_TEST_TLS_RESUME_DIR"
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	char tmpl[] = "/tmp/wring-test-resume.XXXXXX";
-	if (!mkdtemp(tmpl))
-		return;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-	         "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-	         "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", tmpl, tmpl);
-	if (system(cmd) == 0)
-		setenv(CERT_ENV, tmpl, 1);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	const char *d = getenv(CERT_ENV);
-	if (d && !strncmp(d, "/tmp/wring-test-resume.", 23)) {
-		char cmd[512];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", d);
-	}
-}
-
-static const char *file(int slot, const char *name)
-{
-	static char paths[2][512];
-	const char *d = getenv(CERT_ENV);
-	cr_assert_not_null(d, "certificates were not generated (is openssl installed?)");
-	snprintf(paths[slot], sizeof(paths[slot]), "%s/%s", d, name);
-	return paths[slot];
-}
+#define LIVE_CERT_ENV "WR_TEST_TLS_RESUME_DIR"
+#define LIVE_CERT_PREFIX "wring-test-resume"
+#include "live_cert.h"
 
 /* The server's view, in connection order. */
 static atomic_int server_opens;
@@ -95,7 +63,7 @@ static void cl_close(wr_ws *ws, int code, wr_str reason, void *user)
 static void connect_n(bool resume, int n, bool *resumed)
 {
 	static wr_tls_config stls;
-	stls = (wr_tls_config){ .cert_file = file(0, "cert.pem"), .key_file = file(1, "key.pem") };
+	stls = (wr_tls_config){ .cert_file = live_cert_file(0, "cert.pem"), .key_file = live_cert_file(1, "key.pem") };
 	int err = 0;
 	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1, .tls = &stls }, &err);
 	cr_assert_not_null(srv, "wr_server_new: %s", wr_strerror(err));
@@ -104,7 +72,7 @@ static void connect_n(bool resume, int n, bool *resumed)
 	uint16_t port = live_start(srv);
 	char url[64];
 	snprintf(url, sizeof(url), "wss://localhost:%u/ws", port);
-	wr_tls_config ctls = { .ca_file = file(0, "cert.pem"), .resume = resume };
+	wr_tls_config ctls = { .ca_file = live_cert_file(0, "cert.pem"), .resume = resume };
 	wr_loop *loop = wr_loop_new(&(wr_loop_config){ .cpu = -1 }, &err);
 	cr_assert_not_null(loop);
 	for (int i = 0; i < n; i++) {
