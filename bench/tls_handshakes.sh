@@ -7,29 +7,8 @@
 # ws-bench shares the cores), median of RUNS (3) runs of 3 s. WR_BUILD: build dir (default build).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-build=${WR_BUILD:-build}
-case $build in /*) ;; *) build=$src/$build ;; esac
-runs=${RUNS:-3}
-bench=$build/bench/ws-bench/ws-bench
+. "$src/bench/tls_common.sh" tls_handshakes
 lws=$build/bench/peers/lws_echo
-[ -x "$build/examples/wss_echo_server" ] || { echo "tls_handshakes: TLS examples not built" >&2; exit 2; }
-tmp=$(mktemp -d /tmp/wring-hs.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-bash "$src/examples/make-cert.sh" "$tmp" >/dev/null 2>&1
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 200); do
-		python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$1)))" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
 wr_port=$(free_port)
 WR_THREADS=1 "$build/examples/wss_echo_server" "$wr_port" "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/wr.out" 2>&1 &
 wr_pid=$!; pids+=("$wr_pid")
