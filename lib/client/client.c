@@ -234,21 +234,6 @@ static void transport_close(wr_client *c)
 /* One masked frame with a fresh key, FIN and RSV1 (a compressed message) as given; the payload
  * is masked in OUT_CHUNK pieces. */
 static int send_frame_bits(wr_client *c, wr_opcode op, bool fin, bool rsv1, const void *data,
-                           size_t len, uint64_t deadline);
-
-static int send_frame_x(wr_client *c, wr_opcode op, bool rsv1, const void *data, size_t len,
-                        uint64_t deadline)
-{
-	return send_frame_bits(c, op, true, rsv1, data, len, deadline);
-}
-
-static int send_frame_fin(wr_client *c, wr_opcode op, bool fin, const void *data, size_t len,
-                          uint64_t deadline)
-{
-	return send_frame_bits(c, op, fin, false, data, len, deadline);
-}
-
-static int send_frame_bits(wr_client *c, wr_opcode op, bool fin, bool rsv1, const void *data,
                            size_t len, uint64_t deadline)
 {
 	uint8_t key[4];
@@ -276,7 +261,7 @@ static int send_frame_bits(wr_client *c, wr_opcode op, bool fin, bool rsv1, cons
 static int send_frame(wr_client *c, wr_opcode op, const void *data, size_t len,
                       uint64_t deadline)
 {
-	return send_frame_x(c, op, false, data, len, deadline);
+	return send_frame_bits(c, op, true, false, data, len, deadline);
 }
 
 /* A data message, compressed when permessage-deflate is on and it is long enough. */
@@ -291,7 +276,7 @@ static int send_message(wr_client *c, wr_opcode op, const void *data, size_t len
 	int rc = wr__z_compress(c->txz, data, len, &c->zout);
 	if (rc < 0)
 		return -ENOMEM;
-	rc = send_frame_x(c, op, true, c->zout.data, c->zout.len, deadline);
+	rc = send_frame_bits(c, op, true, true, c->zout.data, c->zout.len, deadline);
 	c->zout.len = 0;
 	wr__buf_trim(&c->zout, 256u << 10);
 	return rc;
@@ -712,7 +697,7 @@ static int client_send_fragment_one(wr_client *c, const void *data, size_t len, 
 		if ((len && wr__utf8_feed(&u, data, len) < 0) || (fin && wr__utf8_finish(&u) < 0))
 			return -EINVAL;
 	}
-	int rc = send_frame_fin(c, c->frag_op ? WR_OP_CONT : op, fin, data, len,
+	int rc = send_frame_bits(c, c->frag_op ? WR_OP_CONT : op, fin, false, data, len,
 	                        deadline_in(c->read_ms));
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		dropped(c);

@@ -155,7 +155,7 @@ int wr__ws_pmd_send(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, 
 	int rc = wr__z_compress(z, data, len, &sh->scratch);
 	if (rc < 0)
 		return rc == -EIO ? -ENOMEM : rc;
-	rc = wr__ws_queue_frame_x(c, s, op, true, sh->scratch.data, sh->scratch.len);
+	rc = wr__ws_queue_frame_bits(c, s, op, true, true, sh->scratch.data, sh->scratch.len);
 	sh->scratch.len = 0;
 	wr__buf_trim(&sh->scratch, 256u << 10);
 	return rc < 0 ? rc : 1;

@@ -25,13 +25,8 @@ void wr__ws_start(wr_conn *c, wr_ws_state *s);
 /* Queue one frame (masked in the client role). 0 or -ENOMEM (a large frame that could not be
  * queued whole has then dropped the connection). */
 int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *data, size_t len);
-/* The same with the FIN bit given (a fragment). */
-int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
-                           size_t len);
-/* The same with RSV1 (a compressed message's frame) when rsv1. */
-int wr__ws_queue_frame_x(wr_conn *c, wr_ws_state *s, wr_opcode op, bool rsv1, const void *data,
-                         size_t len);
-/* Both: FIN and RSV1 as given. */
+/* The same with FIN (clear for a fragment) and RSV1 (a compressed message's first frame)
+ * as given. */
 int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, bool rsv1,
                             const void *data, size_t len);
 /* Send our close frame (once) and wait for the peer's, within the close timeout. */

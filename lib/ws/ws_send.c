@@ -28,18 +28,6 @@ int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *dat
 	return wr__ws_queue_frame_bits(c, s, op, true, false, data, len);
 }
 
-int wr__ws_queue_frame_fin(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, const void *data,
-                           size_t len)
-{
-	return wr__ws_queue_frame_bits(c, s, op, fin, false, data, len);
-}
-
-int wr__ws_queue_frame_x(wr_conn *c, wr_ws_state *s, wr_opcode op, bool rsv1, const void *data,
-                         size_t len)
-{
-	return wr__ws_queue_frame_bits(c, s, op, true, rsv1, data, len);
-}
-
 int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, bool rsv1,
                             const void *data, size_t len)
 {
@@ -187,7 +175,7 @@ int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, b
 			return -EINVAL;
 		x->frag_utf8 = u;
 	}
-	int rc = wr__ws_queue_frame_fin(c, s, cur ? WR_OP_CONT : op, fin, data, len);
+	int rc = wr__ws_queue_frame_bits(c, s, cur ? WR_OP_CONT : op, fin, false, data, len);
 	if (rc < 0)
 		return rc;
 	s->flags = (uint16_t)((s->flags & ~WS_FRAG) | (fin ? 0 : want));
@@ -406,7 +394,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 	              ? frame_variant(f, &zp) : NULL;
 	if (v) {
 		if (copy_instead(c, s, v->len)) {
-			rc = wr__ws_queue_frame_x(c, s, f->op, true, v->bytes + v->hdr_len, v->len);
+			rc = wr__ws_queue_frame_bits(c, s, f->op, true, true, v->bytes + v->hdr_len, v->len);
 		} else {
 			wr_frame_ref(f);
 			rc = wr__conn_write_ext(c, NULL, 0, v->bytes, v->hdr_len + v->len, frame_sent, f);
