@@ -60,7 +60,8 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 	/* calloc of a large array maps zero pages lazily: only slots in use cost memory. */
 	r->conns = calloc(cfg->max_conns, sizeof(wr_conn));
 	r->free_idx = malloc(sizeof(uint32_t) * cfg->max_conns);
-	if (!r->conns || !r->free_idx) {
+	r->turn_hist = wr_hist_new(WR_HIST_SMALL_SUB_BITS, WR_HIST_SMALL_MAX_BITS);
+	if (!r->conns || !r->free_idx || !r->turn_hist) {
 		rc = -ENOMEM;
 		goto err_slab;
 	}
@@ -81,6 +82,7 @@ err_slab:
 	wr__inbox_finish(&r->inbox);
 	free(r->conns);
 	free(r->free_idx);
+	free(r->turn_hist);
 	close(r->wake_fd);
 err_wake:
 	wr__ring_free(r->ring);
@@ -123,6 +125,7 @@ void wr__reactor_free(wr_reactor *r)
 	wr__pool_finish(&r->pool);
 	free(r->conns);
 	free(r->free_idx);
+	free(r->turn_hist);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
 	wr__ring_free(r->ring);
@@ -509,11 +512,16 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 		wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
 		return rc;
 	}
+	/* One clock read more per turn: handlers see the time they were woken at, and the
+	 * timers' read below closes the turn's busy time. */
+	uint64_t woke = wr__now_ns();
+	r->now_ns = woke;
 	unsigned n;
 	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
 		for (unsigned i = 0; i < n; i++)
 			dispatch(r, &cqes[i]);
 	run_timers(r);
+	wr_hist_record(r->turn_hist, r->now_ns - woke);
 	wr__conn_free_closed(r);
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "hist.h"
 #include "inbox.h"
 #include "list.h"
 #include "pool.h"
@@ -76,7 +77,11 @@ struct wr_reactor {
 	wr_list flush;           /* connections with output to send this turn */
 	wr_list closed;          /* connections to free at the end of the turn */
 	/* time */
-	uint64_t now_ns;
+	uint64_t now_ns;         /* when this turn's wait returned */
+	/* How long each loop turn kept the reactor busy: from its wait returning to its timers
+	 * being due (the completions dispatched), ns, small shape. Read from any thread
+	 * (hist.h); freed with the reactor. */
+	wr_hist *turn_hist;
 	uint32_t tick;
 	uint64_t next_tick_ns;
 	wr_list wheel[WR_WHEEL_SLOTS];
@@ -130,7 +135,7 @@ wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *use
 static inline void wr__reactor_timer_set(wr_every *e, uint64_t at_ns) { e->next_ns = at_ns; }
 static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
-/* The time this loop turn started, from the one clock (clock.h). */
+/* The time this loop turn's wait returned, from the one clock (clock.h). */
 static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }
 
 /* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).
