@@ -40,6 +40,8 @@ typedef struct wr_server_config {
 	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
 	size_t fiber_stack_bytes;     /* stack of a fiber handler (wring/fiber.h), rounded up to
 	                                 pages, plus a guard page; 64 KiB */
+	bool metrics_off;             /* no counters, gauges or histograms (wring/stats.h); what
+	                                 they cost is measured by bench/metrics_bench.sh */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

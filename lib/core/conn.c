@@ -243,7 +243,7 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 		n = max;
 	uint8_t *p = t->data + t->len;
 	t->len += n;
-	c->out_bytes += (uint32_t)n;
+	wr__conn_out_add(c, (int64_t)n);
 	*out_n = n;
 	wr__conn_flush_queue(c);
 	return p;
@@ -294,7 +294,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	}
 	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user };
 	seg_push(c, s);
-	c->out_bytes += (uint32_t)n;
+	wr__conn_out_add(c, (int64_t)n);
 	wr__conn_flush_queue(c);
 	return 0;
 }
@@ -338,7 +338,7 @@ static void drop_output(wr_conn *c, int status)
 		s = n;
 	}
 	c->out_head = c->out_tail = NULL;
-	c->out_bytes = 0;
+	wr__conn_out_add(c, -(int64_t)c->out_bytes);
 }
 
 /* Lingering close: our bytes are out; shut the write side and drain the peer until it closes
@@ -383,6 +383,7 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
 	}
 	c->flags |= WR_CF_SENDING;
+	c->send_ns = (uint32_t)r->now_ns;
 	c->inflight++;
 }
 
@@ -421,7 +422,13 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		return;
 	}
 	size_t left = (size_t)res;
-	c->out_bytes -= (uint32_t)left;
+	wr__conn_out_add(c, -(int64_t)left);
+	wr_reactor_stats *st = c->r->stats;
+	if (st) {
+		WR_STAT_ADD(st->bytes_out, left);
+		/* Both ends are turn times already read: no clock read here. */
+		wr_hist_record(st->send_complete, (uint32_t)c->r->now_ns - c->send_ns);
+	}
 	while (left && c->out_head) {
 		wr_seg *s = c->out_head;
 		size_t k = s->len - s->off;

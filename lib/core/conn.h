@@ -121,6 +121,7 @@ struct wr_conn {
 	uint32_t last_active;     /* tick of the last received bytes */
 	uint16_t flags;
 	uint16_t inflight;        /* requests in the ring that name this connection */
+	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };
 
 /* The connection's slot in its reactor's slab. */

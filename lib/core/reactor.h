@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "hist.h"
+#include "stats.h"
 #include "inbox.h"
 #include "list.h"
 #include "pool.h"
@@ -42,6 +43,9 @@ typedef struct wr_reactor_config {
 	/* A post from the inbox for an open connection c (a stale one is dropped). */
 	void (*on_post)(wr_conn *c, const wr_inbox_msg *m, void *user);
 	void *user;                /* for on_accept, on_post and wr__reactor_user */
+	/* Metrics kept by the reactor's thread (stats.h), owned by the caller so that they
+	 * outlive the reactor; the loop-turn histogram is then stats->turn. NULL: none. */
+	wr_reactor_stats *stats;
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -80,8 +84,9 @@ struct wr_reactor {
 	uint64_t now_ns;         /* when this turn's wait returned */
 	/* How long each loop turn kept the reactor busy: from its wait returning to its timers
 	 * being due (the completions dispatched), ns, small shape. Read from any thread
-	 * (hist.h); freed with the reactor. */
+	 * (hist.h); cfg.stats->turn when given, else the reactor's own. */
 	wr_hist *turn_hist;
+	wr_reactor_stats *stats; /* cfg.stats */
 	uint32_t tick;
 	uint64_t next_tick_ns;
 	wr_list wheel[WR_WHEEL_SLOTS];
@@ -149,6 +154,14 @@ int wr__poster_new(wr_poster **out);
 void wr__poster_free(wr_poster *p);
 /* Run fn(arg) on r's thread. 0 or -errno (the post is then not delivered). */
 int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *arg);
+
+/* Queued output of c grows (d > 0) or shrinks: c->out_bytes and the reactor's gauge. */
+static inline void wr__conn_out_add(wr_conn *c, int64_t d)
+{
+	c->out_bytes += (uint32_t)d;
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->send_queued, (uint64_t)d);
+}
 
 /* ---- timers: a wheel of 100 ms ticks ---- */
 void wr__timer_arm(wr_conn *c, uint32_t after_ms);

@@ -292,6 +292,12 @@ void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe)
 	r->out--;
 }
 
+void wr__ring_buf_use(const wr_ring *r, unsigned *out_kernel, unsigned *out_total)
+{
+	*out_kernel = r->out;
+	*out_total = r->buf_count;
+}
+
 void wr__ring_bufs_short(wr_ring *r)
 {
 	if (r->target < r->buf_count)
