@@ -34,7 +34,7 @@ static int refuse_some(const wr_req *req, wr_upgrade *up, void *user)
 static wr_server *new_server(bool off)
 {
 	wr_server_config cfg = { .threads = 2, .metrics_off = off, .max_message_bytes = 1000,
-	                         .max_send_buffer = 256 * 1024 };
+	                         .max_send_buffer = 256 * 1024, .metrics_sample = 1 };
 	wr_server *srv = wr_server_new(&cfg, NULL);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = echo,
@@ -281,5 +281,34 @@ Test(metrics, off_means_off)
 	cr_assert(strstr(buf, " 404 "), "%s", buf);
 	close(h);
 	cr_assert_eq(wr_server_stats(NULL, &st), -EINVAL);
+	wr_server_free(srv);
+}
+
+/* Sampling (the default, 1 in 16 on average): every message counted, about 1 in 16 timed,
+ * at random gaps, and the first always. */
+Test(metrics, sampled_timing_counts_every_message)
+{
+	wr_server_config cfg = { .threads = 1 };
+	wr_server *srv = wr_server_new(&cfg, NULL);
+	cr_assert_not_null(srv);
+	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = echo }), 0);
+	uint16_t port = live_start(srv);
+	int fd = live_connect(port);
+	cr_assert_eq(live_ws_handshake(fd, "/ws"), 0);
+	char buf[64];
+	int op, fin;
+	for (int i = 0; i < 3200; i++) {
+		cr_assert_eq(live_ws_send(fd, 1, 2, "abcd", 4), 0);
+		cr_assert_eq(live_ws_recv(fd, &op, &fin, buf, sizeof(buf)), 4);
+	}
+	wr_stats *st = snap(srv);
+	const wr_stats_route *r = route(st, "/ws");
+	cr_assert_eq(r->messages_in[WR_STATS_BINARY], 3200);
+	/* 200 expected; a binomial-like spread of a few percent, so 150..250 is generous */
+	cr_assert(r->handler.count >= 150 && r->handler.count <= 250, "%llu timed",
+	          (unsigned long long)r->handler.count);
+	cr_assert_eq(r->receive.count, r->handler.count);
+	wr_stats_free(st);
+	close(fd);
 	wr_server_free(srv);
 }

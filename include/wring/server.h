@@ -42,6 +42,9 @@ typedef struct wr_server_config {
 	                                 pages, plus a guard page; 64 KiB */
 	bool metrics_off;             /* no counters, gauges or histograms (wring/stats.h); what
 	                                 they cost is measured by bench/metrics_bench.sh */
+	unsigned metrics_sample;      /* time one message in this many (on average, at random)
+	                                 for the handler and receipt histograms; every message is
+	                                 counted whatever this is. 16; 1: time every message */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

@@ -70,9 +70,11 @@ typedef struct wr_stats_route {
 	uint64_t closes[WR_STATS_CLOSE_SLOTS];  /* on_close codes, by wr_stats_close_slot */
 	uint64_t cutoffs;            /* slow consumers closed past max_send_buffer (1008) */
 	uint64_t connections_open;
+	/* Sampled: one message in wr_server_config.metrics_sample (16) on average is timed, so
+	 * their count is about messages / metrics_sample. */
 	wr_stats_hist handler;       /* on_message: time in the handler */
-	wr_stats_hist receive;       /* receipt to handler: from the completion's reaping (or the
-	                                kernel's receive timestamp, when on) to on_message */
+	wr_stats_hist receive;       /* receipt to handler: from the wait that returned the
+	                                receive completion to on_message */
 } wr_stats_route;
 
 typedef struct wr_stats {

@@ -37,7 +37,7 @@ void wr__reactor_stats_free(wr_reactor_stats *st, unsigned reactors)
 	free(st);
 }
 
-wr_route_stats *wr__route_stats_new(unsigned reactors)
+wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every)
 {
 	wr_route_stats *rs = aligned_alloc(64, sizeof(*rs) * reactors);
 	if (!rs)
@@ -46,6 +46,9 @@ wr_route_stats *wr__route_stats_new(unsigned reactors)
 	for (unsigned i = 0; i < reactors; i++) {
 		rs[i].handler = small_hist();
 		rs[i].receive = small_hist();
+		rs[i].sample_every = sample_every;
+		rs[i].sample_left = 1;   /* the first message is timed */
+		rs[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
 		if (!rs[i].handler || !rs[i].receive) {
 			wr__route_stats_free(rs, reactors);
 			return NULL;

@@ -10,6 +10,7 @@
 #ifndef WR_LIB_STATS_H
 #define WR_LIB_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "wring/stats.h"
@@ -40,6 +41,10 @@ typedef struct wr_route_stats {
 	uint64_t closes[WR_STATS_CLOSE_SLOTS];
 	uint64_t opens, cutoffs;
 	wr_hist *handler, *receive;            /* small shape, ns */
+	/* Sampling, the reactor's own: messages until the next one timed, drawn uniformly
+	 * from 1..2*every-1 (mean `every`), so that no periodic pattern aliases with it. */
+	uint32_t sample_left, sample_every;
+	uint64_t rng;
 } __attribute__((aligned(64))) wr_route_stats;
 
 /* The message type of an opcode (data or control). */
@@ -58,9 +63,22 @@ static inline unsigned wr__stats_type(unsigned opcode)
 wr_reactor_stats *wr__reactor_stats_new(unsigned reactors);
 void wr__reactor_stats_free(wr_reactor_stats *st, unsigned reactors);
 
-/* n routes x reactors route stats with their histograms (wr__route_stats_free), NULL on
- * -ENOMEM. */
-wr_route_stats *wr__route_stats_new(unsigned reactors);
+/* Should this message be timed? Counts down; draws the next gap when it reaches zero. */
+static inline bool wr__stats_sample(wr_route_stats *st)
+{
+	if (--st->sample_left)
+		return false;
+	uint64_t x = st->rng;
+	x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	st->rng = x;
+	st->sample_left = st->sample_every == 1 ? 1
+	                  : 1 + (uint32_t)(x % (2u * st->sample_every - 1));
+	return true;
+}
+
+/* Route stats for each of `reactors`, with their histograms (wr__route_stats_free); one
+ * message in sample_every (>= 1) timed. NULL on -ENOMEM. */
+wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
 void wr__route_stats_free(wr_route_stats *rs, unsigned reactors);
 
 #endif

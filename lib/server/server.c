@@ -105,6 +105,10 @@ static int config_defaults(wr_server_config *c)
 		c->close_timeout_ms = 5000;
 	if (!c->backlog)
 		c->backlog = 4096;
+	if (!c->metrics_sample)
+		c->metrics_sample = 16;
+	if (c->metrics_sample > (1u << 20))
+		c->metrics_sample = 1u << 20;
 	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from
 	 * wrapping; ping_interval_ms == -1 keeps its meaning (never ping). */
 	const unsigned day = 86400000u;
@@ -397,7 +401,7 @@ static int metrics_setup(wr_server *srv, unsigned n)
 		return -ENOMEM;
 	srv->nstats = n;
 	for (unsigned i = 0; i < srv->nws_routes; i++) {
-		srv->ws_routes[i]->stats = wr__route_stats_new(n);
+		srv->ws_routes[i]->stats = wr__route_stats_new(n, srv->cfg.metrics_sample);
 		if (!srv->ws_routes[i]->stats)
 			return -ENOMEM; /* freed with the server */
 	}
