@@ -44,7 +44,7 @@ typedef struct wr_server_config {
 	                                 they cost is measured by bench/metrics_bench.sh */
 	unsigned metrics_sample;      /* time one message in this many (on average, at random)
 	                                 for the handler and receipt histograms; every message is
-	                                 counted whatever this is. 16; 1: time every message */
+	                                 counted whatever this is. 64; 1: time every message */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

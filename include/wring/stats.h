@@ -70,7 +70,7 @@ typedef struct wr_stats_route {
 	uint64_t closes[WR_STATS_CLOSE_SLOTS];  /* on_close codes, by wr_stats_close_slot */
 	uint64_t cutoffs;            /* slow consumers closed past max_send_buffer (1008) */
 	uint64_t connections_open;
-	/* Sampled: one message in wr_server_config.metrics_sample (16) on average is timed, so
+	/* Sampled: one message in wr_server_config.metrics_sample (64) on average is timed, so
 	 * their count is about messages / metrics_sample. */
 	wr_stats_hist handler;       /* on_message: time in the handler */
 	wr_stats_hist receive;       /* receipt to handler: from the wait that returned the
@@ -104,9 +104,9 @@ typedef struct wr_stats {
 
 typedef struct wr_server wr_server;
 
-/* Take a snapshot of srv's metrics (any thread, lock-free; while the server runs or after).
- * Returns 0 with *out (free with wr_stats_free), -EINVAL (no server, or metrics_off),
- * -ENOMEM. */
+/* Take a snapshot of srv's metrics (any thread, lock-free; while the server runs or after
+ * it stopped, not concurrently with wr_server_free). Returns 0 with *out (free with
+ * wr_stats_free), -EINVAL (no server, not started yet, or metrics_off), -ENOMEM. */
 WR_API int wr_server_stats(wr_server *srv, wr_stats **out);
 WR_API void wr_stats_free(wr_stats *st);
 

@@ -427,7 +427,8 @@ void wr__conn_on_sent(wr_conn *c, int res)
 	if (st) {
 		WR_STAT_ADD(st->bytes_out, left);
 		/* Both ends are turn times already read: no clock read here. */
-		wr_hist_record(st->send_complete, (uint32_t)c->r->now_ns - c->send_ns);
+		if (wr__sampler_hit(&st->send_sample))
+			wr_hist_record(st->send_complete, (uint32_t)c->r->now_ns - c->send_ns);
 	}
 	while (left && c->out_head) {
 		wr_seg *s = c->out_head;

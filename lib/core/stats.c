@@ -18,6 +18,7 @@ wr_reactor_stats *wr__reactor_stats_new(unsigned reactors)
 	for (unsigned i = 0; i < reactors; i++) {
 		st[i].send_complete = small_hist();
 		st[i].turn = small_hist();
+		wr__sampler_init(&st[i].send_sample, 16, 0xd1b54a32d192ed03ull * (i + 1));
 		if (!st[i].send_complete || !st[i].turn) {
 			wr__reactor_stats_free(st, reactors);
 			return NULL;
@@ -46,9 +47,7 @@ wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every)
 	for (unsigned i = 0; i < reactors; i++) {
 		rs[i].handler = small_hist();
 		rs[i].receive = small_hist();
-		rs[i].sample_every = sample_every;
-		rs[i].sample_left = 1;   /* the first message is timed */
-		rs[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
+		wr__sampler_init(&rs[i].sample, sample_every, 0x9e3779b97f4a7c15ull * (i + 1));
 		if (!rs[i].handler || !rs[i].receive) {
 			wr__route_stats_free(rs, reactors);
 			return NULL;

@@ -20,6 +20,30 @@
 #define WR_STAT_SET(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
 #define WR_STAT_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
 
+/* Sampling, a thread's own: events until the next one measured, drawn uniformly from
+ * 1..2*every-1 (mean `every`), so that no periodic pattern in the traffic aliases with it. */
+typedef struct wr_sampler {
+	uint32_t left, every;
+	uint64_t rng;
+} wr_sampler;
+
+static inline void wr__sampler_init(wr_sampler *s, unsigned every, uint64_t seed)
+{
+	*s = (wr_sampler){ .left = 1, .every = every ? every : 1, .rng = seed | 1 };
+}
+
+/* Measure this one? Counts down; draws the next gap when it reaches zero. */
+static inline bool wr__sampler_hit(wr_sampler *s)
+{
+	if (--s->left)
+		return false;
+	uint64_t x = s->rng;
+	x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	s->rng = x;
+	s->left = s->every == 1 ? 1 : 1 + (uint32_t)(x % (2u * s->every - 1));
+	return true;
+}
+
 typedef struct wr_reactor_stats {
 	uint64_t accepted;
 	uint64_t refused[WR_STATS_REFUSALS];
@@ -30,8 +54,9 @@ typedef struct wr_reactor_stats {
 	uint64_t pubsub_drops, pubsub_conflations;
 	uint64_t send_queued;                  /* kept exact; the rest below at each tick */
 	uint64_t open, pool_bytes, rbufs_kernel, rbufs_total;
-	wr_hist *send_complete;                /* small shape, ns */
+	wr_hist *send_complete;                /* small shape, ns; one send in 16 */
 	wr_hist *turn;                         /* the reactor's turn_hist */
+	wr_sampler send_sample;
 } __attribute__((aligned(64))) wr_reactor_stats;
 
 /* One route on one reactor. Aligned so that two reactors never write one cache line. */
@@ -41,10 +66,7 @@ typedef struct wr_route_stats {
 	uint64_t closes[WR_STATS_CLOSE_SLOTS];
 	uint64_t opens, cutoffs;
 	wr_hist *handler, *receive;            /* small shape, ns */
-	/* Sampling, the reactor's own: messages until the next one timed, drawn uniformly
-	 * from 1..2*every-1 (mean `every`), so that no periodic pattern aliases with it. */
-	uint32_t sample_left, sample_every;
-	uint64_t rng;
+	wr_sampler sample;                     /* messages timed */
 } __attribute__((aligned(64))) wr_route_stats;
 
 /* The message type of an opcode (data or control). */
@@ -63,17 +85,15 @@ static inline unsigned wr__stats_type(unsigned opcode)
 wr_reactor_stats *wr__reactor_stats_new(unsigned reactors);
 void wr__reactor_stats_free(wr_reactor_stats *st, unsigned reactors);
 
-/* Should this message be timed? Counts down; draws the next gap when it reaches zero. */
-static inline bool wr__stats_sample(wr_route_stats *st)
+/* The pub/sub layer's hook: messages dropped for a slow subscriber, and messages replaced by
+ * a newer one before they went out (conflated), on the reactor whose stats st are (NULL:
+ * metrics off). Exported as wring_pubsub_drops_total and wring_pubsub_conflations_total. */
+static inline void wr__stats_pubsub(wr_reactor_stats *st, uint64_t drops, uint64_t conflations)
 {
-	if (--st->sample_left)
-		return false;
-	uint64_t x = st->rng;
-	x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-	st->rng = x;
-	st->sample_left = st->sample_every == 1 ? 1
-	                  : 1 + (uint32_t)(x % (2u * st->sample_every - 1));
-	return true;
+	if (st) {
+		WR_STAT_ADD(st->pubsub_drops, drops);
+		WR_STAT_ADD(st->pubsub_conflations, conflations);
+	}
 }
 
 /* Route stats for each of `reactors`, with their histograms (wr__route_stats_free); one

@@ -106,7 +106,7 @@ static int config_defaults(wr_server_config *c)
 	if (!c->backlog)
 		c->backlog = 4096;
 	if (!c->metrics_sample)
-		c->metrics_sample = 16;
+		c->metrics_sample = 64;
 	if (c->metrics_sample > (1u << 20))
 		c->metrics_sample = 1u << 20;
 	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from

@@ -118,7 +118,7 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 	WR_STAT_ADD(st->bytes_in[t], n);
 	if (!h->on_message)
 		return;
-	if (!wr__stats_sample(st)) {
+	if (!wr__sampler_hit(&st->sample)) {
 		h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
 		return;
 	}
