@@ -11,14 +11,20 @@
 # fraction of the metrics-off server's median CPU per message from the runs above: on a
 # shared machine that is the sharper figure, the A/B's run-to-run spread being wider than
 # what it looks for.
+# With VS=kts the second server is not one with metrics off but one with metrics and kernel
+# receive timestamps (WR_KERNEL_TS=1): the ratio is then what timestamps cost (inverted).
 # Usage: metrics_bench.sh [BUILD] [RUNS] [C] [RATE]
 set -u
-b=${1:-build-test}; runs=${2:-7}; c=${3:-50}; rate=${4:-30000}
+b=${1:-build-test}; runs=${2:-7}; c=${3:-50}; rate=${4:-30000}; vs=${VS:-off}
 for f in "$b/examples/echo_server" "$b/bench/ws-bench/ws-bench" "$b/bench/metrics_cost"; do
 	[ -x "$f" ] || { echo "metrics_bench: $f not built" >&2; exit 2; }
 done
 WR_THREADS=1 "$b/examples/echo_server" 18090 >/dev/null & on=$!
-WR_THREADS=1 WR_METRICS=0 "$b/examples/echo_server" 18091 >/dev/null & off=$!
+if [ "$vs" = kts ]; then
+	WR_THREADS=1 WR_KERNEL_TS=1 "$b/examples/echo_server" 18091 >/dev/null & off=$!
+else
+	WR_THREADS=1 WR_METRICS=0 "$b/examples/echo_server" 18091 >/dev/null & off=$!
+fi
 tmp=$(mktemp -d /tmp/metrics_bench.XXXXXX)
 trap 'kill $on $off 2>/dev/null; rm -rf "$tmp"' EXIT
 sleep 0.5
@@ -34,7 +40,7 @@ for i in $(seq "$runs"); do
 	run 18090 $on "$tmp/on" & a=$!
 	run 18091 $off "$tmp/off"
 	wait $a
-	echo "run $i: metrics on: $(cat "$tmp/on")   off: $(cat "$tmp/off")   (msgs/s, server ns/msg)"
+	echo "run $i: metrics on: $(cat "$tmp/on")   $vs: $(cat "$tmp/off")   (msgs/s, server ns/msg)"
 	ons+=("$(cat "$tmp/on")"); offs+=("$(cat "$tmp/off")")
 done
 python3 - "$runs" "${ons[@]}" "${offs[@]}" <<'PY'
@@ -48,5 +54,6 @@ print(f"median server CPU/msg: on {m(on,1):.0f} ns, off {m(off,1):.0f} ns")
 print(f"ratio on/off of CPU/msg, median of {n} runs: {st.median(ratios):.4f} "
       f"(runs: {' '.join(f'{r:.3f}' for r in ratios)})")
 PY
+[ "$vs" = off ] || exit 0
 off_ns=$(printf '%s\n' "${offs[@]}" | python3 -c 'import sys,statistics as st; print(st.median(float(l.split()[1]) for l in sys.stdin))')
 "$b/bench/metrics_cost" "$off_ns"

@@ -2,7 +2,7 @@
  * Usage: echo_server [port] [max_message_bytes] (defaults 8080 and 16 MiB).
  * GET / serves a small page that talks to /ws from a browser and shows what came back;
  * GET /metrics the server's metrics in the Prometheus text format (WR_METRICS=0: metrics
- * off, and no /metrics). */
+ * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
-	                         .metrics_off = metrics_off };
+	                         .metrics_off = metrics_off,
+	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;
 	srv = wr_server_new(&cfg, &err);
 	if (!srv) {

@@ -312,3 +312,45 @@ Test(metrics, sampled_timing_counts_every_message)
 	close(fd);
 	wr_server_free(srv);
 }
+
+/* Kernel receive timestamps: a message that arrives while the reactor sits in a slow handler
+ * waited there, and the receipt histogram shows it only when it starts at the kernel's
+ * timestamp (with the loop's wake-up as its start, the wait is invisible). Echo and the end
+ * of stream still work through recvmsg. */
+static uint64_t receive_max_after_a_stall(bool kernel_ts)
+{
+	wr_server_config cfg = { .threads = 1, .metrics_sample = 1, .kernel_timestamps = kernel_ts };
+	wr_server *srv = wr_server_new(&cfg, NULL);
+	cr_assert_not_null(srv);
+	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = echo }), 0);
+	uint16_t port = live_start(srv);
+	int fd = live_connect(port);
+	cr_assert_eq(live_ws_handshake(fd, "/ws"), 0);
+	char buf[64];
+	int op, fin;
+	cr_assert_eq(live_ws_send(fd, 1, 1, "slow", 4), 0); /* 20 ms in the handler */
+	usleep(5000);
+	cr_assert_eq(live_ws_send(fd, 1, 1, "next", 4), 0); /* arrives during it */
+	cr_assert_eq(live_ws_recv(fd, &op, &fin, buf, sizeof(buf)), 4);
+	cr_assert_eq(live_ws_recv(fd, &op, &fin, buf, sizeof(buf)), 4);
+	cr_assert_eq(memcmp(buf, "next", 4), 0);
+	close(fd); /* end of stream: the server must see it (1006) */
+	wr_stats *st;
+	WAIT_FOR(srv, st, route(st, "/ws")->closes[wr_stats_close_slot(1006)] == 1);
+	const wr_stats_route *r = route(st, "/ws");
+	cr_assert_eq(r->closes[wr_stats_close_slot(1006)], 1);
+	cr_assert_eq(r->receive.count, 2);
+	uint64_t mx = r->receive.max_ns;
+	cr_assert_lt(mx, 1000000000u);
+	wr_stats_free(st);
+	wr_server_free(srv);
+	return mx;
+}
+
+Test(metrics, kernel_receive_timestamps_show_the_wait)
+{
+	uint64_t with = receive_max_after_a_stall(true);
+	uint64_t without = receive_max_after_a_stall(false);
+	cr_assert_geq(with, 10000000u, "kernel timestamps: %llu ns", (unsigned long long)with);
+	cr_assert_lt(without, 10000000u, "wake-up: %llu ns", (unsigned long long)without);
+}

@@ -45,6 +45,10 @@ typedef struct wr_server_config {
 	unsigned metrics_sample;      /* time one message in this many (on average, at random)
 	                                 for the handler and receipt histograms; every message is
 	                                 counted whatever this is. 64; 1: time every message */
+	bool kernel_timestamps;       /* the receipt histogram starts at the kernel's software
+	                                 receive timestamp (SO_TIMESTAMPING, taken through
+	                                 io_uring's multishot recvmsg) instead of the loop's
+	                                 wake-up; costs CPU per receive (bench/metrics_bench.sh) */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

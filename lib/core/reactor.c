@@ -4,6 +4,7 @@
 #include "reactor.h"
 
 #include <arpa/inet.h>
+#include <linux/net_tstamp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +25,18 @@
 static void read_wake(wr_reactor *r)
 {
 	wr__ring_read(r->ring, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), wr_ud(WR_OPK_WAKE, 0, 0));
+}
+
+/* Kernel receive timestamps are CLOCK_REALTIME: the offset to the one clock, taken at each
+ * tick (a clock step shows for at most a tick). */
+static void take_real_offset(wr_reactor *r)
+{
+	if (!r->cfg.rx_timestamps)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->real_offset = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) -
+	                 (int64_t)wr__now_ns();
 }
 
 /* The gauges, published once a tick: what they sum is the reactor's own to read. */
@@ -60,6 +73,7 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 		.buf_count = cfg->recv_buf_count,
 		.buf_size = cfg->recv_buf_size,
 		.single_issuer = true,
+		.rx_timestamps = cfg->rx_timestamps,
 	};
 	rc = wr__ring_new(&rc_cfg, &r->ring);
 	if (rc < 0)
@@ -87,6 +101,7 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 	r->nfree = cfg->max_conns;
 	r->now_ns = wr__now_ns();
 	r->next_tick_ns = r->now_ns + WR_TICK_MS * 1000000ull;
+	take_real_offset(r);
 	r->tick = 1;
 	read_wake(r);
 	*out = r;
@@ -288,6 +303,7 @@ static void run_timers(wr_reactor *r)
 		}
 		if (r->stats)
 			publish_gauges(r);
+		take_real_offset(r);
 	}
 	for (wr_every *e = r->every; e; e = e->next) {
 		if (r->now_ns >= e->next_ns) {
@@ -356,6 +372,10 @@ static void handle_accept(wr_reactor *r, const wr_cqe *cqe)
 		WR_STAT_ADD(r->stats->accepted, 1);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (r->cfg.rx_timestamps) {
+		int f = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &f, sizeof(f)); /* best effort */
+	}
 	r->cfg.on_accept(c, r->cfg.user);
 	if (c->state == WR_CONN_OPEN)
 		wr__conn_recv_arm(c);
@@ -379,11 +399,16 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		c->flags &= ~WR_CF_RECV_ARMED;
 		c->inflight--;
 	}
-	if (cqe->res > 0) {
+	size_t len = 0;
+	uint64_t rx = 0;
+	uint8_t *p = cqe->res > 0 ? wr__ring_recv_data(r->ring, cqe, &len, &rx) : NULL;
+	if (len) {
 		c->last_active = r->tick;
 		if (r->stats)
-			WR_STAT_ADD(r->stats->bytes_in, (uint64_t)cqe->res);
-		wr__conn_on_bytes(c, wr__ring_recv_data(r->ring, cqe), (size_t)cqe->res);
+			WR_STAT_ADD(r->stats->bytes_in, len);
+		r->rx_ns = rx ? (uint64_t)((int64_t)rx - r->real_offset) : 0;
+		wr__conn_on_bytes(c, p, len);
+		r->rx_ns = 0;
 		/* The view handed to callbacks ended with them: the buffer goes straight back. */
 		wr__ring_recv_done(r->ring, cqe);
 		if (!more && c->state != WR_CONN_CLOSED)
@@ -391,7 +416,10 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		return;
 	}
 	wr__ring_recv_done(r->ring, cqe);
-	if (cqe->res == -ENOBUFS) {
+	int res = cqe->res > 0 ? 0 : cqe->res; /* a recvmsg with no payload: end of stream */
+	if (res == 0 && more)
+		return;
+	if (res == -ENOBUFS) {
 		/* The buffer ring ran dry: nothing was lost; re-arm once buffers have come back,
 		 * and keep more of them there from now on. */
 		wr__ring_bufs_short(r->ring);
@@ -401,10 +429,10 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		}
 		return;
 	}
-	if (cqe->res == -ECANCELED || c->state == WR_CONN_CLOSED)
+	if (res == -ECANCELED || c->state == WR_CONN_CLOSED)
 		return;
 	/* End of stream or error. */
-	wr__conn_abort(c, cqe->res, cqe->res == 0 ? "connection closed" : wr_strerror(cqe->res));
+	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
 
 static void run_post(uint64_t ud)

@@ -46,6 +46,9 @@ typedef struct wr_reactor_config {
 	/* Metrics kept by the reactor's thread (stats.h), owned by the caller so that they
 	 * outlive the reactor; the loop-turn histogram is then stats->turn. NULL: none. */
 	wr_reactor_stats *stats;
+	/* Take the kernel's software receive timestamp of every receive (SO_TIMESTAMPING,
+	 * multishot recvmsg): wr__reactor_rx_ns gives it to the protocols. */
+	bool rx_timestamps;
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -82,6 +85,8 @@ struct wr_reactor {
 	wr_list closed;          /* connections to free at the end of the turn */
 	/* time */
 	uint64_t now_ns;         /* when this turn's wait returned */
+	uint64_t rx_ns;          /* rx_timestamps: the receive being handled, on the one clock */
+	int64_t real_offset;     /* rx_timestamps: CLOCK_REALTIME - the one clock, at the tick */
 	/* How long each loop turn kept the reactor busy: from its wait returning to its timers
 	 * being due (the completions dispatched), ns, small shape. Read from any thread
 	 * (hist.h); cfg.stats->turn when given, else the reactor's own. */
@@ -142,6 +147,12 @@ static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; 
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
 /* The time this loop turn's wait returned, from the one clock (clock.h). */
 static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }
+/* When the bytes being handled were received: the kernel's timestamp with rx_timestamps (on
+ * the one clock), else the time this turn's wait returned with their completion. */
+static inline uint64_t wr__reactor_rx_ns(const wr_reactor *r)
+{
+	return r->rx_ns ? r->rx_ns : r->now_ns;
+}
 
 /* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).
  * 0 with *out_fd and *out_port (the bound port, for port 0) or -errno. */

@@ -1,6 +1,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ struct wr_ring {
 	bool inc;             /* incremental consumption */
 	uint32_t *used;       /* inc: bytes of each buffer already received into */
 	uint16_t *stack;      /* buffers that are ours, the most recently used on top */
+	bool rx_ts;           /* multishot recvmsg with timestamps */
+	struct msghdr rx_msg; /* its layout: no name, room for one SCM_TIMESTAMPING */
 	unsigned nstack;
 	unsigned out;         /* buffers in the kernel's ring (given, not yet given back) */
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
@@ -73,8 +76,9 @@ static int setup_buf_ring(wr_ring *r)
 		r->br = NULL;
 		return -ENOMEM;
 	}
-	/* Kernels before 6.12 refuse the flag: whole buffers per receive there. */
-	int rc = register_buf_ring(r, mem, true);
+	/* Kernels before 6.12 refuse the flag: whole buffers per receive there (and always with
+	 * recvmsg, whose header and control data head each buffer). */
+	int rc = r->rx_ts ? -EINVAL : register_buf_ring(r, mem, true);
 	r->inc = rc == 0;
 	if (rc == -EINVAL)
 		rc = register_buf_ring(r, mem, false);
@@ -103,6 +107,8 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	r->buf_count = cfg->buf_count;
 	r->buf_size = cfg->buf_size;
 	r->buf_mask = cfg->buf_count ? io_uring_buf_ring_mask(cfg->buf_count) : 0;
+	r->rx_ts = cfg->rx_timestamps;
+	r->rx_msg.msg_controllen = CMSG_SPACE(sizeof(struct scm_timestamping));
 
 	/* Newest flags first; each older kernel rejects with -EINVAL and we drop a flag. */
 	const unsigned tries[] = {
@@ -188,7 +194,10 @@ void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud)
 void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	if (r->rx_ts)
+		io_uring_prep_recvmsg_multishot(sqe, fd, &r->rx_msg, 0);
+	else
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, ud);
@@ -271,14 +280,40 @@ unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max)
 	return n;
 }
 
-uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe)
+/* A recvmsg completion: io_uring_recvmsg_out, the control data, then the payload. */
+static uint8_t *recvmsg_data(wr_ring *r, uint8_t *p, const wr_cqe *cqe, size_t *out_len,
+                             uint64_t *out_rx_ns)
+{
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(p, cqe->res, &r->rx_msg);
+	if (!o) {
+		*out_len = 0;
+		return p;
+	}
+	for (struct cmsghdr *cm = io_uring_recvmsg_cmsg_firsthdr(o, &r->rx_msg); cm;
+	     cm = io_uring_recvmsg_cmsg_nexthdr(o, &r->rx_msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct scm_timestamping))) {
+			struct scm_timestamping ts;
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			*out_rx_ns = (uint64_t)ts.ts[0].tv_sec * 1000000000ull + (uint64_t)ts.ts[0].tv_nsec;
+		}
+	}
+	*out_len = io_uring_recvmsg_payload_length(o, cqe->res, &r->rx_msg);
+	return io_uring_recvmsg_payload(o, &r->rx_msg);
+}
+
+uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint64_t *out_rx_ns)
 {
 	unsigned bid = cqe->flags >> 16;
 	uint8_t *p = r->bufs + (size_t)bid * r->buf_size;
+	*out_rx_ns = 0;
+	if (r->rx_ts)
+		return recvmsg_data(r, p, cqe, out_len, out_rx_ns);
 	if (r->inc) {
 		p += r->used[bid];
 		r->used[bid] += (uint32_t)cqe->res;
 	}
+	*out_len = (size_t)cqe->res;
 	return p;
 }
 

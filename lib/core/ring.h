@@ -24,6 +24,10 @@ typedef struct wr_ring_config {
 	unsigned buf_count;  /* provided buffers (power of 2, <= 32768) */
 	unsigned buf_size;
 	bool single_issuer;  /* only the creating/first submitting thread submits */
+	/* Receive with multishot recvmsg, each completion carrying the kernel's software receive
+	 * timestamp (the caller sets SO_TIMESTAMPING on the sockets); buffers are then used
+	 * whole, not incrementally. */
+	bool rx_timestamps;
 } wr_ring_config;
 
 /* Returns 0 with *out set, or -errno (-ENOSYS/-EINVAL: kernel too old for provided-buffer
@@ -50,8 +54,10 @@ int wr__ring_submit(wr_ring *r);
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max);
 
 static inline bool wr__cqe_more(const wr_cqe *c) { return c->flags & (1U << 1); /* F_MORE */ }
-/* Where the bytes of a receive completion (res > 0, from the buffer ring) are. */
-uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe);
+/* Where the bytes of a receive completion (res > 0, from the buffer ring) are, and how many
+ * (*out_len: 0 for a recvmsg's end of stream); *out_rx_ns: the kernel's receive timestamp,
+ * CLOCK_REALTIME ns, or 0 without one. */
+uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint64_t *out_rx_ns);
 /* Done with a receive completion (any res): its buffer, if it has one, goes back to the
  * free stack once the kernel is done with it too. */
 void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);

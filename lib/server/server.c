@@ -340,6 +340,7 @@ static int reactor_setup(srv_reactor *sr)
 		.on_post = on_post,
 		.user = sr,
 		.stats = sr->srv->stats ? &sr->srv->stats[sr->idx] : NULL,
+		.rx_timestamps = cfg->kernel_timestamps && !cfg->metrics_off,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
 	if (r < 0)
