@@ -43,15 +43,15 @@ for i in $(seq "$runs"); do
 	echo "run $i: metrics on: $(cat "$tmp/on")   $vs: $(cat "$tmp/off")   (msgs/s, server ns/msg)"
 	ons+=("$(cat "$tmp/on")"); offs+=("$(cat "$tmp/off")")
 done
-python3 - "$runs" "${ons[@]}" "${offs[@]}" <<'PY'
+python3 - "$vs" "$runs" "${ons[@]}" "${offs[@]}" <<'PY'
 import sys, statistics as st
-n = int(sys.argv[1]); v = [a.split() for a in sys.argv[2:]]
+vs = sys.argv[1]; n = int(sys.argv[2]); v = [a.split() for a in sys.argv[3:]]
 on, off = v[:n], v[n:]
 m = lambda rows, i: st.median(float(r[i]) for r in rows)
 ratios = [float(a[1]) / float(o[1]) for a, o in zip(on, off)]
-print(f"median msgs/s: on {m(on,0):.0f}, off {m(off,0):.0f}")
-print(f"median server CPU/msg: on {m(on,1):.0f} ns, off {m(off,1):.0f} ns")
-print(f"ratio on/off of CPU/msg, median of {n} runs: {st.median(ratios):.4f} "
+print(f"median msgs/s: on {m(on,0):.0f}, {vs} {m(off,0):.0f}")
+print(f"median server CPU/msg: on {m(on,1):.0f} ns, {vs} {m(off,1):.0f} ns")
+print(f"ratio on/{vs} of CPU/msg, median of {n} runs: {st.median(ratios):.4f} "
       f"(runs: {' '.join(f'{r:.3f}' for r in ratios)})")
 PY
 [ "$vs" = off ] || exit 0

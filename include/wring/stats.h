@@ -74,7 +74,8 @@ typedef struct wr_stats_route {
 	 * their count is about messages / metrics_sample. */
 	wr_stats_hist handler;       /* on_message: time in the handler */
 	wr_stats_hist receive;       /* receipt to handler: from the wait that returned the
-	                                receive completion to on_message */
+	                                receive completion (kernel_timestamps: the kernel's
+	                                receive timestamp) to on_message */
 } wr_stats_route;
 
 typedef struct wr_stats {
