@@ -367,7 +367,7 @@ static void http_on_data(wr_conn *c, uint8_t *p, size_t n)
 
 static void http_on_timer(wr_conn *c)
 {
-	/* Idle keep-alive or a request that never completed (slowloris): just close. A first
+	/* Idle keep-alive or a request that never completed (slowloris): just close. A
 	 * request head that never completed is a refused handshake. */
 	http_state *hs = state_of(c);
 	if (c->r->stats && head_pending(hs))
