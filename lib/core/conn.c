@@ -693,7 +693,10 @@ void wr__conn_trim(wr_reactor *r)
 		r->ext_pool_n--;
 		free(s);
 	}
-	if (r->mem_freed >= TRIM_MIN_BYTES && r->tick - r->trim_tick >= TRIM_EVERY_TICKS) {
+	/* Only once the burst is over (most of what was held is freed): malloc_trim walks the
+	 * whole heap, a pause the turn can afford then. */
+	if (r->mem_freed >= TRIM_MIN_BYTES && r->mem_used < r->mem_freed / 4 &&
+	    r->tick - r->trim_tick >= TRIM_EVERY_TICKS) {
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif

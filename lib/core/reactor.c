@@ -366,14 +366,28 @@ static wr_conn *conn_of(wr_reactor *r, uint64_t ud)
  * set aside, in order, for the next turn. A connection that sent nothing yet this turn always
  * gets its first receive: one heavy peer delays another by a share, not by its backlog. */
 
-static bool over_share(wr_reactor *r, wr_conn *c)
+/* Has the turn done its work: turn_bytes taken in, or WR_TURN_NS spent taking them (what a
+ * byte costs varies with the machine and the handler; the clock is read only once some
+ * connection has had bytes this turn). */
+static bool turn_full(wr_reactor *r)
+{
+	if (!r->turn_full && (r->turn_bytes >= r->cfg.turn_bytes ||
+	                      wr__now_ns() - r->turn_start_ns >= WR_TURN_NS))
+		r->turn_full = true;
+	return r->turn_full;
+}
+
+/* first: c's receive is new (not one set aside), and a connection that had nothing this turn
+ * gets its first receive whatever the turn has done. */
+static bool over_share(wr_reactor *r, wr_conn *c, bool first)
 {
 	if (c->turn_stamp != r->turn_no) {
 		c->turn_stamp = r->turn_no;
 		c->turn_bytes = 0;
 	}
-	return c->turn_bytes >= r->cfg.conn_turn_bytes ||
-	       (c->turn_bytes && r->turn_bytes >= r->cfg.turn_bytes);
+	if (c->turn_bytes >= r->cfg.conn_turn_bytes)
+		return true;
+	return (first ? c->turn_bytes != 0 : r->turn_bytes != 0) && turn_full(r);
 }
 
 static void take(wr_reactor *r, wr_conn *c, uint8_t *p, size_t n)
@@ -414,7 +428,7 @@ static void run_deferred(wr_reactor *r)
 	for (unsigned i = 0; i < r->dq_n; i++) {
 		wr_deferred d = r->dq[i];
 		wr_conn *c = conn_of(r, d.ud);
-		if (c && c->state != WR_CONN_CLOSED && over_share(r, c)) {
+		if (c && c->state != WR_CONN_CLOSED && over_share(r, c, false)) {
 			r->dq[keep++] = d;
 			continue;
 		}
@@ -502,7 +516,7 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 	}
 	if (cqe->res > 0) {
 		uint8_t *p = wr__ring_recv_data(r->ring, cqe);
-		if (c->deferred || over_share(r, c)) {
+		if (c->deferred || over_share(r, c, true)) {
 			defer(r, c, cqe, p);
 		} else {
 			take(r, c, p, (size_t)cqe->res);
@@ -673,6 +687,8 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 	}
 	r->turn_no++;
 	r->turn_bytes = 0;
+	r->turn_full = false;
+	r->turn_start_ns = wr__now_ns();
 	if (r->dq_n)
 		run_deferred(r);
 	unsigned n;

@@ -27,6 +27,7 @@
 #define WR_IOV_PER_SEND 64u    /* 1 MiB of standard segments per sendmsg */
 #define WR_CONN_TURN_BYTES (64u * 1024u)
 #define WR_TURN_BYTES (1024u * 1024u)
+#define WR_TURN_NS 2000000u    /* a turn's time for taking in bytes */
 
 /* A receive completion set aside for a later turn (the connection had its share). */
 typedef struct wr_deferred {
@@ -98,7 +99,9 @@ struct wr_reactor {
 	wr_list closed;          /* connections to free at the end of the turn */
 	/* fairness: the turn's number and bytes, receives waiting for a later turn */
 	uint16_t turn_no;
+	bool turn_full;
 	size_t turn_bytes;
+	uint64_t turn_start_ns;
 	wr_deferred *dq;
 	unsigned dq_n, dq_cap;
 	/* memory: bytes held (queues and protocol buffers), connections paused for their
