@@ -143,7 +143,7 @@ static void out_grew(wr_conn *c)
 {
 	wr_reactor *r = c->r;
 	if (c->out_bytes > r->cfg.send_high && r->cfg.send_high && !(c->flags & WR_CF_PAUSE_OUT) &&
-	    c->state == WR_CONN_OPEN) {
+	    wr__conn_is_open(c)) {
 		c->flags |= WR_CF_PAUSE_OUT;
 		c->paused_since = r->tick;
 		r->n_paused_out++;
@@ -242,7 +242,7 @@ static wr_seg *seg_new(wr_reactor *r, size_t min, size_t max, bool queue_empty)
 	s->done = NULL;
 	s->user = NULL;
 	s->owned = true;
-	s->unit_start = false;
+	s->unit_at = WR_SEG_NO_UNIT;
 	return s;
 }
 
@@ -324,9 +324,10 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 		t = seg_new(c->r, min, max, !t);
 		if (!t)
 			return NULL;
-		t->unit_start = (c->flags & WR_CF_UNIT) != 0;
 		seg_push(c, t);
 	}
+	if ((c->flags & WR_CF_UNIT) && t->unit_at == WR_SEG_NO_UNIT)
+		t->unit_at = (uint32_t)t->len;
 	c->flags &= ~WR_CF_UNIT;
 	size_t n = t->cap - t->len;
 	if (n > max)
@@ -375,7 +376,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	wr_seg *s = ext_new(c->r);
 	if (!s)
 		return -ENOMEM;
-	bool unit = hl == 0 && (c->flags & WR_CF_UNIT);
+	bool unit = hl == 0 && (c->flags & WR_CF_UNIT) != 0;
 	if (hl) {
 		size_t got;
 		uint8_t *h = wr__conn_raw_reserve(c, hl, hl, &got);
@@ -386,7 +387,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 		memcpy(h, hdr, hl);
 	}
 	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user,
-	               .unit_start = unit };
+	               .unit_at = unit ? 0 : WR_SEG_NO_UNIT };
 	c->flags &= ~WR_CF_UNIT;
 	seg_push(c, s);
 	c->out_bytes += (uint32_t)n;
@@ -585,12 +586,25 @@ void wr__conn_cut(wr_conn *c, int err, const char *why, const void *last, size_t
 	report_gone(c, err, why);
 	if (c->state != WR_CONN_OPEN)
 		return;
-	/* Keep what the kernel may be reading (the send in flight) or has begun to send, then
-	 * the rest of the unit it is in: the peer must be able to read up to our last words. */
-	unsigned keep = (c->flags & WR_CF_SENDING) ? c->sending_segs
-	              : c->out_head && c->out_head->off ? 1u : 0u;
+	/* Keep what the kernel may be reading (the send in flight), then up to the first unit
+	 * that begins after it: the peer must be able to read up to our last words. Only the
+	 * first unit of a segment is known; one that began before what is already sent of the
+	 * segment keeps the whole segment. */
+	unsigned keep = (c->flags & WR_CF_SENDING) ? c->sending_segs : 0;
 	wr_seg *prev = NULL, *s = c->out_head;
-	for (unsigned i = 0; s && (i < keep || !s->unit_start); i++) {
+	for (unsigned i = 0; s && i < keep; i++) {
+		prev = s;
+		s = s->next;
+	}
+	while (s && (s->unit_at == WR_SEG_NO_UNIT || s->unit_at < s->off)) {
+		prev = s;
+		s = s->next;
+	}
+	if (s && s->unit_at > s->off) { /* the segment ends with the first units to drop */
+		size_t k = s->len - s->unit_at;
+		s->len = s->unit_at;
+		c->out_bytes -= (uint32_t)k;
+		c->r->mem_used -= k;
 		prev = s;
 		s = s->next;
 	}
@@ -674,6 +688,7 @@ static void conn_free(wr_reactor *r, wr_conn *c)
  * top only shrinks from the end). */
 void wr__conn_trim(wr_reactor *r)
 {
+	wr__ring_trim(r->ring);
 	while (r->seg_pool_n > SEG_POOL_KEEP) {
 		wr_seg *s = r->seg_pool;
 		r->seg_pool = s->next;

@@ -84,13 +84,15 @@ typedef struct wr_seg {
 	size_t cap;       /* owned: capacity of data */
 	wr_send_done done;/* external: called when sent or dropped */
 	void *user;
+	uint32_t unit_at; /* where the first unit (a frame) queued in it begins: a cut-off may
+	                     drop from there (WR_SEG_NO_UNIT: none begins in it) */
 	bool owned;
-	bool unit_start;  /* a unit (a frame) begins at data[0]: a cut-off may drop from here */
 	uint8_t pool;     /* owned: which free list it returns to (WR_SEG_POOL_*) */
 	uint8_t mem[];    /* owned data lives here */
 } wr_seg;
 
 enum { WR_SEG_POOL_NONE, WR_SEG_POOL_STD, WR_SEG_POOL_SMALL };
+#define WR_SEG_NO_UNIT UINT32_MAX
 
 enum wr_conn_state {
 	WR_CONN_FREE,

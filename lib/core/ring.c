@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "wr_config.h"
 
@@ -31,11 +32,13 @@ struct wr_ring {
 	 * consumption one buffer holds several receives, of several connections. */
 	uint16_t *hold;
 	uint8_t *ended;       /* the kernel is done with the buffer; it waits for its holds */
+	uint8_t *cold;        /* its pages were given back to the OS (wr__ring_trim) */
 	uint16_t *stack;      /* buffers that are ours, the most recently used on top */
 	unsigned nstack;
 	unsigned out;         /* buffers in the kernel's ring (given, not yet given back) */
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
 	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
+	long page;
 };
 
 static int register_buf_ring(wr_ring *r, void *mem, bool inc)
@@ -56,6 +59,7 @@ static void refill(wr_ring *r)
 	unsigned n = 0;
 	while (r->out < r->target && r->nstack) {
 		unsigned bid = r->stack[--r->nstack];
+		r->cold[bid] = 0;
 		io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->buf_size, r->buf_size, bid,
 		                      r->buf_mask, (int)n++);
 		r->out++;
@@ -76,7 +80,8 @@ static int setup_buf_ring(wr_ring *r)
 	r->used = calloc(r->buf_count, sizeof(*r->used));
 	r->hold = calloc(r->buf_count, sizeof(*r->hold));
 	r->ended = calloc(r->buf_count, sizeof(*r->ended));
-	if (!r->stack || !r->used || !r->hold || !r->ended) {
+	r->cold = calloc(r->buf_count, sizeof(*r->cold));
+	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold) {
 		munmap(mem, r->br_bytes);
 		r->br = NULL;
 		return -ENOMEM;
@@ -108,6 +113,7 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	wr_ring *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->page = sysconf(_SC_PAGESIZE);
 	r->buf_count = cfg->buf_count;
 	r->buf_size = cfg->buf_size;
 	r->buf_mask = cfg->buf_count ? io_uring_buf_ring_mask(cfg->buf_count) : 0;
@@ -174,6 +180,7 @@ void wr__ring_free(wr_ring *r)
 	free(r->used);
 	free(r->hold);
 	free(r->ended);
+	free(r->cold);
 	free(r);
 }
 
@@ -346,6 +353,29 @@ void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe)
 		r->ended[bid] = 1;
 	if (!r->hold[bid] && r->ended[bid])
 		buf_back(r, bid);
+}
+
+void wr__ring_trim(wr_ring *r)
+{
+	if (!r->br)
+		return;
+	/* A burst that ran the ring dry raised the target; what the kernel holds comes back as
+	 * it is used, and only the first-target's worth goes out again. */
+	r->target = r->buf_count < FIRST_TARGET ? r->buf_count : FIRST_TARGET;
+	/* The bottom of the stack is what was used longest ago: its pages go back to the OS (the
+	 * next use faults in zeroed pages). The top stays warm. */
+	for (unsigned i = 0; i + 2 * FIRST_TARGET < r->nstack; i++) {
+		unsigned bid = r->stack[i];
+		if (r->cold[bid])
+			continue;
+		uintptr_t from = (uintptr_t)(r->bufs + (size_t)bid * r->buf_size);
+		uintptr_t to = from + r->buf_size, pg = (uintptr_t)r->page;
+		from = (from + pg - 1) & ~(pg - 1); /* whole pages of this buffer only */
+		to &= ~(pg - 1);
+		if (to > from)
+			madvise((void *)from, to - from, MADV_DONTNEED);
+		r->cold[bid] = 1;
+	}
 }
 
 void wr__ring_bufs_short(wr_ring *r)

@@ -66,6 +66,9 @@ void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);
  * wr__ring_recv_release (instead of wr__ring_recv_done) once they were processed. */
 void wr__ring_recv_hold(wr_ring *r, const wr_cqe *cqe);
 void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe);
+/* After a burst: the target of buffers handed out goes back to its first value, and the
+ * pages of buffers unused the longest go back to the OS. */
+void wr__ring_trim(wr_ring *r);
 /* A receive found the ring empty (ENOBUFS): keep more buffers in it from now on. */
 void wr__ring_bufs_short(wr_ring *r);
 
