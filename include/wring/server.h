@@ -32,7 +32,8 @@ typedef struct wr_server_config {
 	                                 over 4 GiB - 1 are taken as 4 GiB - 1 */
 	size_t max_send_buffer;       /* bytes queued per connection past which a send cuts the
 	                                 connection off: a WebSocket gets a 1008 Close frame ahead
-	                                 of its queue, HTTP is dropped; 16 MiB */
+	                                 of its queue, HTTP is dropped; twice max_message_bytes
+	                                 (32 MiB), between 1 MiB and 1 GiB */
 	size_t send_high_mark;        /* a connection whose queue passes it is not read from
 	                                 (inward backpressure) ...; 1 MiB (at most max_send_buffer) */
 	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */

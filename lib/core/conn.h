@@ -117,6 +117,7 @@ enum wr_conn_flag {
 	WR_CF_PAUSE_BUDGET = 1u << 10,     /* the reactor is near its memory budget */
 	WR_CF_RECV_CANCEL = 1u << 11,      /* a cancel of the receive is in flight */
 	WR_CF_UNIT = 1u << 12,             /* the next byte queued begins a unit (a frame) */
+	WR_CF_BUSY = 1u << 13,             /* took bytes in the turn before this one too */
 };
 #define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET)
 

@@ -377,17 +377,22 @@ static bool turn_full(wr_reactor *r)
 	return r->turn_full;
 }
 
-/* first: c's receive is new (not one set aside), and a connection that had nothing this turn
- * gets its first receive whatever the turn has done. */
+/* first: c's receive is new (not one set aside). A connection that had nothing this turn and
+ * nothing the turn before gets its first receive whatever the turn has done: an occasional
+ * sender (the canary among floods) is served in the turn its bytes arrive, while one that
+ * sends every turn waits for the turn's room like the rest. */
 static bool over_share(wr_reactor *r, wr_conn *c, bool first)
 {
 	if (c->turn_stamp != r->turn_no) {
+		bool busy = c->turn_bytes && c->turn_stamp == (uint16_t)(r->turn_no - 1);
+		c->flags = (uint16_t)((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
 		c->turn_stamp = r->turn_no;
 		c->turn_bytes = 0;
 	}
 	if (c->turn_bytes >= r->cfg.conn_turn_bytes)
 		return true;
-	return (first ? c->turn_bytes != 0 : r->turn_bytes != 0) && turn_full(r);
+	bool exempt = first && !c->turn_bytes && !(c->flags & WR_CF_BUSY);
+	return !exempt && r->turn_bytes != 0 && turn_full(r);
 }
 
 static void take(wr_reactor *r, wr_conn *c, uint8_t *p, size_t n)

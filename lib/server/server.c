@@ -63,10 +63,10 @@ static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: te
                                    "Content-Length: 35\r\nConnection: close\r\n\r\n"
                                    "This port speaks HTTPS, not HTTP.\r\n";
 
-/* Per-connection output: the hard limit holds one largest message (16 MiB by default); the
- * high mark, where receiving pauses, sits between uWebSockets' 64 KiB maxBackpressure and
- * what a 1 MiB message needs to stream without stalls (README, "Fair under attack"). */
-#define WR_DEFAULT_MAX_SEND (16u << 20)
+/* Per-connection output: the hard limit holds two of the largest messages (an echo of one on
+ * top of a queue at its high mark); the high mark, where receiving pauses, sits between
+ * uWebSockets' 64 KiB maxBackpressure and what 1 MiB messages need to stream without
+ * stalls (README, "Fair under attack"). */
 #define WR_DEFAULT_SEND_HIGH (1u << 20)
 
 /* Fill in defaults; -EINVAL for a config that cannot work. */
@@ -93,8 +93,10 @@ static int config_defaults(wr_server_config *c)
 		c->max_body_bytes = 1u << 20;
 	if (!c->max_message_bytes)
 		c->max_message_bytes = WR_WS_DEFAULT_MAX_MSG;
-	if (!c->max_send_buffer)
-		c->max_send_buffer = WR_DEFAULT_MAX_SEND;
+	if (!c->max_send_buffer) {
+		size_t two = 2 * (size_t)c->max_message_bytes;
+		c->max_send_buffer = two < (1u << 20) ? 1u << 20 : two > (1u << 30) ? 1u << 30 : two;
+	}
 	if (!c->send_high_mark)
 		c->send_high_mark = c->max_send_buffer < WR_DEFAULT_SEND_HIGH ? c->max_send_buffer
 		                                                               : WR_DEFAULT_SEND_HIGH;
