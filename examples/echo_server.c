@@ -1,6 +1,8 @@
 /* The seed's echo server: /ws echoes text as text and binary as binary.
  * Usage: echo_server [port] [max_message_bytes] (defaults 8080 and 16 MiB).
- * GET / serves a small page that talks to /ws from a browser and shows what came back. */
+ * GET / serves a small page that talks to /ws from a browser and shows what came back;
+ * GET /metrics the server's metrics in the Prometheus text format (WR_METRICS=0: metrics
+ * off, and no /metrics). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +69,11 @@ int main(int argc, char **argv)
 	/* WR_THREADS: reactors (default one per CPU), e.g. to share a 2-core machine fairly
 	 * with a load generator. */
 	const char *threads = getenv("WR_THREADS");
+	const char *metrics = getenv("WR_METRICS");
+	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
-	                         .threads = threads ? (unsigned)atoi(threads) : 0 };
+	                         .threads = threads ? (unsigned)atoi(threads) : 0,
+	                         .metrics_off = metrics_off };
 	int err;
 	srv = wr_server_new(&cfg, &err);
 	if (!srv) {
@@ -76,6 +81,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wr_server_get(srv, "/", index_page, NULL);
+	if (!metrics_off)
+		wr_server_metrics(srv, "/metrics");
 	/* permessage-deflate is accepted when a client offers it (browsers always do);
 	 * WR_DEFLATE=0 refuses it, WR_DEFLATE=shared uses one compressor per reactor. */
 	const char *dfl = getenv("WR_DEFLATE");

@@ -8,6 +8,7 @@
 #include "wring/url.h"
 #include "wring/fiber.h"
 #include "wring/tls.h"
+#include "wring/stats.h"
 
 #define WRING_VERSION "0.1.0"
 

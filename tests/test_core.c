@@ -173,3 +173,33 @@ Test(core, ring_runs_dry_nothing_lost)
 	cr_assert_eq(seen.gone, N);
 	wr__reactor_free(r);
 }
+
+/* The loop-turn histogram counts every turn, and a turn that a protocol keeps busy shows in
+ * it at least as long as it was kept. */
+static void slow_data(wr_conn *c, uint8_t *p, size_t n)
+{
+	seen.bytes += n;
+	usleep(30000);
+}
+static const wr_proto slow_proto = { .name = "slow", .on_data = slow_data, .on_gone = t_gone };
+
+Test(core, loop_turns_are_timed)
+{
+	memset(&seen, 0, sizeof(seen));
+	wr_reactor *r = new_reactor();
+	cr_assert_not_null(r->turn_hist);
+	run_for(r, 250);
+	uint64_t idle_turns = r->turn_hist->total;
+	cr_assert_geq(idle_turns, 2);        /* at least one per 100 ms tick */
+	cr_assert_lt(r->turn_hist->max, 30000000ull);
+	int peer;
+	wr_conn *c = pair_conn(r, &peer);
+	wr__conn_set_proto(c, &slow_proto, NULL);
+	cr_assert_eq(write(peer, "x", 1), 1);
+	run_for(r, 150);
+	cr_assert_eq(seen.bytes, 1);
+	cr_assert_gt(r->turn_hist->total, idle_turns);
+	cr_assert_geq(r->turn_hist->max, 30000000ull);
+	close(peer);
+	wr__reactor_free(r);
+}

@@ -61,7 +61,7 @@ struct drv {
 	double open_interval_ns;
 	uint64_t next_open_ns, first_connect_ns;
 	uint64_t last_publish;
-	wsb_hist *interval;      /* latencies since the last publish (live p99) */
+	wr_hist *interval;      /* latencies since the last publish (live p99) */
 	wr_client_options *copts; /* one per source address */
 	wr_tls_config tls;
 };
@@ -253,13 +253,13 @@ static void on_open(wr_ws *ws, const wr_req *req, void *user)
 		if (in_window(d, now)) {
 			r->handshakes++;
 			r->resumed += wr_ws_tls_resumed(ws);
-			wsb_hist_record(&r->hist, now - c->connect_ns);
+			wr_hist_record(r->hist, now - c->connect_ns);
 		}
 		if (e) {
 			e->msgs++;
 			wsb_sec_latency(e, now - c->connect_ns);
 		}
-		wsb_hist_record(d->interval, now - c->connect_ns);
+		wr_hist_record(d->interval, now - c->connect_ns);
 		c->state = C_CLOSING;
 		wr_ws_close(ws, WR_CLOSE_NORMAL, NULL);
 	} else if (d->phase == P_RUN) {
@@ -274,12 +274,12 @@ static void timed(drv *d, uint64_t sent, uint64_t now)
 	wsb_result *r = &d->t->res;
 	uint64_t lat = now - sent;
 	if (sent >= d->warm_end_ns && now < d->end_ns) {
-		wsb_hist_record(&r->hist, lat);
+		wr_hist_record(r->hist, lat);
 		wsb_sec *e = sec_at(d, now);
 		if (e)
 			wsb_sec_latency(e, lat);
 	}
-	wsb_hist_record(d->interval, lat);
+	wr_hist_record(d->interval, lat);
 }
 
 static void counted(drv *d, uint64_t now, size_t len)
@@ -532,10 +532,11 @@ static int drv_setup(drv *d, wsb_thread *t)
 	d->conns = calloc(d->n, sizeof(bconn));
 	d->idle = calloc(d->n, sizeof(unsigned));
 	d->scratch = malloc(o->max_size ? o->max_size : 1);
-	d->interval = malloc(sizeof(wsb_hist));
+	d->interval = wsb_hist_new();
+	t->res.hist = wsb_hist_new();
 	unsigned nb = o->nbinds ? o->nbinds : 1;
 	d->copts = calloc(nb, sizeof(wr_client_options));
-	if (!d->conns || !d->idle || !d->scratch || !d->interval || !d->copts ||
+	if (!d->conns || !d->idle || !d->scratch || !d->interval || !t->res.hist || !d->copts ||
 	    wsb_series_init(&t->series, o->duration_s) < 0)
 		return -ENOMEM;
 	if (o->payload == WSB_PAY_FILE && (o->mode == WSB_PINGPONG || o->mode == WSB_RATE) &&
@@ -550,8 +551,6 @@ static int drv_setup(drv *d, wsb_thread *t)
 		if (!d->fifo)
 			return -ENOMEM;
 	}
-	wsb_hist_reset(d->interval);
-	wsb_hist_reset(&t->res.hist);
 	for (unsigned i = 0; i < d->n; i++) {
 		d->conns[i] = (bconn){ .d = d, .id = t->first_conn + i };
 		if (d->fifo)

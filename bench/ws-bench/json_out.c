@@ -79,15 +79,15 @@ static void totals(FILE *f, const wsb_report *r)
 	fprintf(f, ",\n");
 }
 
-static void latency(FILE *f, const wsb_hist *h)
+static void latency(FILE *f, const wr_hist *h)
 {
 	fprintf(f, "  \"latency_ns\": {\"count\": %llu", (unsigned long long)h->total);
 	if (h->total) {
 		fprintf(f, ", \"min\": %llu, \"mean\": %.1f, \"stddev\": %.1f",
-		        (unsigned long long)h->min, wsb_hist_mean(h), wsb_hist_stddev(h));
+		        (unsigned long long)h->min, wr_hist_mean(h), wr_hist_stddev(h));
 		for (unsigned i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
 			fprintf(f, ", \"%s\": %llu", pct_keys[i],
-			        (unsigned long long)wsb_hist_percentile(h, pcts[i]));
+			        (unsigned long long)wr_hist_percentile(h, pcts[i]));
 		fprintf(f, ", \"max\": %llu", (unsigned long long)h->max);
 	}
 	fprintf(f, "},\n");
@@ -184,7 +184,7 @@ static void series(FILE *f, const wsb_report *r, bool full)
 	fprintf(f, "\n  ]");
 }
 
-static void histogram(FILE *f, const wsb_hist *h)
+static void histogram(FILE *f, const wr_hist *h)
 {
 	fprintf(f, ",\n  \"histogram\": {\"sub_bits\": %u, \"max_bits\": %u, \"series_sub_bits\": %u, "
 	        "\"count\": %llu, \"min\": %llu, \"max\": %llu, \"sum\": %.17g, \"sum_sq\": %.17g,\n"
@@ -199,12 +199,12 @@ int wsb_report_json(FILE *f, const wsb_report *r, bool full)
 {
 	head(f, r);
 	totals(f, r);
-	latency(f, &r->total.hist);
+	latency(f, r->total.hist);
 	errors(f, &r->total);
 	cpu(f, r);
 	series(f, r, full);
 	if (full)
-		histogram(f, &r->total.hist);
+		histogram(f, r->total.hist);
 	fprintf(f, "\n}\n");
 	return ferror(f) ? -1 : 0;
 }

@@ -23,12 +23,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-void wsb_interval_publish(wsb_shared *sh, wsb_hist *h)
+void wsb_interval_publish(wsb_shared *sh, wr_hist *h)
 {
 	pthread_mutex_lock(sh->mtx);
-	wsb_hist_add(sh->interval, h);
+	wr_hist_add(sh->interval, h);
 	pthread_mutex_unlock(sh->mtx);
-	wsb_hist_reset(h);
+	wr_hist_reset(h);
 }
 
 static void sleep_until(uint64_t ns)
@@ -133,8 +133,8 @@ static void live_line(const wsb_opts *o, wsb_shared *sh, const workers *w, live_
 	unsigned pending;
 	live_sum(w->th, w->n, &msgs, &bytes, &errors, &opens, &pending);
 	pthread_mutex_lock(sh->mtx);
-	uint64_t p99 = wsb_hist_percentile(sh->interval, 99);
-	wsb_hist_reset(sh->interval);
+	uint64_t p99 = wr_hist_percentile(sh->interval, 99);
+	wr_hist_reset(sh->interval);
 	pthread_mutex_unlock(sh->mtx);
 	sample(w, scratch);
 	double dt = (double)(now - p->at) / 1e9;
@@ -182,7 +182,7 @@ static int run(wsb_opts *o)
 		rep.cpu.rss_before_kb = wsb_proc_rss_kb(o->server_pid);
 
 	pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
-	wsb_shared sh = { .mtx = &mtx, .interval = malloc(sizeof(wsb_hist)) };
+	wsb_shared sh = { .mtx = &mtx, .interval = wsb_hist_new() };
 	sh.wall_offset = wall_ns() - (int64_t)wr_now_ns();
 	workers w = { .th = calloc(o->threads, sizeof(wsb_thread)),
 	              .tid = calloc(o->threads, sizeof(pthread_t)), .n = o->threads };
@@ -194,7 +194,6 @@ static int run(wsb_opts *o)
 		fprintf(stderr, "ws-bench: out of memory\n");
 		return 2;
 	}
-	wsb_hist_reset(sh.interval);
 	unsigned given = 0;
 	int rc;
 	for (unsigned i = 0; i < o->threads; i++) {
@@ -291,10 +290,15 @@ static int run(wsb_opts *o)
 
 	/* Merge; the window is what really elapsed if the run was cut short. */
 	wsb_result *t = &rep.total;
-	wsb_hist_reset(&t->hist);
+	t->hist = wsb_hist_new();
+	if (!t->hist) {
+		fprintf(stderr, "ws-bench: out of memory\n");
+		return 2;
+	}
 	wsb_series_init(&rep.series, o->duration_s);
 	for (unsigned i = 0; i < o->threads; i++) {
 		wsb_result_add(t, &w.th[i].res);
+		free(w.th[i].res.hist);
 		wsb_series_add(&rep.series, &w.th[i].series);
 		wsb_series_free(&w.th[i].series);
 		rep.load[i].conns = w.th[i].nconns;

@@ -91,7 +91,7 @@ static int64_t add_sparse(const wsb_json *arr, uint64_t *c64, uint32_t *c32, uns
 	return (int64_t)sum;
 }
 
-static int add_hist(wsb_hist *h, const wsb_json *j)
+static int add_hist(wr_hist *h, const wsb_json *j)
 {
 	uint64_t count = U(j, "count");
 	int64_t got = add_sparse(wsb_json_get(j, "buckets"), h->counts, NULL, WSB_HIST_LEN);
@@ -156,7 +156,7 @@ static void add_result(wsb_result *t, const wsb_json *j)
 	};
 	snprintf(x.first_reason, sizeof(x.first_reason), "%s", S(e, "first"));
 	snprintf(x.protocol, sizeof(x.protocol), "%s", S(j, "protocol"));
-	wsb_hist_reset(&x.hist); /* the histogram is added on its own, from its buckets */
+	/* x.hist stays NULL: the histogram is added on its own, from its buckets */
 	wsb_result_add(t, &x);
 }
 
@@ -226,7 +226,7 @@ static int add_run(wsb_report *r, wsb_opts *o, const input *in, bool first)
 	if (add_opts(o, j, first, in->path) < 0)
 		return -1;
 	add_result(&r->total, j);
-	if (add_hist(&r->total.hist, wsb_json_get(j, "histogram")) < 0 ||
+	if (add_hist(r->total.hist, wsb_json_get(j, "histogram")) < 0 ||
 	    add_series(&r->series, wsb_json_get(j, "series")) < 0) {
 		fprintf(stderr, "ws-bench merge: %s: histogram or series counts do not add up\n",
 		        in->path);
@@ -299,8 +299,8 @@ int wsb_merge_main(int argc, char **argv)
 	}
 	input *in = calloc(n, sizeof(*in));
 	wsb_report r = { .o = &o, .cpu = { .server_s = -1, .rss_before_kb = -1, .rss_after_kb = -1 } };
-	int status = in ? 0 : 2;
-	wsb_hist_reset(&r.total.hist);
+	r.total.hist = wsb_hist_new();
+	int status = in && r.total.hist ? 0 : 2;
 	for (unsigned i = 0; i < n && !status; i++) {
 		in[i].path = argv[optind + i];
 		if (load(&in[i]) < 0 || add_run(&r, &o, &in[i], i == 0) < 0)

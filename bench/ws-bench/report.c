@@ -39,7 +39,8 @@ void wsb_result_add(wsb_result *t, const wsb_result *x)
 	}
 	if (!t->protocol[0])
 		memcpy(t->protocol, x->protocol, sizeof(t->protocol));
-	wsb_hist_add(&t->hist, &x->hist);
+	if (x->hist)
+		wr_hist_add(t->hist, x->hist);
 }
 
 double wsb_report_max_busy(const wsb_report *r)
@@ -172,13 +173,13 @@ void wsb_report_table(FILE *f, const wsb_report *r)
 	if (t->reconnects)
 		fprintf(f, "  reconnects  %llu connections closed by the server and reopened\n",
 		        (unsigned long long)t->reconnects);
-	if (t->hist.total) {
+	if (t->hist->total) {
 		fprintf(f, "  %-11s", o->mode == WSB_CONNECT ? "handshake" : "latency");
 		for (unsigned i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
 			fprintf(f, " %s %s", pct_names[i],
-			        wsb_fmt_ns(b, sizeof(b), (double)wsb_hist_percentile(&t->hist, pcts[i])));
-		fprintf(f, " max %s", wsb_fmt_ns(b, sizeof(b), (double)t->hist.max));
-		fprintf(f, " (mean %s)\n", wsb_fmt_ns(b, sizeof(b), wsb_hist_mean(&t->hist)));
+			        wsb_fmt_ns(b, sizeof(b), (double)wr_hist_percentile(t->hist, pcts[i])));
+		fprintf(f, " max %s", wsb_fmt_ns(b, sizeof(b), (double)t->hist->max));
+		fprintf(f, " (mean %s)\n", wsb_fmt_ns(b, sizeof(b), wr_hist_mean(t->hist)));
 	}
 	uint64_t units = work_units(r);
 	if (units) {
@@ -217,15 +218,15 @@ static void hgrm_line(uint64_t v, double pct, uint64_t count, void *user)
 		fprintf(f, "%12.6f %2.12f %10llu\n", (double)v / 1e6, pct, (unsigned long long)count);
 }
 
-int wsb_report_hgrm(const char *path, const wsb_hist *h)
+int wsb_report_hgrm(const char *path, const wr_hist *h)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
 	fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
-	wsb_hist_ladder(h, 5, hgrm_line, f);
-	fprintf(f, "#[Mean    = %12.6f, StdDeviation   = %12.6f]\n", wsb_hist_mean(h) / 1e6,
-	        wsb_hist_stddev(h) / 1e6);
+	wr_hist_ladder(h, 5, hgrm_line, f);
+	fprintf(f, "#[Mean    = %12.6f, StdDeviation   = %12.6f]\n", wr_hist_mean(h) / 1e6,
+	        wr_hist_stddev(h) / 1e6);
 	fprintf(f, "#[Max     = %12.6f, Total count    = %12llu]\n", (double)h->max / 1e6,
 	        (unsigned long long)h->total);
 	fprintf(f, "#[Buckets = %12u, SubBuckets     = %12u]\n",
@@ -261,7 +262,7 @@ int wsb_report_write(const wsb_report *r, int status)
 			status = status ? status : 2;
 		}
 	}
-	if (o->hgrm_path && wsb_report_hgrm(o->hgrm_path, &r->total.hist) < 0) {
+	if (o->hgrm_path && wsb_report_hgrm(o->hgrm_path, r->total.hist) < 0) {
 		fprintf(stderr, "ws-bench: %s: %s\n", o->hgrm_path, strerror(errno));
 		status = status ? status : 2;
 	}

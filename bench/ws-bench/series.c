@@ -73,7 +73,7 @@ uint64_t wsb_sec_percentile(const wsb_sec *e, double p)
 	for (unsigned i = 0; i < WSB_SEC_LEN; i++) {
 		seen += e->counts[i];
 		if (seen >= need)
-			return wsb_hidx_high(i, WSB_SEC_SUB_BITS);
+			return wr_hist_high(i, WSB_SEC_SUB_BITS);
 	}
-	return wsb_hidx_high(WSB_SEC_LEN - 1, WSB_SEC_SUB_BITS);
+	return wr_hist_high(WSB_SEC_LEN - 1, WSB_SEC_SUB_BITS);
 }

@@ -75,7 +75,7 @@ static double unit_for(double ymax, const char **name)
 	return ymax >= 2e6 ? 1e6 : 1e3;
 }
 
-static void percentile_chart(FILE *f, const wsb_hist *h)
+static void percentile_chart(FILE *f, const wr_hist *h)
 {
 	static svg_pts pts;
 	double pw = SVG_W - PAD_L - PAD_R, ph = TOP_H;
@@ -83,7 +83,7 @@ static void percentile_chart(FILE *f, const wsb_hist *h)
 	pts.xmax = h->total > 1 ? ceil(log10((double)h->total)) : 1.0;
 	if (pts.xmax < 2)
 		pts.xmax = 2;
-	wsb_hist_ladder(h, 5, svg_point, &pts);
+	wr_hist_ladder(h, 5, svg_point, &pts);
 	double ymax = h->max ? (double)h->max * 1.05 : 1.0;
 	const char *uname;
 	double unit = unit_for(ymax, &uname);
@@ -212,7 +212,7 @@ int wsb_report_svg(const char *path, const wsb_report *r)
 	if (r->agents > 1)
 		fprintf(f, ", %u agents", r->agents);
 	fprintf(f, ")</text>\n");
-	percentile_chart(f, &r->total.hist);
+	percentile_chart(f, r->total.hist);
 	series_chart(f, r);
 	fprintf(f, "</svg>\n");
 	return fclose(f) ? -1 : 0;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "hist.h"   /* lib/core: the library's histogram */
+
 /* ---- options (options.c) ---- */
 
 enum wsb_mode {
@@ -117,56 +119,21 @@ int wsb_payload_check(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t 
  * template). 0 and *out_ts, or -1 when there is none. */
 int wsb_reply_ts(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t *out_ts);
 
-/* ---- histograms (hist.c): log-linear buckets, fixed memory ---- */
+/* ---- histograms: the library's log-linear histogram (lib/core/hist.h), fixed memory ---- */
 
-/* A value v lands in bucket b = (v's top bit) - (sub_bits - 1), or 0 for small values, at
- * slot b * half + (v >> b): each bucket spans a power of two in `half` equal steps. */
-#define WSB_HIST_SUB_BITS 11u                      /* 2048 sub-buckets: < 0.1% error */
+/* The full shape: 2048 sub-buckets (< 0.1% error), values up to 2^38 ns (~275 s). */
+#define WSB_HIST_SUB_BITS 11u
 #define WSB_HIST_HALF (1u << (WSB_HIST_SUB_BITS - 1))
-#define WSB_HIST_MAX_BITS 38u                      /* values up to 2^38 ns (~275 s) */
-#define WSB_HIST_LEN ((WSB_HIST_MAX_BITS - WSB_HIST_SUB_BITS + 2u) * WSB_HIST_HALF)
+#define WSB_HIST_MAX_BITS 38u
+#define WSB_HIST_LEN WR_HIST_LEN(WSB_HIST_SUB_BITS, WSB_HIST_MAX_BITS)
 
+static inline wr_hist *wsb_hist_new(void)
+{
+	return wr_hist_new(WSB_HIST_SUB_BITS, WSB_HIST_MAX_BITS);
+}
 static inline unsigned wsb_hidx(uint64_t v, unsigned sub_bits)
 {
-	const uint64_t limit = (1ull << WSB_HIST_MAX_BITS) - 1;
-	if (v > limit)
-		v = limit;
-	unsigned top = 63u - (unsigned)__builtin_clzll(v | 1);   /* highest set bit */
-	unsigned b = top >= sub_bits ? top - (sub_bits - 1) : 0;
-	return (b << (sub_bits - 1)) + (unsigned)(v >> b);
-}
-/* The highest value that lands in slot idx. */
-uint64_t wsb_hidx_high(unsigned idx, unsigned sub_bits);
-
-typedef struct wsb_hist {
-	uint64_t total;
-	uint64_t min, max;        /* exact */
-	double sum, sum_sq;       /* for mean and deviation */
-	uint64_t counts[WSB_HIST_LEN];
-} wsb_hist;
-
-void wsb_hist_reset(wsb_hist *h);
-void wsb_hist_add(wsb_hist *dst, const wsb_hist *src);
-/* Value at percentile p (0..100): the highest value equivalent to the bucket reached. */
-uint64_t wsb_hist_percentile(const wsb_hist *h, double p);
-double wsb_hist_mean(const wsb_hist *h);
-double wsb_hist_stddev(const wsb_hist *h);
-/* Walk the percentile ladder HdrHistogram prints (ticks_per_half per halving of the distance
- * to 100%); fn gets (value, percentile 0..1, count so far) per step, the last with 1.0. */
-void wsb_hist_ladder(const wsb_hist *h, unsigned ticks_per_half,
-                     void (*fn)(uint64_t value, double pct, uint64_t count, void *user), void *user);
-
-static inline void wsb_hist_record(wsb_hist *h, uint64_t v)
-{
-	h->counts[wsb_hidx(v, WSB_HIST_SUB_BITS)]++;
-	h->total++;
-	if (v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	double d = (double)v;
-	h->sum += d;
-	h->sum_sq += d * d;
+	return wr_hist_idx(v, sub_bits, WSB_HIST_MAX_BITS);
 }
 
 /* ---- the per-second series (series.c): one entry per second of the window ---- */
@@ -229,7 +196,8 @@ typedef struct wsb_result {
 	char first_reason[96];
 	char protocol[64];         /* the subprotocol the server chose (first connection) */
 	double ramp_s;             /* first connect to the last connection open */
-	wsb_hist hist;             /* latency in ns (handshake latency in connect mode) */
+	wr_hist *hist;            /* latency in ns (handshake latency in connect mode); owned,
+	                            * NULL in a result that only carries counts */
 } wsb_result;
 
 typedef struct wsb_shared wsb_shared;
@@ -256,11 +224,11 @@ struct wsb_shared {
 	_Atomic unsigned ramped;       /* workers whose connections are all up or failed */
 	/* live p99: workers fold their interval histogram in once a second */
 	void *mtx;
-	wsb_hist *interval;
+	wr_hist *interval;
 };
 
 void *wsb_thread_main(void *arg);
-void wsb_interval_publish(wsb_shared *sh, wsb_hist *h);
+void wsb_interval_publish(wsb_shared *sh, wr_hist *h);
 
 /* ---- report (report.c, json_out.c, svg.c) ---- */
 
@@ -298,7 +266,7 @@ void wsb_report_live(const wsb_opts *o, double t, uint64_t msgs, uint64_t bytes,
 void wsb_report_table(FILE *f, const wsb_report *r);
 /* full: also the whole histogram and each second's histogram (--out, merge input). */
 int wsb_report_json(FILE *f, const wsb_report *r, bool full);
-int wsb_report_hgrm(const char *path, const wsb_hist *h);
+int wsb_report_hgrm(const char *path, const wr_hist *h);
 int wsb_report_svg(const char *path, const wsb_report *r);
 uint64_t wsb_report_errors(const wsb_result *t);
 void wsb_result_add(wsb_result *dst, const wsb_result *src);

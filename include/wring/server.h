@@ -54,6 +54,11 @@ typedef struct wr_server_config {
 	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
 	size_t fiber_stack_bytes;     /* stack of a fiber handler (wring/fiber.h), rounded up to
 	                                 pages, plus a guard page; 64 KiB */
+	bool metrics_off;             /* no counters, gauges or histograms (wring/stats.h); what
+	                                 they cost is measured by bench/metrics_bench.sh */
+	unsigned metrics_sample;      /* time one message in this many (on average, at random)
+	                                 for the handler and receipt histograms; every message is
+	                                 counted whatever this is. 16; 1: time every message */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

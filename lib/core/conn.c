@@ -334,8 +334,7 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 		n = max;
 	uint8_t *p = t->data + t->len;
 	t->len += n;
-	c->out_bytes += (uint32_t)n;
-	c->r->mem_used += n;
+	wr__conn_out_add(c, (int64_t)n);
 	*out_n = n;
 	out_grew(c);
 	wr__conn_flush_queue(c);
@@ -390,8 +389,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	               .unit_at = unit ? 0 : WR_SEG_NO_UNIT };
 	c->flags &= ~WR_CF_UNIT;
 	seg_push(c, s);
-	c->out_bytes += (uint32_t)n;
-	c->r->mem_used += n;
+	wr__conn_out_add(c, (int64_t)n);
 	out_grew(c);
 	wr__conn_flush_queue(c);
 	return 0;
@@ -436,8 +434,7 @@ static void drop_output(wr_conn *c, int status)
 		s = n;
 	}
 	c->out_head = c->out_tail = NULL;
-	c->r->mem_used -= c->out_bytes;
-	c->out_bytes = 0;
+	wr__conn_out_add(c, -(int64_t)c->out_bytes);
 	out_shrank(c);
 }
 
@@ -486,6 +483,7 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
 	}
 	c->flags |= WR_CF_SENDING;
+	c->send_ns = (uint32_t)r->now_ns;
 	c->inflight++;
 }
 
@@ -524,8 +522,13 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		return;
 	}
 	size_t left = (size_t)res;
-	c->out_bytes -= (uint32_t)left;
-	c->r->mem_used -= left;
+	wr__conn_out_add(c, -(int64_t)left);
+	wr_reactor_stats *st = c->r->stats;
+	if (st) {
+		WR_STAT_ADD(st->bytes_out, left);
+		/* Both ends are turn times already read: no clock read here. */
+		wr_hist_record(st->send_complete, (uint32_t)c->r->now_ns - c->send_ns);
+	}
 	while (left && c->out_head) {
 		wr_seg *s = c->out_head;
 		size_t k = s->len - s->off;
@@ -603,8 +606,7 @@ void wr__conn_cut(wr_conn *c, int err, const char *why, const void *last, size_t
 	if (s && s->unit_at > s->off) { /* the segment ends with the first units to drop */
 		size_t k = s->len - s->unit_at;
 		s->len = s->unit_at;
-		c->out_bytes -= (uint32_t)k;
-		c->r->mem_used -= k;
+		wr__conn_out_add(c, -(int64_t)k);
 		prev = s;
 		s = s->next;
 	}
@@ -615,9 +617,7 @@ void wr__conn_cut(wr_conn *c, int err, const char *why, const void *last, size_t
 	c->out_tail = prev;
 	while (s) {
 		wr_seg *nx = s->next;
-		size_t k = s->len - s->off;
-		c->out_bytes -= (uint32_t)k;
-		c->r->mem_used -= k;
+		wr__conn_out_add(c, -(int64_t)(s->len - s->off));
 		seg_release(c->r, s, -ECANCELED);
 		s = nx;
 	}

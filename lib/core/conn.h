@@ -149,6 +149,7 @@ struct wr_conn {
 	uint32_t paused_since;
 	uint32_t mem_extra;
 	uint8_t sending_segs;
+	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };
 
 /* The connection's slot in its reactor's slab. */

@@ -21,7 +21,7 @@ static size_t class_of(size_t size)
 }
 #endif
 
-void *wr__pool_get(wr_pool *p, size_t size)
+static void *pool_get(wr_pool *p, size_t size)
 {
 #ifdef POOL_BYPASS
 	(void)p;
@@ -52,10 +52,19 @@ void *wr__pool_get(wr_pool *p, size_t size)
 #endif
 }
 
+void *wr__pool_get(wr_pool *p, size_t size)
+{
+	void *o = pool_get(p, size);
+	if (o)
+		p->in_use += size;
+	return o;
+}
+
 void wr__pool_put(wr_pool *p, void *obj, size_t size)
 {
 	if (!obj)
 		return;
+	p->in_use -= size;
 #ifdef POOL_BYPASS
 	(void)p;
 	(void)size;

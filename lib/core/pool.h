@@ -15,6 +15,7 @@ typedef struct wr_pool {
 	void *free[WR_POOL_CLASSES];     /* recycled objects, linked through their first word */
 	char *bump, *end;                /* the unused rest of the newest chunk */
 	void *chunks;                    /* every chunk, linked through its first word */
+	size_t in_use;                   /* bytes handed out and not given back (a gauge) */
 } wr_pool;
 
 /* size bytes, zeroed; NULL on -ENOMEM. */

@@ -28,6 +28,18 @@ static void read_wake(wr_reactor *r)
 	wr__ring_read(r->ring, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), wr_ud(WR_OPK_WAKE, 0, 0));
 }
 
+/* The gauges, published once a tick: what they sum is the reactor's own to read. */
+static void publish_gauges(wr_reactor *r)
+{
+	wr_reactor_stats *st = r->stats;
+	WR_STAT_SET(st->open, r->live);
+	WR_STAT_SET(st->pool_bytes, r->pool.in_use);
+	unsigned kernel, total;
+	wr__ring_buf_use(r->ring, &kernel, &total);
+	WR_STAT_SET(st->rbufs_kernel, kernel);
+	WR_STAT_SET(st->rbufs_total, total);
+}
+
 int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 {
 	int rc;
@@ -66,7 +78,10 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 	/* calloc of a large array maps zero pages lazily: only slots in use cost memory. */
 	r->conns = calloc(cfg->max_conns, sizeof(wr_conn));
 	r->free_idx = malloc(sizeof(uint32_t) * cfg->max_conns);
-	if (!r->conns || !r->free_idx) {
+	r->stats = cfg->stats;
+	r->turn_hist = r->stats ? r->stats->turn
+	                        : wr_hist_new(WR_HIST_SMALL_SUB_BITS, WR_HIST_SMALL_MAX_BITS);
+	if (!r->conns || !r->free_idx || !r->turn_hist) {
 		rc = -ENOMEM;
 		goto err_slab;
 	}
@@ -87,6 +102,8 @@ err_slab:
 	wr__inbox_finish(&r->inbox);
 	free(r->conns);
 	free(r->free_idx);
+	if (!r->stats)
+		free(r->turn_hist);
 	close(r->wake_fd);
 err_wake:
 	wr__ring_free(r->ring);
@@ -130,6 +147,8 @@ void wr__reactor_free(wr_reactor *r)
 	wr__pool_finish(&r->pool);
 	free(r->conns);
 	free(r->free_idx);
+	if (!r->stats)
+		free(r->turn_hist);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
 	wr__ring_free(r->ring);
@@ -281,6 +300,8 @@ static void run_timers(wr_reactor *r)
 			check_stalls(r);
 		if (r->tick % 10 == 0)
 			wr__conn_trim(r);
+		if (r->stats)
+			publish_gauges(r);
 	}
 	for (wr_every *e = r->every; e; e = e->next) {
 		if (r->now_ns >= e->next_ns) {
@@ -334,15 +355,21 @@ static void handle_accept(wr_reactor *r, const wr_cqe *cqe)
 			 * have, retry next tick. */
 			wr__log("reactor %u: accept: %s", r->cfg.idx, wr_strerror(cqe->res));
 			r->accept_backoff = !r->stopping;
+			if (r->stats && (cqe->res == -EMFILE || cqe->res == -ENFILE))
+				WR_STAT_ADD(r->stats->refused[WR_STATS_REFUSED_EMFILE], 1);
 		}
 		return;
 	}
 	int fd = cqe->res;
 	wr_conn *c = r->stopping ? NULL : wr__conn_new(r, fd);
 	if (!c) {
+		if (r->stats && !r->stopping)
+			WR_STAT_ADD(r->stats->refused[WR_STATS_REFUSED_LIMIT], 1);
 		close(fd);
 		return;
 	}
+	if (r->stats)
+		WR_STAT_ADD(r->stats->accepted, 1);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	r->cfg.on_accept(c, r->cfg.user);
@@ -520,6 +547,8 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		c->inflight--;
 	}
 	if (cqe->res > 0) {
+		if (r->stats)
+			WR_STAT_ADD(r->stats->bytes_in, (uint64_t)cqe->res);
 		uint8_t *p = wr__ring_recv_data(r->ring, cqe);
 		if (c->deferred || over_share(r, c, true)) {
 			defer(r, c, cqe, p);
@@ -690,10 +719,14 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 		wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
 		return rc;
 	}
+	/* One clock read more per turn: handlers see the time they were woken at, and the
+	 * timers' read below closes the turn's busy time. */
+	uint64_t woke = wr__now_ns();
+	r->now_ns = woke;
 	r->turn_no++;
 	r->turn_bytes = 0;
 	r->turn_full = false;
-	r->turn_start_ns = wr__now_ns();
+	r->turn_start_ns = woke;
 	if (r->dq_n)
 		run_deferred(r);
 	unsigned n;
@@ -701,6 +734,7 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 		for (unsigned i = 0; i < n; i++)
 			dispatch(r, &cqes[i]);
 	run_timers(r);
+	wr_hist_record(r->turn_hist, r->now_ns - woke);
 	if (r->cfg.mem_budget && (r->n_paused_budget || r->mem_used > r->cfg.mem_budget - r->cfg.mem_budget / 4))
 		budget_check(r);
 	wr__conn_free_closed(r);

@@ -14,6 +14,8 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "hist.h"
+#include "stats.h"
 #include "inbox.h"
 #include "list.h"
 #include "pool.h"
@@ -63,6 +65,9 @@ typedef struct wr_reactor_config {
 	/* A post from the inbox for an open connection c (a stale one is dropped). */
 	void (*on_post)(wr_conn *c, const wr_inbox_msg *m, void *user);
 	void *user;                /* for on_accept, on_post and wr__reactor_user */
+	/* Metrics kept by the reactor's thread (stats.h), owned by the caller so that they
+	 * outlive the reactor; the loop-turn histogram is then stats->turn. NULL: none. */
+	wr_reactor_stats *stats;
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -111,7 +116,12 @@ struct wr_reactor {
 	size_t mem_freed;        /* bytes freed since the last malloc_trim */
 	uint32_t trim_tick;
 	/* time */
-	uint64_t now_ns;
+	uint64_t now_ns;         /* when this turn's wait returned */
+	/* How long each loop turn kept the reactor busy: from its wait returning to its timers
+	 * being due (the completions dispatched), ns, small shape. Read from any thread
+	 * (hist.h); cfg.stats->turn when given, else the reactor's own. */
+	wr_hist *turn_hist;
+	wr_reactor_stats *stats; /* cfg.stats */
 	uint32_t tick;
 	uint64_t next_tick_ns;
 	wr_list wheel[WR_WHEEL_SLOTS];
@@ -165,7 +175,7 @@ wr_every *wr__reactor_timer_new(wr_reactor *r, void (*fn)(void *user), void *use
 static inline void wr__reactor_timer_set(wr_every *e, uint64_t at_ns) { e->next_ns = at_ns; }
 static inline void *wr__reactor_user(const wr_reactor *r) { return r->cfg.user; }
 static inline unsigned wr__reactor_idx(const wr_reactor *r) { return r->cfg.idx; }
-/* The time this loop turn started, from the one clock (clock.h). */
+/* The time this loop turn's wait returned, from the one clock (clock.h). */
 static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_ns; }
 
 /* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).
@@ -179,6 +189,15 @@ int wr__poster_new(wr_poster **out);
 void wr__poster_free(wr_poster *p);
 /* Run fn(arg) on r's thread. 0 or -errno (the post is then not delivered). */
 int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *arg);
+
+/* Queued output of c grows (d > 0) or shrinks: c->out_bytes and the reactor's gauge. */
+static inline void wr__conn_out_add(wr_conn *c, int64_t d)
+{
+	c->out_bytes += (uint32_t)d;
+	c->r->mem_used += (size_t)d; /* the memory budget counts queued output */
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->send_queued, (uint64_t)d);
+}
 
 /* ---- timers: a wheel of 100 ms ticks ---- */
 void wr__timer_arm(wr_conn *c, uint32_t after_ms);

@@ -378,6 +378,12 @@ void wr__ring_trim(wr_ring *r)
 	}
 }
 
+void wr__ring_buf_use(const wr_ring *r, unsigned *out_kernel, unsigned *out_total)
+{
+	*out_kernel = r->out;
+	*out_total = r->buf_count;
+}
+
 void wr__ring_bufs_short(wr_ring *r)
 {
 	if (r->target < r->buf_count)

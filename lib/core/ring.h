@@ -71,5 +71,7 @@ void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe);
 void wr__ring_trim(wr_ring *r);
 /* A receive found the ring empty (ENOBUFS): keep more buffers in it from now on. */
 void wr__ring_bufs_short(wr_ring *r);
+/* Provided receive buffers lent to the kernel now, and in all. */
+void wr__ring_buf_use(const wr_ring *r, unsigned *out_kernel, unsigned *out_total);
 
 #endif

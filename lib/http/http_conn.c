@@ -141,6 +141,15 @@ void wr__http_refuse(wr_conn *c, int status, const char *extra_header)
 	wr__conn_close(c, "request refused");
 }
 
+/* Bad input counted by kind, then answered with its status. */
+static void refuse_input(wr_conn *c, int status)
+{
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->parse_errors[status == 400 ? WR_STATS_HTTP_MALFORMED
+		                                                      : WR_STATS_HTTP_TOO_LARGE], 1);
+	wr__http_refuse(c, status, NULL);
+}
+
 /* Route and answer one complete request; rest[0..rest_len) is what follows it. */
 static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t *rest,
                      size_t rest_len)
@@ -220,6 +229,8 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 		if (wr__conn_over_limit(c)) {
 			/* Pipelining while never reading the answers: cut the peer off rather than
 			 * queue answers without bound (one answer, however large, always goes out). */
+			if (c->r->stats)
+				WR_STAT_ADD(c->r->stats->cutoffs, 1);
 			wr__conn_abort(c, -ENOBUFS, "answers not read");
 			return n;
 		}
@@ -233,12 +244,12 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 				return off;
 			}
 			if (hl < 0) {
-				wr__http_refuse(c, wr__http_status_for(hl), NULL);
+				refuse_input(c, wr__http_status_for(hl));
 				return n;
 			}
 			hs->scanned = 0;
 			if (hp->content_length > 0 && (uint64_t)hp->content_length > cfg->max_body_bytes) {
-				wr__http_refuse(c, 413, NULL);
+				refuse_input(c, 413);
 				return n;
 			}
 			hs->head_len = (uint32_t)hl;
@@ -265,7 +276,7 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 			                            avail - ch->raw_pos, &used,
 			                            (char *)p + off + ch->dec_end, &outl);
 			if (dr < 0) {
-				wr__http_refuse(c, dr == -EFBIG ? 413 : 400, NULL);
+				refuse_input(c, dr == -EFBIG ? 413 : 400);
 				return n;
 			}
 			ch->raw_pos += used;
@@ -356,7 +367,11 @@ static void http_on_data(wr_conn *c, uint8_t *p, size_t n)
 
 static void http_on_timer(wr_conn *c)
 {
-	/* Idle keep-alive or a request that never completed (slowloris): just close. */
+	/* Idle keep-alive or a request that never completed (slowloris): just close. A first
+	 * request head that never completed is a refused handshake. */
+	http_state *hs = state_of(c);
+	if (c->r->stats && head_pending(hs))
+		WR_STAT_ADD(c->r->stats->refused[WR_STATS_REFUSED_HANDSHAKE], 1);
 	wr__conn_abort(c, -ETIMEDOUT, "idle");
 }
 

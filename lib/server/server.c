@@ -13,6 +13,7 @@
 #include "log.h"
 #include "reactor.h"
 #include "router.h"
+#include "server_int.h"
 #include "tls.h"
 #include "fiber_ws.h"
 #include "ws.h"
@@ -55,7 +56,12 @@ struct wr_server {
 	pthread_cond_t start_cond;
 	unsigned started_count;
 	wr_ws_route *ws_routes[MAX_WS_ROUTES];
+	char *ws_paths[MAX_WS_ROUTES];
 	unsigned nws_routes;
+	/* metrics (wring/stats.h): made at start for the reactors launched then, kept until
+	 * the server is freed, so that a snapshot after a stop still reads them */
+	wr_reactor_stats *stats;
+	unsigned nstats;          /* reactors they were made for */
 };
 
 /* What a plaintext client gets on the TLS port instead of a bare reset. */
@@ -122,6 +128,10 @@ static int config_defaults(wr_server_config *c)
 		c->send_timeout_ms = 86400000u;
 	if (!c->backlog)
 		c->backlog = 4096;
+	if (!c->metrics_sample)
+		c->metrics_sample = 16;
+	if (c->metrics_sample > (1u << 20))
+		c->metrics_sample = 1u << 20;
 	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from
 	 * wrapping; ping_interval_ms == -1 keeps its meaning (never ping). */
 	const unsigned day = 86400000u;
@@ -207,6 +217,14 @@ int wr_server_post(wr_server *s, const char *p, wr_http_handler fn, void *u) { r
 int wr_server_put(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "PUT", p, fn, u); }
 int wr_server_delete(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "DELETE", p, fn, u); }
 
+/* The route is registered: keep it and its path (a metrics label). */
+static int keep_ws_route(wr_server *srv, const char *path, wr_ws_route *wr)
+{
+	srv->ws_paths[srv->nws_routes] = strdup(path);
+	srv->ws_routes[srv->nws_routes++] = wr;
+	return srv->ws_paths[srv->nws_routes - 1] ? 0 : -ENOMEM;
+}
+
 int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *h)
 {
 	if (!srv || !h || !path)
@@ -231,8 +249,7 @@ int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *
 		free(wr);
 		return rc;
 	}
-	srv->ws_routes[srv->nws_routes++] = wr;
-	return 0;
+	return keep_ws_route(srv, path, wr);
 }
 
 int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fiber *f)
@@ -263,8 +280,7 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 		free(wr);
 		return rc;
 	}
-	srv->ws_routes[srv->nws_routes++] = wr;
-	return 0;
+	return keep_ws_route(srv, path, wr);
 }
 
 /* ---- handles: any thread ---- */
@@ -350,6 +366,7 @@ static int reactor_setup(srv_reactor *sr)
 		.on_accept = on_accept,
 		.on_post = on_post,
 		.user = sr,
+		.stats = sr->srv->stats ? &sr->srv->stats[sr->idx] : NULL,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
 	if (r < 0)
@@ -403,6 +420,21 @@ static void *reactor_main(void *arg)
 	return NULL;
 }
 
+/* Stats for n reactors, and for every WebSocket route on each (routes are fixed by now). */
+static int metrics_setup(wr_server *srv, unsigned n)
+{
+	srv->stats = wr__reactor_stats_new(n);
+	if (!srv->stats)
+		return -ENOMEM;
+	srv->nstats = n;
+	for (unsigned i = 0; i < srv->nws_routes; i++) {
+		srv->ws_routes[i]->stats = wr__route_stats_new(n, srv->cfg.metrics_sample);
+		if (!srv->ws_routes[i]->stats)
+			return -ENOMEM; /* freed with the server */
+	}
+	return 0;
+}
+
 int wr_server_start(wr_server *srv, const char *host, uint16_t port)
 {
 	if (!srv)
@@ -415,6 +447,14 @@ int wr_server_start(wr_server *srv, const char *host, uint16_t port)
 	srv->rs = calloc(n, sizeof(*srv->rs));
 	if (!srv->rs)
 		return -ENOMEM;
+	if (!srv->cfg.metrics_off) {
+		rc = metrics_setup(srv, n);
+		if (rc < 0) {
+			free(srv->rs);
+			srv->rs = NULL;
+			return rc;
+		}
+	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	for (unsigned i = 0; i < n; i++)
 		srv->rs[i] = (srv_reactor){ .srv = srv, .idx = i, .listen_fd = -1,
@@ -492,6 +532,22 @@ int wr_server_listen(wr_server *srv, const char *host, uint16_t port)
 }
 
 uint16_t wr_server_port(const wr_server *srv) { return srv->port; }
+
+/* ---- for metrics.c ---- */
+
+unsigned wr__server_stats(const wr_server *srv, const wr_reactor_stats **out)
+{
+	*out = srv->stats;
+	return srv->stats ? srv->nstats : 0;
+}
+
+unsigned wr__server_ws_routes(const wr_server *srv) { return srv->nws_routes; }
+
+const wr_ws_route *wr__server_ws_route(const wr_server *srv, unsigned i, const char **out_path)
+{
+	*out_path = srv->ws_paths[i];
+	return srv->ws_routes[i];
+}
 unsigned wr_server_threads(const wr_server *srv) { return srv->nreactors; }
 
 void wr_server_stop(wr_server *srv)
@@ -528,8 +584,12 @@ void wr_server_free(wr_server *srv)
 	wr_server_stop(srv);
 	wr_server_wait(srv);
 	free(srv->rs);
-	for (unsigned i = 0; i < srv->nws_routes; i++)
+	for (unsigned i = 0; i < srv->nws_routes; i++) {
+		wr__route_stats_free(srv->ws_routes[i]->stats, srv->nstats);
 		free(srv->ws_routes[i]);
+		free(srv->ws_paths[i]);
+	}
+	wr__reactor_stats_free(srv->stats, srv->nstats);
 	wr__router_free(srv->router);
 	wr__tls_ctx_free(srv->tls);
 	wr__poster_free(srv->poster);

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "reactor.h"
 #include "tls.h"
 
 #if !WR_HAVE_TLS
@@ -377,6 +378,8 @@ static void fail(wr_conn *c, int e)
 {
 	tls_conn *t = c->ts;
 	t->failed = true;
+	if (!t->established && c->r->stats)
+		WR_STAT_ADD(c->r->stats->refused[WR_STATS_REFUSED_TLS], 1);
 	bool cert = is_cert_error(e);
 	const char *why = wolfSSL_ERR_reason_error_string((unsigned long)e);
 	wr__log("tls: connection %u: %s (%d)", wr__conn_idx(c), why ? why : "?", e);
@@ -389,6 +392,8 @@ static void answer_plain(wr_conn *c)
 {
 	tls_conn *t = c->ts;
 	t->failed = true;
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->refused[WR_STATS_REFUSED_TLS], 1);
 	if (t->ctx->plain_reply)
 		wr__conn_raw_write(c, t->ctx->plain_reply, t->ctx->plain_reply_len);
 	wr__conn_fail(c, -EPROTO, "plaintext on the TLS port");
@@ -426,6 +431,12 @@ static void tls_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 			goto out;
 		}
 		t->established = true;
+		if (c->r->stats) {
+			if (wolfSSL_session_reused(t->ssl))
+				WR_STAT_ADD(c->r->stats->tls_resumed, 1);
+			else
+				WR_STAT_ADD(c->r->stats->tls_full, 1);
+		}
 		/* Handshake hashes and arrays are dead weight on a long-lived connection. */
 		wolfSSL_FreeHandshakeResources(t->ssl);
 		wr__log("tls: connection %u: %s established", wr__conn_idx(c), wolfSSL_get_version(t->ssl));
@@ -483,7 +494,7 @@ static uint8_t *tls_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 	uint8_t *d = t->plain.data + t->plain.len;
 	t->plain.len += max;
 	/* Counted as queued output, so backpressure sees it before it is encrypted. */
-	c->out_bytes += (uint32_t)max;
+	wr__conn_out_add(c, (int64_t)max);
 	*out_n = max;
 	wr__conn_flush_queue(c);
 	return d;
@@ -506,7 +517,7 @@ static void tls_flush(wr_conn *c)
 		return;
 	if (t->plain.len) {
 		size_t n = t->plain.len, off = 0;
-		c->out_bytes -= (uint32_t)n; /* the ciphertext is counted by the raw queue instead */
+		wr__conn_out_add(c, -(int64_t)n); /* the ciphertext is counted by the raw queue instead */
 		t->plain.len = 0;
 		/* wolfSSL cuts records at 16 KiB; io_send never blocks, so each call writes all it
 		 * is given (in bounded pieces: wolfSSL_write takes an int). */

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "http_req.h"
 #include "inbox.h"
+#include "stats.h"
 #include "utf8.h"
 #include "ws_codec.h"
 
@@ -32,6 +33,9 @@ typedef struct wr_ws_route {
 	/* Optional: a send left more than the drain mark queued (on_drain will follow). Its
 	 * result is the send's: a fiber route waits here for the drain. */
 	int (*on_pressure)(wr_conn *c, void *user);
+	/* Server routes with metrics on: one per reactor (stats.h), indexed by the reactor's
+	 * index; NULL otherwise (clients). Owned by the server. */
+	wr_route_stats *stats;
 } wr_ws_route;
 
 /* What only some connections need, allocated on first need: the reassembly buffer of a

@@ -52,6 +52,9 @@ static void report_close(wr_conn *c, wr_ws_state *s, int code, wr_str reason)
 	if (!(s->flags & WS_OWED) || (s->flags & WS_REPORTED))
 		return;
 	s->flags |= WS_REPORTED;
+	wr_route_stats *st = ws_stats(c, s);
+	if (st)
+		WR_STAT_ADD(st->closes[wr_stats_close_slot(code)], 1);
 	if (s->rt->h.on_close)
 		s->rt->h.on_close((wr_ws *)c, code, reason, s->rt->h.user);
 }
@@ -69,7 +72,20 @@ static void send_close(wr_conn *c, wr_ws_state *s, int code, const char *reason,
 	uint8_t pl[WR_WS_CTRL_MAX];
 	size_t n = wr__ws_close_payload(pl, code, reason, rlen);
 	s->flags |= WS_CLOSE_SENT;
-	wr__ws_queue_frame(c, s, WR_OP_CLOSE, pl, n);
+	if (wr__ws_queue_frame(c, s, WR_OP_CLOSE, pl, n) == 0)
+		ws_count_out(c, s, WR_OP_CLOSE, n);
+}
+
+/* Bad input from the peer, by the close code it gets. */
+static void count_bad_input(wr_conn *c, int code)
+{
+	wr_reactor_stats *st = c->r->stats;
+	if (!st || (code != WR_CLOSE_PROTOCOL_ERROR && code != WR_CLOSE_INVALID_DATA &&
+	            code != WR_CLOSE_TOO_BIG))
+		return;
+	WR_STAT_ADD(st->parse_errors[code == WR_CLOSE_PROTOCOL_ERROR ? WR_STATS_WS_PROTOCOL
+	                             : code == WR_CLOSE_INVALID_DATA ? WR_STATS_WS_INVALID_DATA
+	                                                             : WR_STATS_WS_TOO_BIG], 1);
 }
 
 /* The message buffer's memory, as the reactor's budget counts it. */
@@ -102,6 +118,11 @@ static void cut(wr_conn *c, wr_ws_state *s, int code, int err, const char *why)
 	size_t hl = wr__ws_frame_header(frame, true, WR_OP_CLOSE, n, client ? key : NULL);
 	memcpy(frame + hl, pl, n); /* a zero key: masking leaves the payload as it is */
 	s->flags |= WS_CLOSE_SENT;
+	wr_route_stats *st = ws_stats(c, s);
+	if (st)
+		WR_STAT_ADD(st->cutoffs, 1);
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->cutoffs, 1);
 	wr__ws_report(c, s, code, why);
 	wr__timer_arm(c, s->rt->cfg.close_timeout_ms);
 	wr__conn_cut(c, err, why, frame, hl + n);
@@ -136,17 +157,43 @@ void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason)
 static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, size_t n)
 {
 	const wr_ws_handlers *h = &s->rt->h;
-	if (h->on_message)
+	wr_route_stats *st = ws_stats(c, s);
+	if (!st) {
+		if (h->on_message)
+			h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+		return;
+	}
+	unsigned t = wr__stats_type(op);
+	WR_STAT_ADD(st->msgs_in[t], 1);
+	WR_STAT_ADD(st->bytes_in[t], n);
+	if (!h->on_message)
+		return;
+	if (!wr__stats_sample(st)) {
 		h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+		return;
+	}
+	/* Two clock reads for a message timed (a clock read costs about what the rest of
+	 * the metrics do together: hence sampling); the receipt is the turn's wake time. */
+	uint64_t t0 = wr__now_ns();
+	wr_hist_record(st->receive, t0 - wr__reactor_now_ns(c->r));
+	h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+	wr_hist_record(st->handler, wr__now_ns() - t0);
 }
 
 static void on_control(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 {
 	const wr_ws_handlers *h = &s->rt->h;
+	wr_route_stats *st = ws_stats(c, s);
+	if (st) {
+		unsigned t = wr__stats_type(ev->opcode);
+		WR_STAT_ADD(st->msgs_in[t], 1);
+		WR_STAT_ADD(st->bytes_in[t], ev->len);
+	}
 	switch (ev->opcode) {
 	case WR_OP_PING:
-		if (!(s->flags & WS_CLOSE_SENT))
-			wr__ws_queue_frame(c, s, WR_OP_PONG, ev->data, ev->len);
+		if (!(s->flags & WS_CLOSE_SENT) &&
+		    wr__ws_queue_frame(c, s, WR_OP_PONG, ev->data, ev->len) == 0)
+			ws_count_out(c, s, WR_OP_PONG, ev->len);
 		if (h->on_ping)
 			h->on_ping((wr_ws *)c, (wr_msg){ ev->data, ev->len, WR_OP_PING }, h->user);
 		break;
@@ -191,6 +238,7 @@ static bool deliver_inflated(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 	int rc = x ? wr__ws_pmd_recv(c, s, ev, &x->msg, s->parser.max_msg) : WR_CLOSE_INTERNAL_ERROR;
 	if (rc > 1) {
 		msg_done(c, x);
+		count_bad_input(c, rc);
 		fail(c, s, rc, rc == WR_CLOSE_TOO_BIG ? "message over the size limit"
 		               : rc == WR_CLOSE_INVALID_DATA ? "invalid compressed message"
 		                                             : "out of memory");
@@ -274,6 +322,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 			on_control(c, s, &ev);
 			break;
 		case WR_WS_EV_ERROR:
+			count_bad_input(c, ev.close_code);
 			fail(c, s, ev.close_code, ev.error ? ev.error : "protocol error");
 			return;
 		}
@@ -298,7 +347,8 @@ static void ws_on_timer(wr_conn *c)
 		wr__conn_abort(c, -ETIMEDOUT, "ping timeout");
 		return;
 	}
-	wr__ws_queue_frame(c, s, WR_OP_PING, NULL, 0);
+	if (wr__ws_queue_frame(c, s, WR_OP_PING, NULL, 0) == 0)
+		ws_count_out(c, s, WR_OP_PING, 0);
 	s->flags |= WS_PING_SENT;
 	wr__timer_arm(c, iv);
 }

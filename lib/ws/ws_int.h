@@ -2,6 +2,7 @@
 #ifndef WR_LIB_WS_INT_H
 #define WR_LIB_WS_INT_H
 
+#include "reactor.h"
 #include "ws.h"
 
 enum ws_flag {
@@ -19,6 +20,22 @@ enum ws_flag {
 
 static inline wr_conn *ws_conn(const wr_ws *ws) { return (wr_conn *)ws; }
 static inline wr_ws_state *ws_state(const wr_conn *c) { return c->ps; }
+
+/* c's route stats on its reactor, NULL with metrics off or in the client role. */
+static inline wr_route_stats *ws_stats(const wr_conn *c, const wr_ws_state *s)
+{
+	return s->rt->stats ? &s->rt->stats[wr__reactor_idx(c->r)] : NULL;
+}
+/* A message (or control frame) of this opcode and payload length went out. */
+static inline void ws_count_out(const wr_conn *c, const wr_ws_state *s, unsigned op, size_t len)
+{
+	wr_route_stats *st = ws_stats(c, s);
+	if (st) {
+		unsigned t = wr__stats_type(op);
+		WR_STAT_ADD(st->msgs_out[t], 1);
+		WR_STAT_ADD(st->bytes_out[t], len);
+	}
+}
 
 /* Speak WebSocket on c with state s from now on (parser, idle timer, protocol table). */
 void wr__ws_start(wr_conn *c, wr_ws_state *s);

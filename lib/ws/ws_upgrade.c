@@ -21,9 +21,16 @@ struct wr_upgrade {
 	int error;        /* first failure of wr_upgrade_header */
 };
 
+static void count_refused(wr_conn *c)
+{
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->refused[WR_STATS_REFUSED_HANDSHAKE], 1);
+}
+
 /* An answer other than 101: the hook's status, or 500 when its headers could not be added. */
 static void refuse(wr_conn *c, const wr_http_req_head *h, int status, wr_buf *hb)
 {
+	count_refused(c);
 	if (status < 400 || status > 599)
 		status = 403;
 	static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -59,6 +66,8 @@ bool wr__ws_upgrade(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user
 	const wr_http_req_head *h = req->head;
 	wr_str key;
 	int st = wr__ws_check_upgrade(h, &key);
+	if (st != 0)
+		count_refused(c);
 	if (st == 426) {
 		wr__http_refuse(c, 426, "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
 		return false;
@@ -130,6 +139,9 @@ bool wr__ws_upgrade(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user
 		wr__ws_set_protocol(c, s, (wr_str){ up.protocol, strlen(up.protocol) });
 	/* From here on c speaks WebSocket: HTTP's state is no longer c's (it frees its own). */
 	wr__ws_start(c, s);
+	wr_route_stats *rs = ws_stats(c, s);
+	if (rs)
+		WR_STAT_ADD(rs->opens, 1);
 	if (rt->h.on_open)
 		rt->h.on_open((wr_ws *)c, req, rt->h.user);
 	if (n && wr__conn_is_open(c))

@@ -1,0 +1,84 @@
+/* The reactor's metrics: counters and gauges its thread keeps with plain increments, and that
+ * any thread may read (wr_server_stats sums them over the reactors) without a lock. The
+ * writer's increment is a relaxed atomic store of what it read plainly (on x86-64 and
+ * aarch64 the same load, add and store as `x++`), the readers' a relaxed atomic load: no
+ * lock, no read-modify-write, and no data race.
+ *
+ * A reactor made with metrics off has no stats (r->stats NULL): every site checks that one
+ * pointer. Per-route figures (wr_route_stats) live with the route, one per reactor, each on
+ * its own cache lines. */
+#ifndef WR_LIB_STATS_H
+#define WR_LIB_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wring/stats.h"
+#include "hist.h"
+
+#define WR_STAT_ADD(lv, n) __atomic_store_n(&(lv), (lv) + (n), __ATOMIC_RELAXED)
+#define WR_STAT_SET(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
+#define WR_STAT_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
+
+typedef struct wr_reactor_stats {
+	uint64_t accepted;
+	uint64_t refused[WR_STATS_REFUSALS];
+	uint64_t bytes_in, bytes_out;          /* at the socket */
+	uint64_t cutoffs;
+	uint64_t tls_full, tls_resumed;
+	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
+	uint64_t pubsub_drops, pubsub_conflations;
+	uint64_t send_queued;                  /* kept exact; the rest below at each tick */
+	uint64_t open, pool_bytes, rbufs_kernel, rbufs_total;
+	wr_hist *send_complete;                /* small shape, ns */
+	wr_hist *turn;                         /* the reactor's turn_hist */
+} __attribute__((aligned(64))) wr_reactor_stats;
+
+/* One route on one reactor. Aligned so that two reactors never write one cache line. */
+typedef struct wr_route_stats {
+	uint64_t msgs_in[WR_STATS_MSG_TYPES], bytes_in[WR_STATS_MSG_TYPES];
+	uint64_t msgs_out[WR_STATS_MSG_TYPES], bytes_out[WR_STATS_MSG_TYPES];
+	uint64_t closes[WR_STATS_CLOSE_SLOTS];
+	uint64_t opens, cutoffs;
+	wr_hist *handler, *receive;            /* small shape, ns */
+	/* Sampling, the reactor's own: messages until the next one timed, drawn uniformly
+	 * from 1..2*every-1 (mean `every`), so that no periodic pattern aliases with it. */
+	uint32_t sample_left, sample_every;
+	uint64_t rng;
+} __attribute__((aligned(64))) wr_route_stats;
+
+/* The message type of an opcode (data or control). */
+static inline unsigned wr__stats_type(unsigned opcode)
+{
+	switch (opcode) {
+	case 0x1: return WR_STATS_TEXT;
+	case 0x2: return WR_STATS_BINARY;
+	case 0x8: return WR_STATS_CLOSE;
+	case 0x9: return WR_STATS_PING;
+	default: return WR_STATS_PONG;
+	}
+}
+
+/* Stats for n reactors, with their histograms; NULL on -ENOMEM. */
+wr_reactor_stats *wr__reactor_stats_new(unsigned reactors);
+void wr__reactor_stats_free(wr_reactor_stats *st, unsigned reactors);
+
+/* Should this message be timed? Counts down; draws the next gap when it reaches zero. */
+static inline bool wr__stats_sample(wr_route_stats *st)
+{
+	if (--st->sample_left)
+		return false;
+	uint64_t x = st->rng;
+	x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	st->rng = x;
+	st->sample_left = st->sample_every == 1 ? 1
+	                  : 1 + (uint32_t)(x % (2u * st->sample_every - 1));
+	return true;
+}
+
+/* Route stats for each of `reactors`, with their histograms (wr__route_stats_free); one
+ * message in sample_every (>= 1) timed. NULL on -ENOMEM. */
+wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
+void wr__route_stats_free(wr_route_stats *rs, unsigned reactors);
+
+#endif
