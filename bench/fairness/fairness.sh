@@ -7,11 +7,14 @@
 #   pipeline  50 connections send 16-byte messages as fast as the socket takes them
 # with 1 and 2 reactors. Each run starts a fresh server and prints the canary's p50/p99 alone
 # and under attack (and their ratio), the server's RSS before the attack, its peak, and its
-# RSS SETTLE_S seconds after the attack ended; the summary gives medians over RUNS runs.
+# RSS SETTLE_S seconds after the attack ended, and where the loop's turns went during the
+# attack (the server's loop-turn histogram from GET /metrics: turns, how many took over 10 ms,
+# the longest bucket reached); the summary gives medians over RUNS runs.
 #
 #   WR_BUILD=build-dev bench/fairness/fairness.sh          (RUNS=3 THREADS="1 2"
 #                                                          ATTACKS="noread ping pipeline"
-#                                                          CANARY_S=10 SETTLE_S=10)
+#                                                          CANARY_S=10 SETTLE_S=10
+#                                                          SERVER=echo_server binary)
 # Every process started here is stopped by its PID; traffic stays on loopback; every flood
 # is bounded in messages and in seconds.
 set -uo pipefail
@@ -23,7 +26,8 @@ threads_list=${THREADS:-"1 2"}
 attacks=${ATTACKS:-"noread ping pipeline"}
 canary_s=${CANARY_S:-10}
 settle_s=${SETTLE_S:-10}
-server=$build/examples/echo_server
+# SERVER: another echo server binary taking the same arguments (an older build, to compare)
+server=${SERVER:-$build/examples/echo_server}
 bench=$build/bench/ws-bench/ws-bench
 flood=$build/bench/fairness/flood
 for x in "$server" "$bench" "$flood"; do
@@ -41,6 +45,7 @@ cleanup() {
 trap cleanup EXIT
 
 kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+metrics() { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" >"$2" || : >"$2"; }
 
 # The canary's p50 and p99 in microseconds, and how many echoes it got.
 canary() { # port seconds out
@@ -69,7 +74,7 @@ flood_args() { # attack port
 results=$tmp/results.tsv
 : >"$results"
 echo "# canary p50/p99 in us; RSS in MiB; one line per run"
-printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s  %s\n' reactors attack run "alone p50/p99" "attack p50/p99" "p99 ratio" "rss base" "rss peak" "settled" "flood"
+printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s %8s %6s %8s  %s\n' reactors attack run "alone p50/p99" "attack p50/p99" "p99 ratio" "rss base" "rss peak" "settled" turns ">10ms" "max(ms)" "flood"
 for t in $threads_list; do
 	for a in $attacks; do
 		for run in $(seq "$runs"); do
@@ -84,11 +89,32 @@ for t in $threads_list; do
 			[ -n "$port" ] || { echo "fairness: the server did not start" >&2; exit 1; }
 			canary "$port" "$canary_s" "$tmp/alone"
 			base=$(kb "$spid" VmRSS)
+			metrics "$port" "$tmp/m0"
 			# shellcheck disable=SC2046
 			"$flood" $(flood_args "$a" "$port") >"$tmp/flood.txt" 2>&1 &
 			fpid=$!
 			sleep 0.5
 			canary "$port" "$canary_s" "$tmp/attack"
+			metrics "$port" "$tmp/m1"
+			turns=$(python3 - "$tmp/m0" "$tmp/m1" <<'PY'
+import re, sys
+def buckets(path):
+    b = {}
+    for l in open(path):
+        m = re.match(r'wring_loop_turn_seconds_bucket\{le="([^"]+)"\} (\d+)', l)
+        if m:
+            b[float(m.group(1))] = int(m.group(2))
+    return b
+a, z = buckets(sys.argv[1]), buckets(sys.argv[2])
+if not z:
+    print("- - -"); sys.exit()
+d = sorted((le, z[le] - a.get(le, 0)) for le in z)  # cumulative counts during the attack
+total = d[-1][1]
+over10 = total - max(c for le, c in d if le <= 0.01)
+longest = min(le for le, c in d if c == total)
+print(total, over10, f"{longest * 1000:g}")
+PY
+)
 			wait "$fpid"
 			fpid=
 			peak=$(kb "$spid" VmHWM)
@@ -100,14 +126,15 @@ for t in $threads_list; do
 			read -r ap50 ap99 amsgs <"$tmp/alone"
 			read -r xp50 xp99 xmsgs <"$tmp/attack"
 			fl=$(head -n1 "$tmp/flood.txt")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$xmsgs" "$base" "$peak" "$settled" "$fl" >>"$results"
-			python3 - "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$base" "$peak" "$settled" "$fl" <<'PY'
+			read -r nturns over10 longest <<<"$turns"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$xmsgs" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" >>"$results"
+			python3 - "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" <<'PY'
 import sys
-t, a, run, ap50, ap99, xp50, xp99, base, peak, settled, fl = sys.argv[1:]
+t, a, run, ap50, ap99, xp50, xp99, base, peak, settled, fl, nturns, over10, longest = sys.argv[1:]
 f = lambda x: float(x)
 ratio = f(xp99) / f(ap99) if f(ap99) > 0 else float("nan")
 mib = lambda k: f(k) / 1024
-print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f}  {fl}')
+print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f} {nturns:>8} {over10:>6} {longest:>8}  {fl}')
 PY
 		done
 	done
@@ -121,11 +148,14 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 groups = {}
 for r in rows:
     groups.setdefault((r[0], r[1]), []).append(r)
-print(f'{"reactors":<8} {"attack":<9} {"alone p50":>9} {"alone p99":>9} {"attack p50":>10} {"attack p99":>10} {"p99 ratio":>9} {"echoes":>7} {"rss base":>8} {"peak":>8} {"settled":>8} {"left":>6}')
+print(f'{"reactors":<8} {"attack":<9} {"alone p50":>9} {"alone p99":>9} {"attack p50":>10} {"attack p99":>10} {"p99 ratio":>9} {"echoes":>7} {"rss base":>8} {"peak":>8} {"settled":>8} {"left":>6} {"turns>10ms":>10} {"max turn":>8}')
 for (t, a), rs in groups.items():
     med = lambda i: statistics.median(float(r[i]) for r in rs)
     ap50, ap99, xp50, xp99, msgs = med(3), med(4), med(5), med(6), med(7)
     base, peak, settled = med(8) / 1024, med(9) / 1024, med(10) / 1024
     left = statistics.median(float(r[10]) / 1024 - float(r[8]) / 1024 for r in rs)
-    print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f}')
+    num = lambda i: [float(r[i]) for r in rs if r[i] not in ("-", "")]
+    o10 = statistics.median(num(13)) if num(13) else float("nan")
+    mx = statistics.median(num(14)) if num(14) else float("nan")
+    print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f} {o10:>10.0f} {mx:>8g}')
 PY
