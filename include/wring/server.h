@@ -141,7 +141,9 @@ WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
 /* Send one message (text, binary, ping, pong). data is borrowed until return: it is copied
  * into the output buffer and flushed once per loop turn. Returns 0; -EINVAL (bad opcode,
  * control > 125 bytes, text that is not UTF-8: checked, as the blocking client does); -EPIPE
- * after close; -ENOBUFS when past max_send_buffer (the connection is then closed with 1008).
+ * after close; -ENOBUFS when past max_send_buffer (the connection is then cut off: a 1008
+ * Close frame goes ahead of its queue); -ENOMEM when the message would cross the server's
+ * memory_budget (not queued; the connection stays).
  * On a fiber route, from the connection's handler, a send that leaves more than 64 KiB queued
  * waits for the drain (wring/fiber.h): -ETIMEDOUT when it does not come in time. */
 WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);
