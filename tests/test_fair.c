@@ -1,8 +1,9 @@
 /* Fair under attack, live: a peer that is cut off sees a 1008 Close frame; receiving stops
  * past the high mark and resumes under the low mark; a queue stalled over the high mark is cut
  * off after the send timeout; the memory budget refuses messages with 1013 and 1009 and sends
- * with -ENOMEM; never-reading floods do not starve another connection; memory goes back after
- * a burst. Behaviour and counts are asserted here; times and figures are bench/fairness's. */
+ * with -ENOMEM, throttles then cuts the biggest holder; never-reading floods do not starve
+ * another connection. Behaviour and counts are asserted here; times and figures (and the RSS
+ * left after a burst) are bench/fairness's. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -348,5 +349,33 @@ Test(fair, never_reading_floods_do_not_starve_another_connection)
 	close(canary);
 	for (int i = 0; i < FLOODS; i++)
 		close(fl[i]);
+	stop();
+}
+
+Test(fair, budget_throttles_then_cuts_the_biggest_holder)
+{
+	uint16_t port = start((wr_server_config){ .memory_budget = 5u << 20,
+	                                          .max_message_bytes = 32u << 20,
+	                                          .send_timeout_ms = 500 });
+	int small = ws_open(port);
+	/* The first 3 MiB of a message: its buffer passes 3/4 of the budget, so its connection,
+	 * the biggest holder, stops being read; it cannot finish, and is cut off. */
+	int big = ws_open(port);
+	struct timeval tv = { 2, 0 };
+	setsockopt(big, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	send_big(big, 0, 2, 3u << 20);
+	wait_for(&n_close, 1, 5000);
+	cr_assert_eq(last_close, 1008);
+	cr_assert(strstr(last_reason, "budget"), "reason: %s", last_reason);
+	int frames;
+	cr_assert_eq(read_to_close(big, &frames), 1008);
+	close(big);
+	/* The small connection was not touched. */
+	char buf[64];
+	int op, fin;
+	cr_assert_eq(live_ws_send(small, 1, 1, "still", 5), 0);
+	cr_assert_eq(live_ws_recv(small, &op, &fin, buf, sizeof(buf)), 5);
+	cr_assert_eq(n_close, 1);
+	close(small);
 	stop();
 }

@@ -500,8 +500,9 @@ static size_t held(const wr_conn *c)
 }
 
 /* Near the budget (3/4), connections holding more than the average stop receiving; past it,
- * the biggest holders are cut off until the reactor is back under; under half of it, the
- * paused ones receive again. */
+ * or near it for longer than the send timeout (paused holders of half-received messages
+ * cannot finish them), the biggest holders are cut off until the reactor is back under;
+ * under half of it, the paused ones receive again. */
 static void budget_check(wr_reactor *r)
 {
 	size_t b = r->cfg.mem_budget;
@@ -515,8 +516,17 @@ static void budget_check(wr_reactor *r)
 			}
 		}
 	}
-	if (r->mem_used <= b - b / 4)
+	if (r->mem_used <= b - b / 4) {
+		r->budget_since = 0;
 		return;
+	}
+	if (!r->budget_since)
+		r->budget_since = r->tick;
+	size_t hard = b;
+	if (r->tick - r->budget_since >= wr__ms_to_ticks(r->cfg.send_timeout_ms)) {
+		hard = b - b / 4;
+		r->budget_since = r->tick;
+	}
 	size_t avg = r->mem_used / (r->live ? r->live : 1);
 	for (uint32_t i = 0; i < r->high; i++) {
 		wr_conn *c = &r->conns[i];
@@ -526,7 +536,7 @@ static void budget_check(wr_reactor *r)
 			wr__conn_recv_update(c);
 		}
 	}
-	for (unsigned tries = 0; r->mem_used > b && tries < 16; tries++) {
+	for (unsigned tries = 0; r->mem_used > hard && tries < 16; tries++) {
 		wr_conn *big = NULL;
 		for (uint32_t i = 0; i < r->high; i++) {
 			wr_conn *c = &r->conns[i];

@@ -113,6 +113,7 @@ struct wr_reactor {
 	 * queue or for the budget, when memory was last handed back */
 	size_t mem_used;
 	uint32_t n_paused_out, n_paused_budget;
+	uint32_t budget_since;   /* tick the reactor went over 3/4 of its budget (0: under) */
 	size_t mem_freed;        /* bytes freed since the last malloc_trim */
 	uint32_t trim_tick;
 	/* time */
