@@ -105,14 +105,21 @@ Test(fair_memory, rss_goes_back_after_a_burst, .timeout = 120)
 	}
 	cr_assert_geq(peak - base, 16 * 1024, "the burst grew RSS by %ld KiB only", peak - base);
 
-	/* Once the burst is over the server gives its memory back within a few seconds. */
+	/* Once the burst is over the server gives its memory back within a few seconds: all but
+	 * 8 MiB of it. Under ASan its allocator, not glibc's, holds the heap (malloc_trim does not
+	 * reach it) and shadow memory stays: there, at least half of the growth must go back. */
+#ifdef __SANITIZE_ADDRESS__
+	long allowed = (peak - base) / 2;
+#else
+	long allowed = 8 * 1024;
+#endif
 	long now = rss_kib();
-	for (int i = 0; i < 100 && now - base > 8 * 1024; i++) {
+	for (int i = 0; i < 100 && now - base > allowed; i++) {
 		usleep(100 * 1000);
 		now = rss_kib();
 	}
 	cr_log_info("RSS: base %ld KiB, burst +%ld KiB, after +%ld KiB", base, peak - base, now - base);
-	cr_assert_leq(now - base, 8 * 1024, "RSS %ld KiB over its baseline (peak +%ld KiB)",
+	cr_assert_leq(now - base, allowed, "RSS %ld KiB over its baseline (peak +%ld KiB)",
 	              now - base, peak - base);
 	wr_server_free(srv);
 }
