@@ -111,6 +111,11 @@ static void msg_done(wr_conn *c, wr_ws_extra *x)
  * does not read even that is dropped at the close timeout. */
 static void cut(wr_conn *c, wr_ws_state *s, int code, int err, const char *why)
 {
+	if (s->flags & WS_CLOSE_SENT) { /* our close frame is queued already: no second one */
+		wr__ws_report(c, s, code, why);
+		wr__conn_abort(c, err, why);
+		return;
+	}
 	uint8_t frame[2 + WR_WS_CTRL_MAX + 12];
 	uint8_t pl[WR_WS_CTRL_MAX], key[4] = { 0 };
 	size_t n = wr__ws_close_payload(pl, code, why, strlen(why));
