@@ -30,8 +30,22 @@ typedef struct wr_server_config {
 	size_t max_body_bytes;        /* request body; 1 MiB, past it 413 */
 	size_t max_message_bytes;     /* WebSocket message; 16 MiB, past it close 1009; values
 	                                 over 4 GiB - 1 are taken as 4 GiB - 1 */
-	size_t max_send_buffer;       /* bytes queued per connection before a slow consumer is
-	                                 closed with 1008 (WebSocket) or dropped (HTTP); 64 MiB */
+	size_t max_send_buffer;       /* bytes queued per connection past which a send cuts the
+	                                 connection off: a WebSocket gets a 1008 Close frame ahead
+	                                 of its queue, HTTP is dropped; twice max_message_bytes
+	                                 (32 MiB), between 1 MiB and 1 GiB */
+	size_t send_high_mark;        /* a connection whose queue passes it is not read from
+	                                 (inward backpressure) ...; 1 MiB (at most max_send_buffer) */
+	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */
+	unsigned send_timeout_ms;     /* a queue over the high mark this long: cut off as above;
+	                                 10000 */
+	size_t memory_budget;         /* the whole server's queued output, reassembly and inflate
+	                                 buffers, shared evenly by the reactors. Near it (3/4) the
+	                                 connections holding the most stop being read; a new
+	                                 message that would cross it is refused (close 1013, or
+	                                 1009 when it is larger than the budget), a send gets
+	                                 -ENOMEM; past it the biggest holders are cut off (1008).
+	                                 Default: physical memory / 8, at least 64 MiB */
 	unsigned handshake_timeout_ms;/* first request / TLS handshake; 10000 */
 	unsigned idle_timeout_ms;     /* HTTP keep-alive idle; WebSocket idle is ping-checked; 60000 */
 	unsigned ping_interval_ms;    /* WebSocket: ping after this much silence; 30000; -1u: never */
@@ -131,7 +145,9 @@ WR_API void wr_upgrade_set_data(wr_upgrade *up, void *data);
 /* Send one message (text, binary, ping, pong). data is borrowed until return: it is copied
  * into the output buffer and flushed once per loop turn. Returns 0; -EINVAL (bad opcode,
  * control > 125 bytes, text that is not UTF-8: checked, as the blocking client does); -EPIPE
- * after close; -ENOBUFS when past max_send_buffer (the connection is then closed with 1008).
+ * after close; -ENOBUFS when past max_send_buffer (the connection is then cut off: a 1008
+ * Close frame goes ahead of its queue); -ENOMEM when the message would cross the server's
+ * memory_budget (not queued; the connection stays).
  * On a fiber route, from the connection's handler, a send that leaves more than 64 KiB queued
  * waits for the drain (wring/fiber.h): -ETIMEDOUT when it does not come in time. */
 WR_API int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op);

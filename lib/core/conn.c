@@ -4,6 +4,7 @@
 #include "reactor.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,10 @@
 #include "ud.h"
 
 #define SEG_POOL_MAX 256u
+/* What the free lists keep once a burst is over (the rest goes back to the OS). */
+#define SEG_POOL_KEEP 32u
+#define TRIM_EVERY_TICKS 10u
+#define TRIM_MIN_BYTES (4u << 20)
 
 /* A connection before its protocol is set speaks nothing: input is dropped. */
 static const wr_proto no_proto = { .name = "none" };
@@ -96,11 +101,89 @@ static uint64_t ud_of(const wr_conn *c, enum wr_op op)
 
 void wr__conn_recv_arm(wr_conn *c)
 {
-	if (c->flags & WR_CF_RECV_ARMED)
+	if ((c->flags & WR_CF_RECV_ARMED) || ((c->flags & WR_CF_PAUSED) && c->state == WR_CONN_OPEN))
 		return;
-	wr__ring_recv_multishot(c->r->ring, c->fd, ud_of(c, WR_OPK_RECV));
+	wr__ring_recv_multishot(c->r->ring, c->fd, (uint32_t)c->r->cfg.conn_turn_bytes,
+	                        ud_of(c, WR_OPK_RECV));
 	c->flags |= WR_CF_RECV_ARMED;
 	c->inflight++;
+}
+
+/* A multishot receive cannot be told to hold off: pausing cancels it, and the completion of
+ * the cancelled receive re-arms it (reactor.c) once nothing holds it paused any more. */
+void wr__conn_recv_update(wr_conn *c)
+{
+	if (c->state != WR_CONN_OPEN)
+		return;
+	if (!(c->flags & WR_CF_PAUSED)) {
+		wr__conn_recv_arm(c);
+		return;
+	}
+	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL)) == WR_CF_RECV_ARMED) {
+		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
+		c->inflight++;
+		c->flags |= WR_CF_RECV_CANCEL;
+	}
+}
+
+/* The connection no longer receives for itself (closing, lingering, freed): its pauses stop
+ * counting. */
+static void pause_clear(wr_conn *c)
+{
+	if (c->flags & WR_CF_PAUSE_OUT)
+		c->r->n_paused_out--;
+	if (c->flags & WR_CF_PAUSE_BUDGET)
+		c->r->n_paused_budget--;
+	c->flags &= ~WR_CF_PAUSED;
+}
+
+/* Inward backpressure: past the high mark the peer is not read from until the queue is back
+ * under the low mark. */
+static void out_grew(wr_conn *c)
+{
+	wr_reactor *r = c->r;
+	if (c->out_bytes > r->cfg.send_high && r->cfg.send_high && !(c->flags & WR_CF_PAUSE_OUT) &&
+	    wr__conn_is_open(c)) {
+		c->flags |= WR_CF_PAUSE_OUT;
+		c->paused_since = r->tick;
+		r->n_paused_out++;
+		wr__conn_recv_update(c);
+	}
+}
+
+static void out_shrank(wr_conn *c)
+{
+	if ((c->flags & WR_CF_PAUSE_OUT) && c->out_bytes <= c->r->cfg.send_low) {
+		c->flags &= ~WR_CF_PAUSE_OUT;
+		c->r->n_paused_out--;
+		wr__conn_recv_update(c);
+	}
+}
+
+void wr__conn_mem_charge(wr_conn *c, ssize_t delta)
+{
+	c->mem_extra += (uint32_t)delta;
+	c->r->mem_used += (size_t)delta;
+	if (delta < 0)
+		c->r->mem_freed += (size_t)-delta;
+}
+
+int wr__conn_mem_check(const wr_conn *c, size_t n)
+{
+	size_t b = c->r->cfg.mem_budget;
+	if (!b)
+		return 0;
+	if (n > b)
+		return -EMSGSIZE;
+	return c->r->mem_used + n > b ? -ENOMEM : 0;
+}
+
+void wr__conn_overload(wr_conn *c, int err, const char *why)
+{
+	if (c->proto->on_overload)
+		c->proto->on_overload(c, err, why);
+	else
+		wr__conn_abort(c, err, why);
 }
 
 void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen)
@@ -159,6 +242,7 @@ static wr_seg *seg_new(wr_reactor *r, size_t min, size_t max, bool queue_empty)
 	s->done = NULL;
 	s->user = NULL;
 	s->owned = true;
+	s->unit_at = WR_SEG_NO_UNIT;
 	return s;
 }
 
@@ -196,6 +280,8 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 			done(data, status, user);
 		return;
 	}
+	if (s->pool == WR_SEG_POOL_NONE)
+		r->mem_freed += s->cap;
 	if (s->pool == WR_SEG_POOL_STD && r->seg_pool_n < SEG_POOL_MAX) {
 		s->next = r->seg_pool;
 		r->seg_pool = s;
@@ -208,6 +294,8 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 		r->small_pool_n++;
 		return;
 	}
+	if (s->pool == WR_SEG_POOL_STD)
+		r->mem_freed += s->cap;
 	free(s);
 }
 
@@ -238,6 +326,9 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 			return NULL;
 		seg_push(c, t);
 	}
+	if ((c->flags & WR_CF_UNIT) && t->unit_at == WR_SEG_NO_UNIT)
+		t->unit_at = (uint32_t)t->len;
+	c->flags &= ~WR_CF_UNIT;
 	size_t n = t->cap - t->len;
 	if (n > max)
 		n = max;
@@ -245,6 +336,7 @@ uint8_t *wr__conn_raw_reserve(wr_conn *c, size_t min, size_t max, size_t *out_n)
 	t->len += n;
 	wr__conn_out_add(c, (int64_t)n);
 	*out_n = n;
+	out_grew(c);
 	wr__conn_flush_queue(c);
 	return p;
 }
@@ -283,6 +375,7 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 	wr_seg *s = ext_new(c->r);
 	if (!s)
 		return -ENOMEM;
+	bool unit = hl == 0 && (c->flags & WR_CF_UNIT) != 0;
 	if (hl) {
 		size_t got;
 		uint8_t *h = wr__conn_raw_reserve(c, hl, hl, &got);
@@ -292,9 +385,12 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
 		}
 		memcpy(h, hdr, hl);
 	}
-	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user };
+	*s = (wr_seg){ .data = (uint8_t *)p, .len = n, .cap = n, .done = done, .user = user,
+	               .unit_at = unit ? 0 : WR_SEG_NO_UNIT };
+	c->flags &= ~WR_CF_UNIT;
 	seg_push(c, s);
 	wr__conn_out_add(c, (int64_t)n);
+	out_grew(c);
 	wr__conn_flush_queue(c);
 	return 0;
 }
@@ -339,6 +435,7 @@ static void drop_output(wr_conn *c, int status)
 	}
 	c->out_head = c->out_tail = NULL;
 	wr__conn_out_add(c, -(int64_t)c->out_bytes);
+	out_shrank(c);
 }
 
 /* Lingering close: our bytes are out; shut the write side and drain the peer until it closes
@@ -346,6 +443,7 @@ static void drop_output(wr_conn *c, int status)
 static void linger(wr_conn *c)
 {
 	c->state = WR_CONN_LINGER;
+	pause_clear(c);
 	shutdown(c->fd, SHUT_WR);
 	wr__timer_arm(c, c->r->cfg.linger_ms);
 	wr__conn_recv_arm(c);
@@ -371,6 +469,7 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	wr_seg *s = c->out_head;
 	if (!s->next || s->len - s->off >= 65536) {
 		wr__ring_send(r->ring, c->fd, s->data + s->off, s->len - s->off, ud_of(c, WR_OPK_SEND));
+		c->sending_segs = 1;
 	} else {
 		struct msghdr *m = &r->msgs[slot];
 		struct iovec *iov = r->iovs[slot];
@@ -380,6 +479,7 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 			iov[n].iov_len = s->len - s->off;
 		}
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
+		c->sending_segs = (uint8_t)n;
 		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
 	}
 	c->flags |= WR_CF_SENDING;
@@ -443,6 +543,7 @@ void wr__conn_on_sent(wr_conn *c, int res)
 			c->out_tail = NULL;
 		seg_release(c->r, s, 0);
 	}
+	out_shrank(c);
 	if (c->out_head || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
 		wr__conn_flush_queue(c);
 	if (!c->out_head && (c->flags & WR_CF_WRITABLE_WANTED) && wr__conn_is_open(c)) {
@@ -478,6 +579,57 @@ void wr__conn_close(wr_conn *c, const char *why)
 	wr__conn_flush_queue(c);
 }
 
+void wr__conn_cut(wr_conn *c, int err, const char *why, const void *last, size_t n)
+{
+	if (c->state != WR_CONN_OPEN || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
+		return;
+	if (c->tr->rewrites || !last) {
+		wr__conn_abort(c, err, why);
+		return;
+	}
+	report_gone(c, err, why);
+	if (c->state != WR_CONN_OPEN)
+		return;
+	/* Keep what the kernel may be reading (the send in flight), then up to the first unit
+	 * that begins after it: the peer must be able to read up to our last words. Only the
+	 * first unit of a segment is known; one that began before what is already sent of the
+	 * segment keeps the whole segment. */
+	unsigned keep = (c->flags & WR_CF_SENDING) ? c->sending_segs : 0;
+	wr_seg *prev = NULL, *s = c->out_head;
+	for (unsigned i = 0; s && i < keep; i++) {
+		prev = s;
+		s = s->next;
+	}
+	while (s && (s->unit_at == WR_SEG_NO_UNIT || s->unit_at < s->off)) {
+		prev = s;
+		s = s->next;
+	}
+	if (s && s->unit_at > s->off) { /* the segment ends with the first units to drop */
+		size_t k = s->len - s->unit_at;
+		s->len = s->unit_at;
+		wr__conn_out_add(c, -(int64_t)k);
+		prev = s;
+		s = s->next;
+	}
+	if (prev)
+		prev->next = NULL;
+	else
+		c->out_head = NULL;
+	c->out_tail = prev;
+	while (s) {
+		wr_seg *nx = s->next;
+		wr__conn_out_add(c, -(int64_t)(s->len - s->off));
+		seg_release(c->r, s, -ECANCELED);
+		s = nx;
+	}
+	pause_clear(c);
+	if (wr__conn_raw_write(c, last, n) < 0) {
+		wr__conn_abort(c, err, why);
+		return;
+	}
+	wr__conn_close(c, why);
+}
+
 void wr__conn_abort(wr_conn *c, int err, const char *why)
 {
 	if (c->state == WR_CONN_CLOSED || c->state == WR_CONN_FREE)
@@ -487,6 +639,7 @@ void wr__conn_abort(wr_conn *c, int err, const char *why)
 		return;
 	wr_reactor *r = c->r;
 	c->state = WR_CONN_CLOSED;
+	pause_clear(c);
 	wr__timer_cancel(c);
 	wr__conn_flush_dequeue(c);
 	if (c->inflight)
@@ -517,15 +670,55 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	drop_output(c, -EPIPE);
+	pause_clear(c);
 	if (c->tr->free)
 		c->tr->free(c);
 	if (c->proto->free)
 		c->proto->free(c);
+	r->mem_used -= c->mem_extra; /* what the protocol did not give back itself */
+	c->mem_extra = 0;
 	c->ps = c->ts = NULL;
 	c->state = WR_CONN_FREE;
 	c->gen++;
 	r->free_idx[r->nfree++] = wr__conn_idx(c);
 	r->live--;
+}
+
+/* After a burst: the free lists keep a few segments, the rest goes back to the allocator, and
+ * the allocator gives its free pages back to the OS (glibc keeps them otherwise: the heap
+ * top only shrinks from the end). */
+void wr__conn_trim(wr_reactor *r)
+{
+	wr__ring_trim(r->ring);
+	while (r->seg_pool_n > SEG_POOL_KEEP) {
+		wr_seg *s = r->seg_pool;
+		r->seg_pool = s->next;
+		r->seg_pool_n--;
+		r->mem_freed += WR_SEG_SIZE;
+		free(s);
+	}
+	while (r->small_pool_n > SEG_POOL_KEEP * 4) {
+		wr_seg *s = r->small_pool;
+		r->small_pool = s->next;
+		r->small_pool_n--;
+		free(s);
+	}
+	while (r->ext_pool_n > SEG_POOL_KEEP * 4) {
+		wr_seg *s = r->ext_pool;
+		r->ext_pool = s->next;
+		r->ext_pool_n--;
+		free(s);
+	}
+	/* Only once the burst is over (most of what was held is freed): malloc_trim walks the
+	 * whole heap, a pause the turn can afford then. */
+	if (r->mem_freed >= TRIM_MIN_BYTES && r->mem_used < r->mem_freed / 4 &&
+	    r->tick - r->trim_tick >= TRIM_EVERY_TICKS) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		r->mem_freed = 0;
+		r->trim_tick = r->tick;
+	}
 }
 
 /* End of turn: connections with nothing in flight go back to the slab. */

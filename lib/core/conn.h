@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wring/common.h"
 #include "list.h"
@@ -37,6 +38,11 @@ typedef struct wr_proto {
 	 * a close the protocol asked for itself or a clean end of stream, else -errno, with
 	 * `why` a short static text. No output can be queued from here. */
 	void (*on_gone)(wr_conn *c, int err, const char *why);
+	/* The connection is cut off for holding too much: its queue stayed over the high mark
+	 * for the send timeout, or it holds the most when the reactor is over its memory
+	 * budget. Tell the peer if the protocol can (wr__conn_cut, a WebSocket 1008), then
+	 * close. NULL: the connection is aborted. */
+	void (*on_overload)(wr_conn *c, int err, const char *why);
 	/* The reactor is stopping: finish gracefully (a WebSocket close 1001) or close. */
 	void (*on_shutdown)(wr_conn *c);
 	/* Release ps; the connection's slot is about to be reused. */
@@ -78,12 +84,15 @@ typedef struct wr_seg {
 	size_t cap;       /* owned: capacity of data */
 	wr_send_done done;/* external: called when sent or dropped */
 	void *user;
+	uint32_t unit_at; /* where the first unit (a frame) queued in it begins: a cut-off may
+	                     drop from there (WR_SEG_NO_UNIT: none begins in it) */
 	bool owned;
 	uint8_t pool;     /* owned: which free list it returns to (WR_SEG_POOL_*) */
 	uint8_t mem[];    /* owned data lives here */
 } wr_seg;
 
 enum { WR_SEG_POOL_NONE, WR_SEG_POOL_STD, WR_SEG_POOL_SMALL };
+#define WR_SEG_NO_UNIT UINT32_MAX
 
 enum wr_conn_state {
 	WR_CONN_FREE,
@@ -101,7 +110,16 @@ enum wr_conn_flag {
 	WR_CF_TIMER = 1u << 5,
 	WR_CF_GONE = 1u << 6,              /* on_gone was called */
 	WR_CF_WRITABLE_WANTED = 1u << 7,
+	/* Receiving is paused (the multishot receive cancelled, not re-armed) while any of
+	 * these holds: */
+	WR_CF_PAUSE_OUT = 1u << 8,         /* the send queue passed the high mark */
+	WR_CF_PAUSE_TURN = 1u << 9,        /* too much received, set aside for later turns */
+	WR_CF_PAUSE_BUDGET = 1u << 10,     /* the reactor is near its memory budget */
+	WR_CF_RECV_CANCEL = 1u << 11,      /* a cancel of the receive is in flight */
+	WR_CF_UNIT = 1u << 12,             /* the next byte queued begins a unit (a frame) */
+	WR_CF_BUSY = 1u << 13,             /* took bytes in the turn before this one too */
 };
+#define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET)
 
 struct wr_conn {
 	const wr_proto *proto;
@@ -121,6 +139,16 @@ struct wr_conn {
 	uint32_t last_active;     /* tick of the last received bytes */
 	uint16_t flags;
 	uint16_t inflight;        /* requests in the ring that name this connection */
+	/* Fairness and memory (reactor.h): bytes taken in during the turn turn_stamp, receive
+	 * completions set aside for later turns, the tick the queue passed its high mark, bytes
+	 * the protocol holds besides the queue (reassembly, inflated messages), the segments
+	 * the send in flight reads. */
+	uint32_t turn_bytes;
+	uint16_t turn_stamp;
+	uint16_t deferred;
+	uint32_t paused_since;
+	uint32_t mem_extra;
+	uint8_t sending_segs;
 	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };
 
@@ -191,6 +219,20 @@ int wr__conn_write_ext(wr_conn *c, const void *hdr, size_t hl, const void *p, si
                        wr_send_done done, void *user);
 /* Is more queued than the reactor's max_send_buffer? */
 bool wr__conn_over_limit(const wr_conn *c);
+/* The next bytes queued begin a unit that the peer can read on its own (a WebSocket frame):
+ * a cut-off keeps what is already in flight up to the next unit, then queues its last words
+ * (wr__conn_cut). Plain transport only: a transport that rewrites bytes has its own units. */
+static inline void wr__conn_unit_begin(wr_conn *c)
+{
+	if (!c->tr->rewrites)
+		c->flags |= WR_CF_UNIT;
+}
+/* Memory the protocol holds for c besides the send queue (a reassembly or inflate buffer):
+ * delta bytes more (or fewer), counted against the reactor's memory budget. */
+void wr__conn_mem_charge(wr_conn *c, ssize_t delta);
+/* Would n more bytes held for c cross the reactor's memory budget? 0 when they fit,
+ * -EMSGSIZE when n alone is more than the budget, -ENOMEM when they do not fit now. */
+int wr__conn_mem_check(const wr_conn *c, size_t n);
 /* Call the protocol's on_writable once the queue has emptied. */
 static inline void wr__conn_want_writable(wr_conn *c)
 {
@@ -210,6 +252,11 @@ void wr__conn_flush_dequeue(wr_conn *c);
 
 /* Close after the queued output is sent, then linger. Reports on_gone(0, why) first. */
 void wr__conn_close(wr_conn *c, const char *why);
+/* Cut off: report on_gone(err, why); drop the queued output that is not in flight, except
+ * the rest of a unit already begun (wr__conn_unit_begin), queue last[0..n) (a close frame)
+ * ahead of what was dropped, and close once that is out. A transport that rewrites bytes,
+ * or no last words: as wr__conn_abort. */
+void wr__conn_cut(wr_conn *c, int err, const char *why, const void *last, size_t n);
 /* Close now: report on_gone(err, why), cancel in-flight requests, drop output. */
 void wr__conn_abort(wr_conn *c, int err, const char *why);
 /* A failure: as abort, but output already queued still goes out first (an alert, an error
@@ -219,6 +266,9 @@ void wr__conn_fail(wr_conn *c, int err, const char *why);
 /* ---- used by the reactor ---- */
 
 void wr__conn_on_sent(wr_conn *c, int res);
+void wr__conn_recv_update(wr_conn *c);
+void wr__conn_overload(wr_conn *c, int err, const char *why);
+void wr__conn_trim(wr_reactor *r);
 void wr__conn_on_bytes(wr_conn *c, uint8_t *p, size_t n);
 void wr__conn_flush_all(wr_reactor *r);
 void wr__conn_free_closed(wr_reactor *r);

@@ -21,6 +21,8 @@
 #include "ud.h"
 
 #define REAP_BATCH 256
+/* A connection with this many receives set aside stops receiving until they are taken. */
+#define DEFER_PAUSE 1u
 
 static void read_wake(wr_reactor *r)
 {
@@ -60,6 +62,10 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 		return -ENOMEM;
 	memset(r, 0, offsetof(wr_reactor, msgs));
 	r->cfg = *cfg;
+	if (!r->cfg.conn_turn_bytes)
+		r->cfg.conn_turn_bytes = WR_CONN_TURN_BYTES;
+	if (!r->cfg.turn_bytes)
+		r->cfg.turn_bytes = WR_TURN_BYTES;
 	r->listen_fd = -1;
 	r->wake_fd = -1;
 	wr_list_init(&r->flush);
@@ -151,6 +157,7 @@ void wr__reactor_free(wr_reactor *r)
 	}
 	if (r->ext_free)
 		r->ext_free(r->ext);
+	free(r->dq);
 	wr__inbox_finish(&r->inbox);
 	wr__pool_finish(&r->pool);
 	free(r->conns);
@@ -276,6 +283,9 @@ static void timer_fire(wr_conn *c)
 		c->proto->on_timer(c);
 }
 
+static void check_stalls(wr_reactor *r);
+static void budget_check(wr_reactor *r);
+
 static void run_timers(wr_reactor *r)
 {
 	r->now_ns = wr__now_ns();
@@ -301,6 +311,10 @@ static void run_timers(wr_reactor *r)
 			r->accept_backoff = false;
 			accept_arm(r);
 		}
+		if (r->n_paused_out)
+			check_stalls(r);
+		if (r->tick % 10 == 0)
+			wr__conn_trim(r);
 		if (r->stats)
 			publish_gauges(r);
 		take_real_offset(r);
@@ -322,6 +336,8 @@ static void run_timers(wr_reactor *r)
 
 static int64_t wait_timeout(const wr_reactor *r)
 {
+	if (r->dq_n)
+		return 0; /* receives set aside are taken next turn, without waiting */
 	uint64_t next = r->next_tick_ns;
 	for (const wr_every *e = r->every; e; e = e->next)
 		if (e->next_ns < next)
@@ -392,25 +408,191 @@ static wr_conn *conn_of(wr_reactor *r, uint64_t ud)
 	return c;
 }
 
+/* ---- fair shares: a connection takes in conn_turn_bytes per turn, and once the turn has
+ * taken turn_bytes in all, a connection that had some waits; the rest of its receives are
+ * set aside, in order, for the next turn. A connection that sent nothing yet this turn always
+ * gets its first receive: one heavy peer delays another by a share, not by its backlog. */
+
+/* Has the turn done its work: turn_bytes taken in, or WR_TURN_NS spent taking them (what a
+ * byte costs varies with the machine and the handler; the clock is read only once some
+ * connection has had bytes this turn). */
+static bool turn_full(wr_reactor *r)
+{
+	if (!r->turn_full && (r->turn_bytes >= r->cfg.turn_bytes ||
+	                      wr__now_ns() - r->turn_start_ns >= WR_TURN_NS))
+		r->turn_full = true;
+	return r->turn_full;
+}
+
+/* first: c's receive is new (not one set aside). A connection that had nothing this turn and
+ * nothing the turn before gets its first receive whatever the turn has done: an occasional
+ * sender (the canary among floods) is served in the turn its bytes arrive, while one that
+ * sends every turn waits for the turn's room like the rest. */
+static bool over_share(wr_reactor *r, wr_conn *c, bool first)
+{
+	if (c->turn_stamp != r->turn_no) {
+		bool busy = c->turn_bytes && c->turn_stamp == (uint16_t)(r->turn_no - 1);
+		c->flags = (uint16_t)((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
+		c->turn_stamp = r->turn_no;
+		c->turn_bytes = 0;
+	}
+	if (c->turn_bytes >= r->cfg.conn_turn_bytes)
+		return true;
+	bool exempt = first && !c->turn_bytes && !(c->flags & WR_CF_BUSY);
+	return !exempt && r->turn_bytes != 0 && turn_full(r);
+}
+
+static void take(wr_reactor *r, wr_conn *c, uint8_t *p, size_t n, uint64_t rx)
+{
+	c->turn_bytes += (uint32_t)n;
+	r->turn_bytes += n;
+	c->last_active = r->tick;
+	r->rx_ns = rx ? (uint64_t)((int64_t)rx - r->real_offset) : 0;
+	wr__conn_on_bytes(c, p, n);
+	r->rx_ns = 0;
+}
+
+static void defer(wr_reactor *r, wr_conn *c, const wr_cqe *cqe, uint8_t *p, size_t n,
+                  uint64_t rx)
+{
+	if (r->dq_n == r->dq_cap) {
+		unsigned cap = r->dq_cap ? r->dq_cap * 2 : 256;
+		wr_deferred *q = realloc(r->dq, cap * sizeof(*q));
+		if (!q) { /* no room to wait in: take the bytes now */
+			take(r, c, p, n, rx);
+			wr__ring_recv_done(r->ring, cqe);
+			return;
+		}
+		r->dq = q;
+		r->dq_cap = cap;
+	}
+	r->dq[r->dq_n++] = (wr_deferred){ .ud = cqe->ud, .p = p, .n = n, .rx = rx, .cqe = *cqe };
+	wr__ring_recv_hold(r->ring, cqe);
+	if (++c->deferred >= DEFER_PAUSE && !(c->flags & WR_CF_PAUSE_TURN)) {
+		c->flags |= WR_CF_PAUSE_TURN;
+		wr__conn_recv_update(c);
+	}
+}
+
+static wr_conn *conn_of(wr_reactor *r, uint64_t ud);
+
+/* The turn's first work: what earlier turns set aside, oldest first, within the shares. */
+static void run_deferred(wr_reactor *r)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < r->dq_n; i++) {
+		wr_deferred d = r->dq[i];
+		wr_conn *c = conn_of(r, d.ud);
+		if (c && c->state != WR_CONN_CLOSED && over_share(r, c, false)) {
+			r->dq[keep++] = d;
+			continue;
+		}
+		if (c) { /* else stale: the slot was freed, and maybe reused */
+			c->deferred--;
+			if (c->state != WR_CONN_CLOSED)
+				take(r, c, d.p, d.n, d.rx);
+			if (!c->deferred && (c->flags & WR_CF_PAUSE_TURN)) {
+				c->flags &= ~WR_CF_PAUSE_TURN;
+				wr__conn_recv_update(c);
+			}
+		}
+		wr__ring_recv_release(r->ring, &d.cqe);
+	}
+	r->dq_n = keep;
+}
+
+/* ---- inward backpressure that did not help, and the memory budget ---- */
+
+static void check_stalls(wr_reactor *r)
+{
+	uint32_t lim = wr__ms_to_ticks(r->cfg.send_timeout_ms);
+	for (uint32_t i = 0; i < r->high && r->n_paused_out; i++) {
+		wr_conn *c = &r->conns[i];
+		if (!(c->flags & WR_CF_PAUSE_OUT) || r->tick - c->paused_since < lim)
+			continue;
+		if (wr__conn_is_open(c))
+			wr__conn_overload(c, -ENOBUFS, "send queue stalled over its high mark");
+		else
+			wr__conn_abort(c, -ETIMEDOUT, "send queue stalled while closing");
+	}
+}
+
+static size_t held(const wr_conn *c)
+{
+	return (size_t)c->out_bytes + c->mem_extra;
+}
+
+/* Near the budget (3/4), connections holding more than the average stop receiving; past it,
+ * or near it for longer than the send timeout (paused holders of half-received messages
+ * cannot finish them), the biggest holders are cut off until the reactor is back under;
+ * under half of it, the paused ones receive again. */
+static void budget_check(wr_reactor *r)
+{
+	size_t b = r->cfg.mem_budget;
+	if (r->n_paused_budget && r->mem_used <= b / 2) {
+		for (uint32_t i = 0; i < r->high && r->n_paused_budget; i++) {
+			wr_conn *c = &r->conns[i];
+			if (c->flags & WR_CF_PAUSE_BUDGET) {
+				c->flags &= ~WR_CF_PAUSE_BUDGET;
+				r->n_paused_budget--;
+				wr__conn_recv_update(c);
+			}
+		}
+	}
+	if (r->mem_used <= b - b / 4) {
+		r->budget_since = 0;
+		return;
+	}
+	if (!r->budget_since)
+		r->budget_since = r->tick;
+	size_t hard = b;
+	if (r->tick - r->budget_since >= wr__ms_to_ticks(r->cfg.send_timeout_ms)) {
+		hard = b - b / 4;
+		r->budget_since = r->tick;
+	}
+	size_t avg = r->mem_used / (r->live ? r->live : 1);
+	for (uint32_t i = 0; i < r->high; i++) {
+		wr_conn *c = &r->conns[i];
+		if (wr__conn_is_open(c) && !(c->flags & WR_CF_PAUSE_BUDGET) && held(c) > avg) {
+			c->flags |= WR_CF_PAUSE_BUDGET;
+			r->n_paused_budget++;
+			wr__conn_recv_update(c);
+		}
+	}
+	for (unsigned tries = 0; r->mem_used > hard && tries < 16; tries++) {
+		wr_conn *big = NULL;
+		for (uint32_t i = 0; i < r->high; i++) {
+			wr_conn *c = &r->conns[i];
+			if (wr__conn_is_open(c) && held(c) && (!big || held(c) > held(big)))
+				big = c;
+		}
+		if (!big)
+			break;
+		wr__conn_overload(big, -ENOMEM, "server memory budget exceeded");
+	}
+}
+
 static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 {
 	bool more = wr__cqe_more(cqe);
 	if (!more) {
-		c->flags &= ~WR_CF_RECV_ARMED;
+		c->flags &= ~(WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL);
 		c->inflight--;
 	}
 	size_t len = 0;
 	uint64_t rx = 0;
 	uint8_t *p = cqe->res > 0 ? wr__ring_recv_data(r->ring, cqe, &len, &rx) : NULL;
 	if (len) {
-		c->last_active = r->tick;
 		if (r->stats)
 			WR_STAT_ADD(r->stats->bytes_in, len);
-		r->rx_ns = rx ? (uint64_t)((int64_t)rx - r->real_offset) : 0;
-		wr__conn_on_bytes(c, p, len);
-		r->rx_ns = 0;
-		/* The view handed to callbacks ended with them: the buffer goes straight back. */
-		wr__ring_recv_done(r->ring, cqe);
+		if (c->deferred || over_share(r, c, true)) {
+			defer(r, c, cqe, p, len, rx);
+		} else {
+			take(r, c, p, len, rx);
+			/* The view handed to callbacks ended with them: the buffer goes straight
+			 * back. */
+			wr__ring_recv_done(r->ring, cqe);
+		}
 		if (!more && c->state != WR_CONN_CLOSED)
 			wr__conn_recv_arm(c);
 		return;
@@ -429,8 +611,17 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		}
 		return;
 	}
-	if (res == -ECANCELED || c->state == WR_CONN_CLOSED)
+	if (c->state == WR_CONN_CLOSED)
 		return;
+	if (cqe->res == -EINVAL && wr__ring_recv_limit_refused(r->ring)) {
+		wr__conn_recv_arm(c); /* without the limit: shares are kept by deferral alone */
+		return;
+	}
+	if (cqe->res == -ECANCELED) {
+		/* Paused, or resumed again before the cancel landed. */
+		wr__conn_recv_arm(c);
+		return;
+	}
 	/* End of stream or error. */
 	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
@@ -570,12 +761,20 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 	 * timers' read below closes the turn's busy time. */
 	uint64_t woke = wr__now_ns();
 	r->now_ns = woke;
+	r->turn_no++;
+	r->turn_bytes = 0;
+	r->turn_full = false;
+	r->turn_start_ns = woke;
+	if (r->dq_n)
+		run_deferred(r);
 	unsigned n;
 	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
 		for (unsigned i = 0; i < n; i++)
 			dispatch(r, &cqes[i]);
 	run_timers(r);
 	wr_hist_record(r->turn_hist, r->now_ns - woke);
+	if (r->cfg.mem_budget && (r->n_paused_budget || r->mem_used > r->cfg.mem_budget - r->cfg.mem_budget / 4))
+		budget_check(r);
 	wr__conn_free_closed(r);
 	return 0;
 }

@@ -27,6 +27,18 @@
 #define WR_SEG_SMALL 512u      /* a small one, header included: an answer or a few frames */
 #define WR_FLUSH_BATCH 256u
 #define WR_IOV_PER_SEND 64u    /* 1 MiB of standard segments per sendmsg */
+#define WR_CONN_TURN_BYTES (64u * 1024u)
+#define WR_TURN_BYTES (1024u * 1024u)
+#define WR_TURN_NS 2000000u    /* a turn's time for taking in bytes */
+
+/* A receive completion set aside for a later turn (the connection had its share). */
+typedef struct wr_deferred {
+	uint64_t ud;
+	uint8_t *p;
+	size_t n;       /* payload length: not cqe.res when a recvmsg header precedes it */
+	uint64_t rx;    /* kernel receive stamp (realtime ns), 0 without one */
+	wr_cqe cqe;
+} wr_deferred;
 
 /* What a reactor is told by the layer that creates it (server or client loop). */
 typedef struct wr_reactor_config {
@@ -35,6 +47,18 @@ typedef struct wr_reactor_config {
 	unsigned recv_buf_count;   /* power of 2 */
 	unsigned recv_buf_size;
 	size_t max_send_buffer;    /* past it wr__conn_over_limit is true */
+	/* Inward backpressure: a queue past send_high stops the connection's receiving until
+	 * it is back under send_low; one that stays past send_high for send_timeout_ms is cut
+	 * off (the protocol's on_overload). send_high 0: never paused. */
+	size_t send_high, send_low;
+	unsigned send_timeout_ms;
+	/* What this reactor may hold in queued output and protocol buffers (its share of the
+	 * server's budget); 0: unbounded. */
+	size_t mem_budget;
+	/* Fair share per loop turn: bytes a connection takes in before its further receives
+	 * wait for the next turn, and the turn's total past which every connection that
+	 * already had some waits. 0: the defaults (WR_CONN_TURN_BYTES, WR_TURN_BYTES). */
+	size_t conn_turn_bytes, turn_bytes;
 	unsigned linger_ms;        /* a closing connection drains the peer this long at most */
 	unsigned stop_ms;          /* a stop waits this long for connections to finish */
 	/* An accepted connection (listener set): set up its transport and protocol. The
@@ -83,6 +107,20 @@ struct wr_reactor {
 	uint32_t high;           /* slots [0, high) have been used: the walk for a stop */
 	wr_list flush;           /* connections with output to send this turn */
 	wr_list closed;          /* connections to free at the end of the turn */
+	/* fairness: the turn's number and bytes, receives waiting for a later turn */
+	uint16_t turn_no;
+	bool turn_full;
+	size_t turn_bytes;
+	uint64_t turn_start_ns;
+	wr_deferred *dq;
+	unsigned dq_n, dq_cap;
+	/* memory: bytes held (queues and protocol buffers), connections paused for their
+	 * queue or for the budget, when memory was last handed back */
+	size_t mem_used;
+	uint32_t n_paused_out, n_paused_budget;
+	uint32_t budget_since;   /* tick the reactor went over 3/4 of its budget (0: under) */
+	size_t mem_freed;        /* bytes freed since the last malloc_trim */
+	uint32_t trim_tick;
 	/* time */
 	uint64_t now_ns;         /* when this turn's wait returned */
 	uint64_t rx_ns;          /* rx_timestamps: the receive being handled, on the one clock */
@@ -170,6 +208,7 @@ int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *ar
 static inline void wr__conn_out_add(wr_conn *c, int64_t d)
 {
 	c->out_bytes += (uint32_t)d;
+	c->r->mem_used += (size_t)d; /* the memory budget counts queued output */
 	if (c->r->stats)
 		WR_STAT_ADD(c->r->stats->send_queued, (uint64_t)d);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "wr_config.h"
 
@@ -27,12 +28,20 @@ struct wr_ring {
 	unsigned buf_count, buf_size, buf_mask;
 	bool inc;             /* incremental consumption */
 	uint32_t *used;       /* inc: bytes of each buffer already received into */
+	/* Receives set aside for a later turn (the reactor's fair share) still point into their
+	 * buffer: it goes back only when the last of them is processed. With incremental
+	 * consumption one buffer holds several receives, of several connections. */
+	uint16_t *hold;
+	uint8_t *ended;       /* the kernel is done with the buffer; it waits for its holds */
+	uint8_t *cold;        /* its pages were given back to the OS (wr__ring_trim) */
 	uint16_t *stack;      /* buffers that are ours, the most recently used on top */
 	bool rx_ts;           /* multishot recvmsg with timestamps */
 	struct msghdr rx_msg; /* its layout: no name, room for one SCM_TIMESTAMPING */
 	unsigned nstack;
 	unsigned out;         /* buffers in the kernel's ring (given, not yet given back) */
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
+	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
+	long page;
 };
 
 static int register_buf_ring(wr_ring *r, void *mem, bool inc)
@@ -53,6 +62,7 @@ static void refill(wr_ring *r)
 	unsigned n = 0;
 	while (r->out < r->target && r->nstack) {
 		unsigned bid = r->stack[--r->nstack];
+		r->cold[bid] = 0;
 		io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->buf_size, r->buf_size, bid,
 		                      r->buf_mask, (int)n++);
 		r->out++;
@@ -71,7 +81,10 @@ static int setup_buf_ring(wr_ring *r)
 	r->br = mem;
 	r->stack = malloc(sizeof(*r->stack) * r->buf_count);
 	r->used = calloc(r->buf_count, sizeof(*r->used));
-	if (!r->stack || !r->used) {
+	r->hold = calloc(r->buf_count, sizeof(*r->hold));
+	r->ended = calloc(r->buf_count, sizeof(*r->ended));
+	r->cold = calloc(r->buf_count, sizeof(*r->cold));
+	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold) {
 		munmap(mem, r->br_bytes);
 		r->br = NULL;
 		return -ENOMEM;
@@ -104,6 +117,7 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	wr_ring *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->page = sysconf(_SC_PAGESIZE);
 	r->buf_count = cfg->buf_count;
 	r->buf_size = cfg->buf_size;
 	r->buf_mask = cfg->buf_count ? io_uring_buf_ring_mask(cfg->buf_count) : 0;
@@ -170,6 +184,9 @@ void wr__ring_free(wr_ring *r)
 		munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
 	free(r->stack);
 	free(r->used);
+	free(r->hold);
+	free(r->ended);
+	free(r->cold);
 	free(r);
 }
 
@@ -191,7 +208,7 @@ void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
-void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud)
+void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
 	if (r->rx_ts)
@@ -200,7 +217,19 @@ void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud)
 		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
+	/* Kernel 6.17: sqe->optlen, which is file_index in liburing 2.3's sqe, caps the bytes
+	 * of one multishot receive; older kernels refuse it (-EINVAL) and go without. */
+	if (!r->no_recv_limit)
+		sqe->file_index = limit;
 	io_uring_sqe_set_data64(sqe, ud);
+}
+
+bool wr__ring_recv_limit_refused(wr_ring *r)
+{
+	if (r->no_recv_limit)
+		return false;
+	r->no_recv_limit = true;
+	return true;
 }
 
 void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
@@ -235,6 +264,13 @@ void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
 	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_cancel_ud(wr_ring *r, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_cancel64(sqe, target, 0);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -317,14 +353,64 @@ uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint
 	return p;
 }
 
+static void buf_back(wr_ring *r, unsigned bid)
+{
+	r->used[bid] = 0;
+	r->ended[bid] = 0;
+	r->stack[r->nstack++] = (uint16_t)bid;
+	r->out--;
+}
+
 void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_BUFFER) || (cqe->flags & CQE_F_BUF_MORE))
 		return; /* no buffer, or one the kernel goes on filling */
 	unsigned bid = cqe->flags >> 16;
-	r->used[bid] = 0;
-	r->stack[r->nstack++] = (uint16_t)bid;
-	r->out--;
+	if (r->hold[bid])
+		r->ended[bid] = 1;
+	else
+		buf_back(r, bid);
+}
+
+void wr__ring_recv_hold(wr_ring *r, const wr_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		r->hold[cqe->flags >> 16]++;
+}
+
+void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return;
+	unsigned bid = cqe->flags >> 16;
+	r->hold[bid]--;
+	if (!(cqe->flags & CQE_F_BUF_MORE))
+		r->ended[bid] = 1;
+	if (!r->hold[bid] && r->ended[bid])
+		buf_back(r, bid);
+}
+
+void wr__ring_trim(wr_ring *r)
+{
+	if (!r->br)
+		return;
+	/* A burst that ran the ring dry raised the target; what the kernel holds comes back as
+	 * it is used, and only the first-target's worth goes out again. */
+	r->target = r->buf_count < FIRST_TARGET ? r->buf_count : FIRST_TARGET;
+	/* The bottom of the stack is what was used longest ago: its pages go back to the OS (the
+	 * next use faults in zeroed pages). The top stays warm. */
+	for (unsigned i = 0; i + 2 * FIRST_TARGET < r->nstack; i++) {
+		unsigned bid = r->stack[i];
+		if (r->cold[bid])
+			continue;
+		uintptr_t from = (uintptr_t)(r->bufs + (size_t)bid * r->buf_size);
+		uintptr_t to = from + r->buf_size, pg = (uintptr_t)r->page;
+		from = (from + pg - 1) & ~(pg - 1); /* whole pages of this buffer only */
+		to &= ~(pg - 1);
+		if (to > from)
+			madvise((void *)from, to - from, MADV_DONTNEED);
+		r->cold[bid] = 1;
+	}
 }
 
 void wr__ring_buf_use(const wr_ring *r, unsigned *out_kernel, unsigned *out_total)

@@ -37,12 +37,19 @@ void wr__ring_free(wr_ring *r);
 int wr__ring_fd(const wr_ring *r);
 
 void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud);
-void wr__ring_recv_multishot(wr_ring *r, int fd, uint64_t ud);
+/* A multishot receive that ends (no F_MORE) after limit bytes where the kernel can (0: no
+ * limit): a connection cannot take more than that before it is armed again. */
+void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud);
+/* A receive failed with -EINVAL: true when that was the limit (the ring stops asking for it,
+ * and the receive should be armed again), false when it was something else. */
+bool wr__ring_recv_limit_refused(wr_ring *r);
 void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
 void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud);
 void wr__ring_read(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud);
+/* Cancel the one request whose user_data is target (a multishot receive to pause). */
+void wr__ring_cancel_ud(wr_ring *r, uint64_t target, uint64_t ud);
 /* Post a CQE {ud=payload, res=res} to another ring (IORING_OP_MSG_RING). */
 void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint64_t ud);
 
@@ -61,6 +68,13 @@ uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint
 /* Done with a receive completion (any res): its buffer, if it has one, goes back to the
  * free stack once the kernel is done with it too. */
 void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);
+/* A receive completion set aside for a later turn: its bytes stay where they are until
+ * wr__ring_recv_release (instead of wr__ring_recv_done) once they were processed. */
+void wr__ring_recv_hold(wr_ring *r, const wr_cqe *cqe);
+void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe);
+/* After a burst: the target of buffers handed out goes back to its first value, and the
+ * pages of buffers unused the longest go back to the OS. */
+void wr__ring_trim(wr_ring *r);
 /* A receive found the ring empty (ENOBUFS): keep more buffers in it from now on. */
 void wr__ring_bufs_short(wr_ring *r);
 /* Provided receive buffers lent to the kernel now, and in all. */

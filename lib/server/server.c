@@ -69,6 +69,12 @@ static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: te
                                    "Content-Length: 35\r\nConnection: close\r\n\r\n"
                                    "This port speaks HTTPS, not HTTP.\r\n";
 
+/* Per-connection output: the hard limit holds two of the largest messages (an echo of one on
+ * top of a queue at its high mark); the high mark, where receiving pauses, sits between
+ * uWebSockets' 64 KiB maxBackpressure and what 1 MiB messages need to stream without
+ * stalls (README, "Fair under attack"). */
+#define WR_DEFAULT_SEND_HIGH (1u << 20)
+
 /* Fill in defaults; -EINVAL for a config that cannot work. */
 static int config_defaults(wr_server_config *c)
 {
@@ -93,8 +99,23 @@ static int config_defaults(wr_server_config *c)
 		c->max_body_bytes = 1u << 20;
 	if (!c->max_message_bytes)
 		c->max_message_bytes = WR_WS_DEFAULT_MAX_MSG;
-	if (!c->max_send_buffer)
-		c->max_send_buffer = 64u << 20;
+	if (!c->max_send_buffer) {
+		size_t two = 2 * (size_t)c->max_message_bytes;
+		c->max_send_buffer = two < (1u << 20) ? 1u << 20 : two > (1u << 30) ? 1u << 30 : two;
+	}
+	if (!c->send_high_mark)
+		c->send_high_mark = c->max_send_buffer < WR_DEFAULT_SEND_HIGH ? c->max_send_buffer
+		                                                               : WR_DEFAULT_SEND_HIGH;
+	if (!c->send_low_mark || c->send_low_mark >= c->send_high_mark)
+		c->send_low_mark = c->send_high_mark / 4;
+	if (!c->send_timeout_ms)
+		c->send_timeout_ms = 10000;
+	if (!c->memory_budget) {
+		/* An eighth of the machine's memory, and never under 64 MiB. */
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : (size_t)1 << 32;
+		c->memory_budget = phys / 8 > (64u << 20) ? phys / 8 : 64u << 20;
+	}
 	if (!c->handshake_timeout_ms)
 		c->handshake_timeout_ms = 10000;
 	if (!c->idle_timeout_ms)
@@ -103,6 +124,8 @@ static int config_defaults(wr_server_config *c)
 		c->ping_interval_ms = 30000;
 	if (!c->close_timeout_ms)
 		c->close_timeout_ms = 5000;
+	if (c->send_timeout_ms > 86400000u)
+		c->send_timeout_ms = 86400000u;
 	if (!c->backlog)
 		c->backlog = 4096;
 	if (!c->metrics_sample)
@@ -334,6 +357,10 @@ static int reactor_setup(srv_reactor *sr)
 		.recv_buf_count = cfg->recv_buf_count,
 		.recv_buf_size = cfg->recv_buf_size,
 		.max_send_buffer = cfg->max_send_buffer,
+		.send_high = cfg->send_high_mark,
+		.send_low = cfg->send_low_mark,
+		.send_timeout_ms = cfg->send_timeout_ms,
+		.mem_budget = cfg->memory_budget / cfg->threads,
 		.linger_ms = cfg->close_timeout_ms < 2000 ? cfg->close_timeout_ms : 2000,
 		.stop_ms = cfg->close_timeout_ms,
 		.on_accept = on_accept,

@@ -43,6 +43,7 @@ typedef struct wr_ws_route {
  * subprotocol. */
 typedef struct wr_ws_extra {
 	wr_buf msg;
+	size_t charged;        /* msg's capacity as counted against the memory budget */
 	wr_utf8 frag_utf8;     /* a text message sent in fragments: UTF-8 state across them */
 	uint8_t ctrl[WR_WS_CTRL_MAX];
 	uint8_t protocol_len;

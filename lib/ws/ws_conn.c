@@ -88,6 +88,61 @@ static void count_bad_input(wr_conn *c, int code)
 	                                                             : WR_STATS_WS_TOO_BIG], 1);
 }
 
+/* The message buffer's memory, as the reactor's budget counts it. */
+static void msg_charge(wr_conn *c, wr_ws_extra *x)
+{
+	if (x->msg.cap != x->charged) {
+		wr__conn_mem_charge(c, (ssize_t)x->msg.cap - (ssize_t)x->charged);
+		x->charged = x->msg.cap;
+	}
+}
+
+/* A message is over: its buffer keeps at most a small message's room (a burst of large
+ * ones leaves no memory behind on every connection that had one). */
+static void msg_done(wr_conn *c, wr_ws_extra *x)
+{
+	x->msg.len = 0;
+	wr__buf_trim(&x->msg, WR_WS_MSG_KEEP);
+	msg_charge(c, x);
+}
+
+/* Cut off (RFC 6455 §7.4.1 1008, or the budget's code): our close frame goes ahead of what
+ * is queued and not yet in flight (wr__conn_cut), then the connection closes; a peer that
+ * does not read even that is dropped at the close timeout. */
+static void cut(wr_conn *c, wr_ws_state *s, int code, int err, const char *why)
+{
+	if (s->flags & WS_CLOSE_SENT) { /* our close frame is queued already: no second one */
+		wr__ws_report(c, s, code, why);
+		wr__conn_abort(c, err, why);
+		return;
+	}
+	uint8_t frame[2 + WR_WS_CTRL_MAX + 12];
+	uint8_t pl[WR_WS_CTRL_MAX], key[4] = { 0 };
+	size_t n = wr__ws_close_payload(pl, code, why, strlen(why));
+	bool client = s->flags & WS_CLIENT;
+	size_t hl = wr__ws_frame_header(frame, true, WR_OP_CLOSE, n, client ? key : NULL);
+	memcpy(frame + hl, pl, n); /* a zero key: masking leaves the payload as it is */
+	s->flags |= WS_CLOSE_SENT;
+	wr_route_stats *st = ws_stats(c, s);
+	if (st)
+		WR_STAT_ADD(st->cutoffs, 1);
+	if (c->r->stats)
+		WR_STAT_ADD(c->r->stats->cutoffs, 1);
+	wr__ws_report(c, s, code, why);
+	wr__timer_arm(c, s->rt->cfg.close_timeout_ms);
+	wr__conn_cut(c, err, why, frame, hl + n);
+}
+
+void wr__ws_cut(wr_conn *c, int code, int err, const char *why)
+{
+	cut(c, ws_state(c), code, err, why);
+}
+
+static void ws_on_overload(wr_conn *c, int err, const char *why)
+{
+	cut(c, ws_state(c), WR_CLOSE_POLICY_VIOLATION, err, why);
+}
+
 /* Fail the connection (RFC 6455 §7.1.7): close frame with the code, then close. */
 static void fail(wr_conn *c, wr_ws_state *s, int code, const char *why)
 {
@@ -188,19 +243,36 @@ static bool deliver_inflated(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 	wr_ws_extra *x = wr__ws_extra(c, s);
 	int rc = x ? wr__ws_pmd_recv(c, s, ev, &x->msg, s->parser.max_msg) : WR_CLOSE_INTERNAL_ERROR;
 	if (rc > 1) {
-		x->msg.len = 0;
+		msg_done(c, x);
 		count_bad_input(c, rc);
 		fail(c, s, rc, rc == WR_CLOSE_TOO_BIG ? "message over the size limit"
 		               : rc == WR_CLOSE_INVALID_DATA ? "invalid compressed message"
 		                                             : "out of memory");
 		return false;
 	}
+	msg_charge(c, x);
 	if (rc == 1) {
 		deliver(c, s, ev->opcode, x->msg.data ? x->msg.data : (const uint8_t *)"", x->msg.len);
-		x->msg.len = 0;
-		wr__buf_trim(&x->msg, 1u << 20);
+		msg_done(c, x);
 	}
 	return true;
+}
+
+/* A message that must be held (reassembled or inflated) begins: refused when holding it
+ * would cross the server's memory budget — 1009 when it could never fit, 1013 (try again
+ * later) when it does not fit now. false when the connection was failed. */
+static bool admit(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+{
+	if (!ev->msg_start || (ev->msg_end && !ev->compressed))
+		return true;
+	int rc = wr__conn_mem_check(c, (size_t)ev->msg_len_hint);
+	if (rc == 0)
+		return true;
+	if (rc == -EMSGSIZE)
+		fail(c, s, WR_CLOSE_TOO_BIG, "message larger than the server's memory budget");
+	else
+		fail(c, s, WR_CLOSE_TRY_AGAIN, "server memory budget reached");
+	return false;
 }
 
 static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
@@ -218,6 +290,8 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 		case WR_WS_EV_DATA: {
 			if (s->flags & WS_CLOSE_SENT)
 				break; /* closing: data is no longer delivered */
+			if (!admit(c, s, &ev))
+				return;
 			if (ev.compressed) {
 				if (!deliver_inflated(c, s, &ev))
 					return;
@@ -229,14 +303,15 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 			}
 			wr_ws_extra *x = wr__ws_extra(c, s);
 			int rc = x ? wr__ws_gather(&x->msg, &ev) : -ENOMEM;
+			if (x)
+				msg_charge(c, x);
 			if (rc < 0) {
 				fail(c, s, WR_CLOSE_TOO_BIG, "out of memory");
 				return;
 			}
 			if (rc > 0) {
 				deliver(c, s, ev.opcode, x->msg.data, x->msg.len);
-				x->msg.len = 0;
-				wr__buf_trim(&x->msg, 1u << 20);
+				msg_done(c, x);
 			}
 			break;
 		}
@@ -309,6 +384,7 @@ void wr__ws_state_free(wr_conn *c)
 	wr__ws_pmd_free(c, s);
 	if (s->x) {
 		wr__buf_free(&s->x->msg);
+		msg_charge(c, s->x);
 		wr__conn_state_free(c, s->x, sizeof(*s->x));
 	}
 	wr__conn_state_free(c, s, s->size);
@@ -321,6 +397,7 @@ static const wr_proto ws_proto = {
 	.on_timer = ws_on_timer,
 	.on_writable = ws_on_writable,
 	.on_gone = ws_on_gone,
+	.on_overload = ws_on_overload,
 	.on_shutdown = ws_on_shutdown,
 	.free = wr__ws_state_free,
 };

@@ -46,6 +46,10 @@ int wr__ws_queue_frame(wr_conn *c, wr_ws_state *s, wr_opcode op, const void *dat
  * as given. */
 int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, bool rsv1,
                             const void *data, size_t len);
+/* A message buffer keeps this much room after a message (more goes back to the allocator). */
+#define WR_WS_MSG_KEEP (64u * 1024u)
+/* Cut c off with code: a close frame ahead of the queue, then close (wr__conn_cut). */
+void wr__ws_cut(wr_conn *c, int code, int err, const char *why);
 /* Send our close frame (once) and wait for the peer's, within the close timeout. */
 void wr__ws_shutdown(wr_conn *c, wr_ws_state *s, int code, const char *reason);
 /* on_close(code, why) unless already reported (or not owed yet). */

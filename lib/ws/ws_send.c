@@ -40,6 +40,7 @@ int wr__ws_queue_frame_bits(wr_conn *c, wr_ws_state *s, wr_opcode op, bool fin, 
 	size_t hl = wr__ws_frame_header(hdr, fin, op, len, client ? key : NULL);
 	if (rsv1)
 		hdr[0] |= 0x40;
+	wr__conn_unit_begin(c);
 	if (hl + len <= WR_SEG_SIZE) {
 		uint8_t *p = wr__conn_reserve(c, hl + len);
 		if (!p)
@@ -83,6 +84,9 @@ static int check_send(const wr_conn *c, const wr_ws_state *s, wr_opcode op, cons
 {
 	if (!(s->flags & WS_OPEN) || (s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
 		return -EPIPE;
+	/* The server's memory budget is spent: the message is refused, the connection kept. */
+	if (!(op & 0x8) && wr__conn_mem_check(c, len) < 0)
+		return -ENOMEM;
 	switch (op) {
 	case WR_OP_TEXT:
 		if (s->flags & WS_FRAG)
@@ -104,14 +108,7 @@ static int after_queue(wr_conn *c)
 {
 	if (wr__conn_over_limit(c)) {
 		/* A consumer that does not read: cut it off rather than grow without bound. */
-		const char *why = "send buffer limit exceeded";
-		wr_route_stats *st = ws_stats(c, ws_state(c));
-		if (st)
-			WR_STAT_ADD(st->cutoffs, 1);
-		if (c->r->stats)
-			WR_STAT_ADD(c->r->stats->cutoffs, 1);
-		wr__ws_report(c, ws_state(c), WR_CLOSE_POLICY_VIOLATION, why);
-		wr__conn_abort(c, -ENOBUFS, why);
+		wr__ws_cut(c, WR_CLOSE_POLICY_VIOLATION, -ENOBUFS, "send buffer limit exceeded");
 		return -ENOBUFS;
 	}
 	if (c->out_bytes > DRAIN_MARK) {

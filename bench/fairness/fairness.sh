@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Fair under attack: a canary echoes 16 B every 10 ms (ws-bench --rate 100, latency corrected
+# for coordinated omission) on the echo server, first alone, then while hostile clients
+# (bench/fairness/flood) attack the same server:
+#   noread    50 connections each send 200 binary messages of 1 MiB and never read
+#   ping      50 connections send 125-byte pings as fast as the socket takes them, never reading
+#   pipeline  50 connections send 16-byte messages as fast as the socket takes them
+# with 1 and 2 reactors. Each run starts a fresh server and prints the canary's p50/p99 alone
+# and under attack (and their ratio), the server's RSS before the attack, its peak, and its
+# RSS SETTLE_S seconds after the attack ended, and where the loop's turns went during the
+# attack (the server's loop-turn histogram from GET /metrics: turns, how many took over 10 ms,
+# the longest bucket reached); the summary gives medians over RUNS runs.
+#
+#   WR_BUILD=build-dev bench/fairness/fairness.sh          (RUNS=3 THREADS="1 2"
+#                                                          ATTACKS="noread ping pipeline"
+#                                                          CANARY_S=10 SETTLE_S=10
+#                                                          SERVER=echo_server binary)
+# Every process started here is stopped by its PID; traffic stays on loopback; every flood
+# is bounded in messages and in seconds.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${WR_BUILD:-build}
+case $build in /*) ;; *) build=$src/$build ;; esac
+runs=${RUNS:-3}
+threads_list=${THREADS:-"1 2"}
+attacks=${ATTACKS:-"noread ping pipeline"}
+canary_s=${CANARY_S:-10}
+settle_s=${SETTLE_S:-10}
+# SERVER: another echo server binary taking the same arguments (an older build, to compare)
+server=${SERVER:-$build/examples/echo_server}
+bench=$build/bench/ws-bench/ws-bench
+flood=$build/bench/fairness/flood
+for x in "$server" "$bench" "$flood"; do
+	[ -x "$x" ] || { echo "fairness: $x not built (ninja -C $build examples/echo_server bench/ws-bench/ws-bench bench/fairness/flood)" >&2; exit 2; }
+done
+tmp=$(mktemp -d /tmp/wring-fairness.XXXXXX)
+spid= fpid=
+# The server and the flood still running (each is forgotten once waited for, so that no PID
+# that may have been reused is signalled).
+cleanup() {
+	for p in $spid $fpid; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $spid $fpid; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+metrics() { # port out: the server's GET /metrics (empty when it has none)
+	python3 -c 'import sys, urllib.request as u
+try: sys.stdout.write(u.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode())
+except Exception: pass' "$1" >"$2"
+}
+
+# The canary's p50 and p99 in microseconds, and how many echoes it got.
+canary() { # port seconds out
+	"$bench" --rate 100 -c 1 -s 16 -d "$2" -w 0.5 -q --json "ws://127.0.0.1:$1/ws" 2>/dev/null >"$3.json"
+	python3 - "$3.json" >"$3" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    l = d["latency_ns"]
+    print(f'{l["p50"] / 1000:.0f} {l["p99"] / 1000:.0f} {d["messages"]}')
+except Exception:
+    print("nan nan 0")
+PY
+}
+
+flood_args() { # attack port
+	case $1 in
+	# long enough for the server to cut every flood off (send timeout 10 s + close
+	# timeout 5 s by default), bounded all the same
+	noread) echo "noread $2 50 200 1048576 $((canary_s + 25))" ;;
+	ping) echo "ping $2 50 100000000 125 $canary_s" ;;
+	pipeline) echo "pipeline $2 50 100000000 16 $canary_s" ;;
+	esac
+}
+
+results=$tmp/results.tsv
+: >"$results"
+echo "# canary p50/p99 in us; RSS in MiB; one line per run"
+printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s %8s %6s %8s  %s\n' reactors attack run "alone p50/p99" "attack p50/p99" "p99 ratio" "rss base" "rss peak" "settled" turns ">10ms" "max(ms)" "flood"
+for t in $threads_list; do
+	for a in $attacks; do
+		for run in $(seq "$runs"); do
+			WR_THREADS=$t WR_DEFLATE=0 "$server" 0 >"$tmp/srv.log" 2>&1 &
+			spid=$!
+			port=
+			for _ in $(seq 100); do
+				port=$(sed -n 's/^Listening on port \([0-9]*\).*/\1/p' "$tmp/srv.log")
+				[ -n "$port" ] && break
+				sleep 0.05
+			done
+			[ -n "$port" ] || { echo "fairness: the server did not start" >&2; exit 1; }
+			canary "$port" "$canary_s" "$tmp/alone"
+			base=$(kb "$spid" VmRSS)
+			metrics "$port" "$tmp/m0"
+			# shellcheck disable=SC2046
+			"$flood" $(flood_args "$a" "$port") >"$tmp/flood.txt" 2>&1 &
+			fpid=$!
+			sleep 0.5
+			canary "$port" "$canary_s" "$tmp/attack"
+			metrics "$port" "$tmp/m1"
+			turns=$(python3 - "$tmp/m0" "$tmp/m1" <<'PY'
+import re, sys
+def buckets(path):
+    b = {}
+    for l in open(path):
+        m = re.match(r'wring_loop_turn_seconds_bucket\{le="([^"]+)"\} (\d+)', l)
+        if m:
+            b[float(m.group(1))] = int(m.group(2))
+    return b
+a, z = buckets(sys.argv[1]), buckets(sys.argv[2])
+if not z:
+    print("- - -"); sys.exit()
+d = sorted((le, z[le] - a.get(le, 0)) for le in z)  # cumulative counts during the attack
+total = d[-1][1]
+over10 = total - max(c for le, c in d if le <= 0.01)
+longest = min(le for le, c in d if c == total)
+print(total, over10, f"{longest * 1000:g}")
+PY
+)
+			wait "$fpid"
+			fpid=
+			peak=$(kb "$spid" VmHWM)
+			sleep "$settle_s"
+			settled=$(kb "$spid" VmRSS)
+			kill -TERM "$spid"
+			wait "$spid" 2>/dev/null
+			spid=
+			read -r ap50 ap99 amsgs <"$tmp/alone"
+			read -r xp50 xp99 xmsgs <"$tmp/attack"
+			fl=$(head -n1 "$tmp/flood.txt")
+			read -r nturns over10 longest <<<"$turns"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$xmsgs" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" >>"$results"
+			python3 - "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" <<'PY'
+import sys
+t, a, run, ap50, ap99, xp50, xp99, base, peak, settled, fl, nturns, over10, longest = sys.argv[1:]
+f = lambda x: float(x)
+ratio = f(xp99) / f(ap99) if f(ap99) > 0 else float("nan")
+mib = lambda k: f(k) / 1024
+print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f} {nturns:>8} {over10:>6} {longest:>8}  {fl}')
+PY
+		done
+	done
+done
+
+echo
+echo "# medians over $runs runs (canary in ms; RSS in MiB; settled - base: the RSS the attack left behind)"
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+groups = {}
+for r in rows:
+    groups.setdefault((r[0], r[1]), []).append(r)
+print(f'{"reactors":<8} {"attack":<9} {"alone p50":>9} {"alone p99":>9} {"attack p50":>10} {"attack p99":>10} {"p99 ratio":>9} {"echoes":>7} {"rss base":>8} {"peak":>8} {"settled":>8} {"left":>6} {"turns>10ms":>10} {"max turn":>8}')
+for (t, a), rs in groups.items():
+    med = lambda i: statistics.median(float(r[i]) for r in rs)
+    ap50, ap99, xp50, xp99, msgs = med(3), med(4), med(5), med(6), med(7)
+    base, peak, settled = med(8) / 1024, med(9) / 1024, med(10) / 1024
+    left = statistics.median(float(r[10]) / 1024 - float(r[8]) / 1024 for r in rs)
+    num = lambda i: [float(r[i]) for r in rs if r[i] not in ("-", "")]
+    o10 = statistics.median(num(13)) if num(13) else float("nan")
+    mx = statistics.median(num(14)) if num(14) else float("nan")
+    print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f} {o10:>10.0f} {mx:>8g}')
+PY
