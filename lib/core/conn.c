@@ -96,11 +96,41 @@ static uint64_t ud_of(const wr_conn *c, enum wr_op op)
 
 void wr__conn_recv_arm(wr_conn *c)
 {
-	if (c->flags & WR_CF_RECV_ARMED)
+	if (c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_PAUSED))
 		return;
 	wr__ring_recv_multishot(c->r->ring, c->fd, ud_of(c, WR_OPK_RECV));
 	c->flags |= WR_CF_RECV_ARMED;
 	c->inflight++;
+}
+
+void wr__conn_recv_pause(wr_conn *c, bool pause)
+{
+	if (pause == !!(c->flags & WR_CF_RECV_PAUSED))
+		return;
+	if (!pause) {
+		c->flags &= ~WR_CF_RECV_PAUSED;
+		if (c->state == WR_CONN_OPEN)
+			wr__conn_recv_arm(c);
+		return;
+	}
+	c->flags |= WR_CF_RECV_PAUSED;
+	/* The multishot receive ends with -ECANCELED; a resume before that re-arms from its
+	 * completion (reactor.c). */
+	if ((c->flags & WR_CF_RECV_ARMED) && c->state == WR_CONN_OPEN) {
+		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
+		c->inflight++;
+	}
+}
+
+void wr__conn_hold(wr_conn *c)
+{
+	c->inflight++;
+}
+
+void wr__conn_unhold(wr_conn *c)
+{
+	if (--c->inflight == 0 && c->state == WR_CONN_CLOSED && !wr_list_linked(&c->flush_link))
+		wr_list_insert_tail(&c->r->closed, &c->flush_link);
 }
 
 void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen)

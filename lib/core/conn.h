@@ -101,6 +101,7 @@ enum wr_conn_flag {
 	WR_CF_TIMER = 1u << 5,
 	WR_CF_GONE = 1u << 6,              /* on_gone was called */
 	WR_CF_WRITABLE_WANTED = 1u << 7,
+	WR_CF_RECV_PAUSED = 1u << 8,       /* the protocol asked for no more input for now */
 };
 
 struct wr_conn {
@@ -146,6 +147,15 @@ uint64_t wr__conn_ref(const wr_conn *c);
 wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref);
 /* Start receiving (multishot); the reactor re-arms it as needed from then on. */
 void wr__conn_recv_arm(wr_conn *c);
+/* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
+ * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
+ * or start again. TCP's own window then holds the peer back. */
+void wr__conn_recv_pause(wr_conn *c, bool pause);
+/* Keep c's slot from being reused while something outside the reactor's requests (a fiber
+ * holding a wr_ws) still names it: counted as a request in flight. A closed connection is
+ * freed once the last hold is released. */
+void wr__conn_hold(wr_conn *c);
+void wr__conn_unhold(wr_conn *c);
 /* Begin an outgoing TCP connect; the protocol's on_connect gets the result. */
 void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen);
 /* Hand plaintext to the protocol (called by transports). */

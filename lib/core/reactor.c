@@ -372,8 +372,14 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		}
 		return;
 	}
-	if (cqe->res == -ECANCELED || c->state == WR_CONN_CLOSED)
+	if (c->state == WR_CONN_CLOSED)
 		return;
+	if (cqe->res == -ECANCELED) {
+		/* A pause cancelled it; a resume may have come since. */
+		if (!more)
+			wr__conn_recv_arm(c);
+		return;
+	}
 	/* End of stream or error. */
 	wr__conn_abort(c, cqe->res, cqe->res == 0 ? "connection closed" : wr_strerror(cqe->res));
 }

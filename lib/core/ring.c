@@ -229,6 +229,13 @@ void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void wr__ring_cancel_ud(wr_ring *r, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);

@@ -39,6 +39,8 @@ void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud);
 void wr__ring_read(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud);
+/* Cancel the request submitted with user_data target. */
+void wr__ring_cancel_ud(wr_ring *r, uint64_t target, uint64_t ud);
 /* Post a CQE {ud=payload, res=res} to another ring (IORING_OP_MSG_RING). */
 void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint64_t ud);
 

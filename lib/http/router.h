@@ -20,7 +20,10 @@ struct wr_conn;
 typedef bool (*wr_http_upgrade_fn)(struct wr_conn *c, wr_req *req, uint8_t *rest, size_t n,
                                    void *user);
 
-enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_UPGRADE };
+/* A stream route's hook has the same shape as an upgrade hook, and takes the connection as
+ * soon as the request head is in (the body not read: rest is its start and whatever follows),
+ * or at dispatch for a request without a body. */
+enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_UPGRADE, WR_ROUTE_STREAM };
 
 /* What a route leads to; copied by wr__router_add. */
 typedef struct wr_route {

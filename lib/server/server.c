@@ -14,6 +14,7 @@
 #include "reactor.h"
 #include "router.h"
 #include "tls.h"
+#include "fiber_http.h"
 #include "fiber_ws.h"
 #include "ws.h"
 
@@ -56,6 +57,8 @@ struct wr_server {
 	unsigned started_count;
 	wr_ws_route *ws_routes[MAX_WS_ROUTES];
 	unsigned nws_routes;
+	wr_fiber_http_route *http_fibers[MAX_WS_ROUTES];
+	unsigned nhttp_fibers;
 };
 
 /* What a plaintext client gets on the TLS port instead of a bare reset. */
@@ -241,6 +244,31 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 		return rc;
 	}
 	srv->ws_routes[srv->nws_routes++] = wr;
+	return 0;
+}
+
+int wr_server_route_fiber(wr_server *srv, const char *method, const char *pattern,
+                          const wr_http_fiber *f)
+{
+	if (!srv || !f || !f->handler || !pattern)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	if (srv->nhttp_fibers == MAX_WS_ROUTES)
+		return -ENOSPC;
+	wr_fiber_http_route *fr = malloc(sizeof(*fr));
+	if (!fr)
+		return -ENOMEM;
+	*fr = (wr_fiber_http_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes,
+	                             .idle_ms = srv->cfg.idle_timeout_ms };
+	/* HTTP hands the connection over as soon as the head is in. */
+	wr_route rt = { .kind = WR_ROUTE_STREAM, .fn.upgrade = wr__fiber_http_take, .user = fr };
+	int rc = add_route(srv, method, pattern, &rt);
+	if (rc < 0) {
+		free(fr);
+		return rc;
+	}
+	srv->http_fibers[srv->nhttp_fibers++] = fr;
 	return 0;
 }
 
@@ -503,6 +531,8 @@ void wr_server_free(wr_server *srv)
 	free(srv->rs);
 	for (unsigned i = 0; i < srv->nws_routes; i++)
 		free(srv->ws_routes[i]);
+	for (unsigned i = 0; i < srv->nhttp_fibers; i++)
+		free(srv->http_fibers[i]);
 	wr__router_free(srv->router);
 	wr__tls_ctx_free(srv->tls);
 	wr__poster_free(srv->poster);

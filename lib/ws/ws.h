@@ -41,6 +41,8 @@ typedef struct wr_ws_extra {
 	wr_buf msg;
 	wr_utf8 frag_utf8;     /* a text message sent in fragments: UTF-8 state across them */
 	uint8_t ctrl[WR_WS_CTRL_MAX];
+	uint64_t stream_off;   /* a message streamed in pieces (stream_large): bytes given */
+	bool streaming;
 	uint8_t protocol_len;
 	char protocol[47];
 } wr_ws_extra;
