@@ -81,6 +81,14 @@ struct wr_client_options;
 struct wr_client_err;
 WR_API wr_ws *wr_fiber_connect(const char *url, const struct wr_client_options *opts,
                                struct wr_client_err *out_err);
+/* Run fn(arg) on a new fiber of an async client's loop (client.h): sequential clients
+ * (wr_fiber_connect, wr_ws_read, wr_fiber_sleep), many on one thread, none blocking it.
+ * Call it from the loop's own thread: before wr_loop_run or from its callbacks and fibers
+ * (not thread-safe). A fiber started before the loop runs waits for it. Fibers should end
+ * before wr_loop_free (their connections then read 0). 0 or -ENOMEM. */
+struct wr_loop;
+WR_API int wr_loop_spawn(struct wr_loop *loop, void (*fn)(void *arg), void *arg);
+
 /* Close (1000, when still open; the closing handshake finishes on its own) and free a
  * connection from wr_fiber_connect. From its fiber; ws is invalid afterwards. */
 WR_API void wr_fiber_ws_free(wr_ws *ws);

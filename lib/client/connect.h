@@ -17,6 +17,9 @@ void wr__connector_stop(wr_connector *k);
 /* After the reactor's connections are gone. Accepts NULL. */
 void wr__connector_free(wr_connector *k);
 
+/* The reactor of an async client's loop (client.h). */
+wr_reactor *wr__loop_reactor(wr_loop *loop);
+
 /* For callers that need more than wr_loop_connect's contract. */
 typedef struct wr_connect_extra {
 	void *data;                  /* the connection's wr_ws_data, set before anything is reported */

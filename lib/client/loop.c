@@ -166,6 +166,8 @@ int wr_loop_every(wr_loop *loop, unsigned ms, void (*fn)(wr_loop *, void *), voi
 	return 0;
 }
 
+wr_reactor *wr__loop_reactor(wr_loop *loop) { return loop->r; }
+
 int wr_loop_connect(wr_loop *loop, const char *url, const wr_client_options *opts,
                     const wr_ws_handlers *h)
 {

@@ -148,3 +148,36 @@ void wr_fiber_ws_free(wr_ws *ws)
 	fc->owner = NULL;
 	fc->release(fc);
 }
+
+/* ---- fibers of an async client's loop ---- */
+
+typedef struct spawned {
+	wr_fiber f;
+	void (*fn)(void *arg);
+	void *arg;
+} spawned;
+
+static void spawned_body(void *p)
+{
+	spawned *x = p;
+	x->fn(x->arg);
+	wr__fiber_conns_end(&x->f);
+}
+
+static void spawned_exited(wr_fiber *f) { free(wr_container_of(f, spawned, f)); }
+
+int wr_loop_spawn(struct wr_loop *loop, void (*fn)(void *arg), void *arg)
+{
+	if (!loop || !fn)
+		return -EINVAL;
+	wr_sched *s = wr__sched_get(wr__loop_reactor(loop), 0);
+	spawned *x = s ? malloc(sizeof(*x)) : NULL;
+	if (!x)
+		return -ENOMEM;
+	x->fn = fn;
+	x->arg = arg;
+	int rc = wr__fiber_start(s, &x->f, spawned_body, x, spawned_exited);
+	if (rc < 0)
+		free(x);
+	return rc;
+}
