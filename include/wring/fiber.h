@@ -52,10 +52,13 @@ typedef struct wr_ws_fiber {
  * A fiber route uses the connection's data slot itself (wr_ws_data is not the user's). */
 WR_API int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fiber *f);
 
-/* From the connection's own handler: wait for the next text or binary message (pings and
- * pongs are answered and skipped). Returns 1 with *out_msg, a view borrowed until the next
- * wr_ws_read or the handler's return; 0 once the connection has closed (out_msg untouched);
- * -EPERM when not called from ws's handler; -ENOMEM. */
+/* From the fiber that reads ws (its route's handler, or the fiber that opened it with
+ * wr_fiber_connect): wait for the next text or binary message (pings and pongs are answered
+ * and skipped). Returns 1 with *out_msg, a view borrowed until the next wr_ws_read (or
+ * wr_ws_read_any) or the handler's return, sleeps and drain waits included; 0 once the
+ * connection has closed and every message was read (out_msg untouched); -EPERM when not
+ * called from ws's fiber; -ENOMEM. With stream_large, a message over the limit comes in
+ * pieces (msg.more, msg.offset). */
 WR_API int wr_ws_read(wr_ws *ws, wr_msg *out_msg);
 
 /* wr_ws_read over several connections the running fiber reads (its own and those it opened

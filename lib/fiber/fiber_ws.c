@@ -1,8 +1,10 @@
 /* Fiber WebSocket routes and reads: the sequential handler (wr_ws_fiber) driven by the
- * WebSocket layer's ordinary callbacks. on_open starts the fiber; on_message hands the view
- * straight to the fiber when it waits in a read (and runs it while the view is valid), or
- * keeps a copy when the fiber is busy elsewhere; on_drain ends a wait for backpressure;
- * on_close cancels every wait, so the handler runs to its end before the connection is freed.
+ * WebSocket layer's ordinary callbacks. on_open starts the fiber; on_message hands the message
+ * to the fiber when it waits in a read (one copy into a reused buffer, and the fiber runs at
+ * once), or keeps a copy in order when the fiber is busy elsewhere (pausing receive past
+ * max_unread); on_drain ends a wait for backpressure; on_close cancels every wait, so the
+ * handler runs to its end before the connection is freed. Reads work the same on client
+ * connections a fiber opened (fiber_client.c).
  *
  * A route's record lives until both the handler has returned and on_close has come. */
 #include <errno.h>
