@@ -50,7 +50,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
 		return 1;
 	}
-	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = relay });
+	/* Each side negotiates permessage-deflate on its own: the client with us (accepted when
+	 * offered), we with the upstream (not offered: a relay on loopback gains nothing). */
+	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = relay,
+		.deflate = { .enable = true } });
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
