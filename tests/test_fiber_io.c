@@ -468,3 +468,53 @@ Test(fiber_io, a_failed_connect_says_why)
 	close(fd);
 	wr_server_free(srv);
 }
+
+/* ---- sequential clients on an async client's loop ---- */
+
+static wr_loop *spawn_loop;
+static atomic_int spawn_ok, spawn_left;
+
+static void conversation(void *arg)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/echo", atomic_load(&proxy_port));
+	wr_client_err err;
+	wr_ws *ws = wr_fiber_connect(url, NULL, &err);
+	bool ok = ws != NULL;
+	for (int i = 0; ok && i < 10; i++) {
+		char t[32];
+		snprintf(t, sizeof(t), "%d:%d", (int)(intptr_t)arg, i);
+		wr_msg m;
+		ok = wr_ws_send_text(ws, t) == 0 && wr_ws_read(ws, &m) == 1 &&
+		     m.len == strlen(t) && !memcmp(m.data, t, m.len);
+		if (ok && i == 4)
+			ok = wr_fiber_sleep(5) == 0; /* the loop keeps serving the others */
+	}
+	if (ws) {
+		wr_ws_close(ws, WR_CLOSE_NORMAL, "");
+		wr_msg m;
+		ok = ok && wr_ws_read(ws, &m) == 0; /* the close ends the reads */
+		wr_fiber_ws_free(ws);
+	}
+	if (ok)
+		atomic_fetch_add(&spawn_ok, 1);
+	if (atomic_fetch_sub(&spawn_left, 1) == 1)
+		wr_loop_stop(spawn_loop);
+}
+
+Test(fiber_io, sequential_clients_on_a_loop)
+{
+	uint16_t port;
+	wr_server *srv = proxy_server(&port);
+	int err;
+	spawn_loop = wr_loop_new(NULL, &err);
+	cr_assert(spawn_loop, "%s", wr_strerror(err));
+	spawn_ok = 0;
+	spawn_left = 30;
+	for (int i = 0; i < 30; i++)
+		cr_assert_eq(wr_loop_spawn(spawn_loop, conversation, (void *)(intptr_t)i), 0);
+	cr_assert_eq(wr_loop_run(spawn_loop), 0);
+	cr_assert_eq(atomic_load(&spawn_ok), 30);
+	wr_loop_free(spawn_loop);
+	wr_server_free(srv);
+}
