@@ -132,6 +132,28 @@ else
 	not_ok "upstream echo_server listens"
 fi
 
+# Sequential HTTP against curl: uploads of 5 MiB with Content-Length and chunked (the FNV-1a
+# of the body checked), past max_body_bytes, and a streamed 3 MiB download.
+if serve upload "$EX/fiber_upload_server"; then
+	head -c $((5 << 20)) /dev/urandom > "$WR_TMP/body"
+	want=$("$PY" -c 'import sys
+h = 0xcbf29ce484222325
+for c in open(sys.argv[1], "rb").read():
+    h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+print(f"5242880 bytes, fnv1a {h:016x}")' "$WR_TMP/body")
+	check "curl: 5 MiB upload with Content-Length read in pieces" \
+		test "$(curl -sS -T "$WR_TMP/body" -X POST "http://127.0.0.1:$PORT/upload")" = "$want"
+	check "curl: 5 MiB chunked upload read in pieces" \
+		test "$(curl -sS -T - -X POST "http://127.0.0.1:$PORT/upload" < "$WR_TMP/body")" = "$want"
+	check "curl: the buffered route refuses the same body with 413" \
+		test "$(curl -sS -o /dev/null -w '%{http_code}' -T "$WR_TMP/body" -X POST "http://127.0.0.1:$PORT/upload-buffered")" = 413
+	check "curl: a 3 MiB streamed download, chunked" \
+		bash -c "curl -sS -D '$WR_TMP/h' 'http://127.0.0.1:$PORT/download/3' | cmp -s - <(head -c 3145728 /dev/zero | tr '\\0' w) && grep -qi '^transfer-encoding: chunked' '$WR_TMP/h'"
+	stopped "fiber_upload_server exits 0 on SIGTERM" "$PID"
+else
+	not_ok "fiber_upload_server listens"
+fi
+
 # A real peer as the upstream: python3-websockets' own echo server behind fiber_proxy.
 if have_py && have_node; then
 	py_port=$(free_port)
