@@ -131,8 +131,8 @@ WR_API int wr_server_route_fiber(wr_server *srv, const char *method, const char 
 WR_API int wr_req_read(wr_req *req, wr_str *out_piece);
 /* From a fiber route's handler: send data (borrowed until return) as the next part of a
  * streamed answer. The first call sends the status and headers set so far (and what
- * wr_res_body gathered) with Transfer-Encoding: chunked; later wr_res_status and
- * wr_res_header calls fail with -EALREADY. Past 64 KiB queued it waits for the client to
+ * wr_res_body gathered) with Transfer-Encoding: chunked; later wr_res_header calls fail
+ * with -EALREADY and wr_res_status calls are ignored. Past 64 KiB queued it waits for the client to
  * read. Returns 0; -EPIPE once the client has gone; -ETIMEDOUT (drain_timeout_ms);
  * -EPERM off a fiber route's handler; -ENOMEM. A HEAD request sends no body: writes return 0. */
 WR_API int wr_res_write(wr_res *res, const void *data, size_t len);
