@@ -518,3 +518,54 @@ Test(fiber_io, sequential_clients_on_a_loop)
 	wr_loop_free(spawn_loop);
 	wr_server_free(srv);
 }
+
+/* ---- the async client streams too ---- */
+
+static tally client_tally;
+static atomic_int client_done;
+
+static void big_sender(wr_ws *ws, const wr_req *req, void *user)
+{
+	uint8_t *b = pattern(3u << 20, WR_OP_BINARY);
+	wr_ws_send(ws, b, 3u << 20, WR_OP_BINARY);
+	free(b);
+	wr_msg m;
+	wr_ws_read(ws, &m); /* until the client closes */
+}
+
+static void client_piece(wr_ws *ws, wr_msg m, void *user)
+{
+	if (count_piece(&client_tally, m))
+		wr_ws_close(ws, WR_CLOSE_NORMAL, "");
+}
+
+static void client_closed(wr_ws *ws, int code, wr_str reason, void *user)
+{
+	atomic_store(&client_done, 1);
+	wr_loop_stop(user);
+}
+
+Test(fiber_io, the_async_client_streams_messages_over_its_limit)
+{
+	int err;
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1 }, &err);
+	cr_assert(srv, "%s", wr_strerror(err));
+	cr_assert_eq(wr_server_websocket_fiber(srv, "/big", &(wr_ws_fiber){ .handler = big_sender }), 0);
+	uint16_t port = live_start(srv);
+	wr_loop *loop = wr_loop_new(NULL, &err);
+	cr_assert(loop);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/big", port);
+	client_tally = (tally){ .ok = true };
+	client_done = 0;
+	cr_assert_eq(wr_loop_connect(loop, url, &(wr_client_options){ .max_message_bytes = LIMIT },
+		&(wr_ws_handlers){ .on_message = client_piece, .on_close = client_closed, .user = loop,
+		                   .stream_large = true }), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert(atomic_load(&client_done));
+	cr_assert(client_tally.ok);
+	cr_assert_eq(client_tally.bytes, 3u << 20);
+	cr_assert_gt(client_tally.pieces, 1);
+	wr_loop_free(loop);
+	wr_server_free(srv);
+}
