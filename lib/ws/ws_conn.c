@@ -279,6 +279,13 @@ static void ws_on_timer(wr_conn *c)
 		return;
 	}
 	unsigned iv = s->rt->cfg.ping_interval_ms;
+	if (c->flags & WR_CF_RECV_PAUSED) {
+		/* We hold the peer back (a fiber not reading): its silence is ours, and its pong
+		 * could not be read anyway. The check resumes with receiving. */
+		s->flags &= ~WS_PING_SENT;
+		wr__timer_arm(c, iv);
+		return;
+	}
 	uint32_t ticks = wr__ms_to_ticks(iv);
 	uint32_t idle = wr__conn_idle_ticks(c);
 	if (idle < ticks && !(s->flags & WS_PING_SENT)) {
