@@ -17,6 +17,11 @@
 #include <unistd.h>
 
 #include "live.h"
+#if WR_HAVE_TLS
+#define LIVE_CERT_ENV "WR_FIBER_IO_CERTS"
+#define LIVE_CERT_PREFIX "wring-fiber-io"
+#include "live_cert.h"
+#endif
 
 #define LIMIT (64u * 1024u)          /* max_message_bytes of the streaming server */
 #define FLOOD_MSG (64u * 1024u)
@@ -569,3 +574,62 @@ Test(fiber_io, the_async_client_streams_messages_over_its_limit)
 	wr_loop_free(loop);
 	wr_server_free(srv);
 }
+
+#if WR_HAVE_TLS
+/* ---- wss upstream ---- */
+
+static char wss_url[96];
+static wr_tls_config wss_ctls;
+
+static void relay_wss(wr_ws *ws, const wr_req *req, void *user)
+{
+	wr_client_err err;
+	wr_ws *up = wr_fiber_connect(wss_url, &(wr_client_options){ .tls = &wss_ctls }, &err);
+	if (!up) {
+		char t[64];
+		snprintf(t, sizeof(t), "connect %d %d", err.code, err.http_status);
+		wr_ws_send_text(ws, t);
+		return;
+	}
+	wr_ws *set[2] = { ws, up };
+	unsigned i;
+	wr_msg m;
+	while (wr_ws_read_any(set, 2, &i, &m) > 0)
+		if (wr_ws_send(set[1 - i], m.data, m.len, m.opcode) < 0)
+			break;
+	atomic_fetch_add(&n_exit, 1);
+}
+
+Test(fiber_io, a_fiber_relays_to_a_wss_upstream)
+{
+	int err;
+	wr_tls_config stls = { .cert_file = live_cert_file(0, "cert.pem"),
+	                       .key_file = live_cert_file(1, "key.pem") };
+	wr_server *up = wr_server_new(&(wr_server_config){ .threads = 1, .tls = &stls }, &err);
+	cr_assert(up, "%s", wr_strerror(err));
+	cr_assert_eq(wr_server_websocket(up, "/echo", &(wr_ws_handlers){ .on_message = echo_cb }), 0);
+	uint16_t up_port = live_start(up);
+	snprintf(wss_url, sizeof(wss_url), "wss://localhost:%u/echo", up_port);
+	static char ca[512];
+	snprintf(ca, sizeof(ca), "%s", live_cert_file(0, "cert.pem"));
+	wss_ctls = (wr_tls_config){ .ca_file = ca };
+	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1 }, &err);
+	cr_assert(srv, "%s", wr_strerror(err));
+	cr_assert_eq(wr_server_websocket_fiber(srv, "/p", &(wr_ws_fiber){ .handler = relay_wss }), 0);
+	uint16_t port = live_start(srv);
+	n_exit = 0;
+	int fd = ws_open(port, "/p");
+	for (int i = 0; i < 10; i++) {
+		char t[32];
+		snprintf(t, sizeof(t), "over tls %d", i);
+		cr_assert_eq(live_ws_send(fd, 1, WR_OP_TEXT, t, strlen(t)), 0);
+		expect_text(fd, t);
+	}
+	cr_assert_eq(live_ws_send(fd, 1, WR_OP_CLOSE, "\x03\xe8", 2), 0);
+	cr_assert_eq(close_code(fd), 1000);
+	close(fd);
+	wait_exits(1);
+	wr_server_free(srv);
+	wr_server_free(up);
+}
+#endif
