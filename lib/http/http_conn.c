@@ -294,6 +294,7 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 			}
 			hs->scanned = 0;
 			if ((hp->content_length > 0 || hp->chunked) &&
+			    wr__router_has_stream(cfg->router) &&
 			    stream_taken(c, hs, hp, p + off + hl, avail - (size_t)hl))
 				return n;
 			if (hp->content_length > 0 && (uint64_t)hp->content_length > cfg->max_body_bytes) {

@@ -53,6 +53,8 @@ int wr__router_add(wr_router *r, const char *method, const char *pattern, const 
  * method does not: 405). */
 int wr__router_match(const wr_router *r, wr_str method, wr_str path, const wr_route **out_route,
                      wr_route_params *out_params);
+/* Has any route the WR_ROUTE_STREAM kind? (HTTP then looks a route up before a body.) */
+bool wr__router_has_stream(const wr_router *r);
 /* "GET, HEAD, POST" for the Allow header of a 405; returns its length (NUL-terminated,
  * truncated to cap). */
 size_t wr__router_allow(const wr_router *r, wr_str path, char *buf, size_t cap);
