@@ -33,9 +33,18 @@ static void relay(wr_ws *ws, const wr_req *req, void *user)
 	wr_ws *both[2] = { ws, up };
 	unsigned from;
 	wr_msg msg;
-	while (wr_ws_read_any(both, 2, &from, &msg) > 0)
+	int rc;
+	while ((rc = wr_ws_read_any(both, 2, &from, &msg)) > 0)
 		if (wr_ws_send(both[1 - from], msg.data, msg.len, msg.opcode) < 0)
 			break;
+	if (rc == 0) {
+		/* One side closed: the other is told the same code (1005 "none" and 1006 "dropped"
+		 * cannot be sent: 1000 and 1001 stand for them). */
+		int code = wr_ws_close_code(both[from]);
+		code = code == 1005 ? 1000 : code == 1006 ? 1001 : code;
+		if (wr_ws_close(both[1 - from], code, "") < 0)
+			wr_ws_close(both[1 - from], 1000, "");
+	}
 	wr_fiber_ws_free(up); /* closes it with 1000 if still open; returning closes ws */
 }
 

@@ -373,6 +373,8 @@ static void relay(wr_ws *ws, const wr_req *req, void *user)
 	while ((rc = wr_ws_read_any(set, 2, &i, &m)) > 0)
 		if (wr_ws_send(set[1 - i], m.data, m.len, m.opcode) < 0)
 			break;
+	if (rc == 0 && i == 1) /* the upstream's close code is passed on */
+		wr_ws_close(ws, wr_ws_close_code(up), "passed on");
 	/* Either side's end ends the relay; the upstream goes with the handler. */
 	atomic_fetch_add(&n_exit, 1);
 }
@@ -453,8 +455,8 @@ Test(fiber_io, the_upstream_closing_ends_the_relay)
 	wr_server *srv = proxy_server(&port);
 	int fd = ws_open(port, "/proxy-greet");
 	expect_text(fd, "from upstream");
-	/* read_any reports the upstream's close; the handler returns: 1000 to our client. */
-	cr_assert_eq(close_code(fd), 1000);
+	/* read_any reports the upstream's close (4002); the relay passes its code on. */
+	cr_assert_eq(close_code(fd), 4002);
 	close(fd);
 	wait_exits(1);
 	wr_server_free(srv);
@@ -470,6 +472,7 @@ Test(fiber_io, a_failed_connect_says_why)
 	fd = ws_open(port, "/cb");
 	cr_assert_eq(live_ws_send(fd, 1, WR_OP_TEXT, "go", 2), 0);
 	expect_text(fd, "refused -1"); /* -EPERM: not on a fiber */
+	cr_assert_eq(wr_ws_close_code(NULL), -EPERM);
 	close(fd);
 	wr_server_free(srv);
 }

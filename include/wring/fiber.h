@@ -69,6 +69,11 @@ WR_API int wr_ws_read(wr_ws *ws, wr_msg *out_msg);
  * not the running fiber's; -EINVAL. When several have messages, they take turns. */
 WR_API int wr_ws_read_any(wr_ws *const *set, unsigned n, unsigned *out_idx, wr_msg *out_msg);
 
+/* From the fiber that reads ws: how it closed, once a read has said so: the peer's close
+ * code (1005 when it gave none), 1006 when the connection dropped, or our own code when we
+ * closed or failed it; 0 while open; -EPERM off its fiber. A relay passes it on. */
+WR_API int wr_ws_close_code(const wr_ws *ws);
+
 /* From a fiber (of a WebSocket or an HTTP route): open a client connection to url
  * (ws:// or wss://) on the fiber's own reactor, as wr_loop_connect does, and wait for its
  * handshake. The connection is this fiber's alone: read it with wr_ws_read or

@@ -71,6 +71,7 @@ static void c_on_close(wr_ws *ws, int code, wr_str reason, void *user)
 		if (x->connecting && fc->owner)
 			wr__fiber_wake(fc->owner, 0);
 	} else {
+		fc->close_code = (uint16_t)code;
 		wr__fconn_closed(fc);
 	}
 	wr_ws_set_data(ws, NULL);

@@ -223,6 +223,7 @@ static void f_on_close(wr_ws *ws, int code, wr_str reason, void *user)
 	if (!fc)
 		return;
 	fws *x = wr_container_of(fc, fws, fc);
+	fc->close_code = (uint16_t)code;
 	/* Every wait ends now and every later one returns at once: the handler finishes while
 	 * ws is still valid. */
 	wr__fconn_closed(fc);
@@ -338,6 +339,14 @@ int wr_ws_read(wr_ws *ws, wr_msg *out_msg)
 	unsigned idx;
 	int rc = wr_ws_read_any(&ws, 1, &idx, out_msg);
 	return rc == -ECANCELED ? 0 : rc;
+}
+
+int wr_ws_close_code(const wr_ws *ws)
+{
+	wr_fconn *fc = wr__fconn_own((wr_ws *)ws);
+	if (!fc)
+		return -EPERM;
+	return fc->closed ? fc->close_code : 0;
 }
 
 int wr_fiber_sleep(unsigned ms)

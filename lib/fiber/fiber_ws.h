@@ -44,6 +44,7 @@ typedef struct wr_fconn {
 	 * connection are done with it; NULL for a route's own connection. */
 	void (*release)(struct wr_fconn *fc);
 	int open_rc;              /* client: 1 open, < 0 the failure, 0 while connecting */
+	uint16_t close_code;      /* as on_close reported it */
 	uint8_t refs;
 	bool draining, closed, paused;
 } wr_fconn;
