@@ -4,10 +4,12 @@
  *   /ws-auth   the auth example: refuses without an Authorization header (401), then greets
  *              and echoes
  *   /ws-slow   a conversation with a pause: waits 100 ms before each answer
- * Usage: fiber_echo_server [port] (default 8080). WR_THREADS sets the reactors. */
+ * Usage: fiber_echo_server [port] (default 8080). WR_THREADS sets the reactors; WR_DEFLATE
+ * as for echo_server. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wring.h>
 
 static wr_server *srv;
@@ -61,7 +63,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
 		return 1;
 	}
-	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = echo });
+	/* permessage-deflate as in echo_server: accepted when offered; WR_DEFLATE=0 refuses it,
+	 * WR_DEFLATE=shared uses one compressor per reactor. */
+	const char *dfl = getenv("WR_DEFLATE");
+	wr_deflate_config deflate = { .enable = !dfl || strcmp(dfl, "0") != 0,
+	                              .shared = dfl && strcmp(dfl, "shared") == 0 };
+	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = echo, .deflate = deflate });
 	wr_server_websocket_fiber(srv, "/ws-auth", &(wr_ws_fiber){ .on_upgrade = need_auth,
 	                                                          .handler = greet_then_echo });
 	wr_server_websocket_fiber(srv, "/ws-slow", &(wr_ws_fiber){ .handler = slow_echo });

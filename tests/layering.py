@@ -24,7 +24,7 @@ ALLOWED = {
     "tls": {"core"},
     "http": {"core", "simd"},
     "ws": {"core", "simd", "http"},
-    "fiber": {"core", "simd", "http", "ws"},
+    "fiber": {"core", "simd", "http", "ws", "client"},
     "client": {"core", "simd", "http", "ws", "tls"},
     "server": {"core", "simd", "http", "ws", "tls", "fiber"},
 }

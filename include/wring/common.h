@@ -57,6 +57,11 @@ typedef struct wr_msg {
 	const uint8_t *data;
 	size_t len;
 	wr_opcode opcode;
+	/* Streamed receive only (wr_ws_handlers.stream_large): more pieces of this message
+	 * follow, and offset is where this piece begins in the message. A whole message has
+	 * more false and offset 0. */
+	bool more;
+	uint64_t offset;
 } wr_msg;
 
 /* Completion of a send without copy: data is the caller's buffer, status 0 once the kernel is

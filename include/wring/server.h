@@ -131,6 +131,15 @@ typedef struct wr_ws_handlers {
 	/* permessage-deflate for this server route; zero: refused. (Clients take theirs from
 	 * wr_client_options.) */
 	wr_deflate_config deflate;
+	/* Uploads: a message larger than max_message_bytes is not refused (1009) but handed to
+	 * on_message in pieces as they arrive (msg.more set on every piece but the last,
+	 * msg.offset where the piece begins), each a view like a whole message, so memory stays
+	 * bounded whatever the size (up to 4 GiB - 1). Messages up to the limit still come
+	 * whole. Text is checked for UTF-8 as it arrives: a bad byte fails the connection (1007)
+	 * before the piece that holds it is delivered; a piece may end inside a character. A
+	 * compressed message (permessage-deflate) is still limited to max_message_bytes. Works
+	 * for server routes and the async client (wr_loop_connect). */
+	bool stream_large;
 } wr_ws_handlers;
 
 /* Register a WebSocket route; h is copied. Returns 0, -EINVAL, -EBUSY. */

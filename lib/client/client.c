@@ -390,6 +390,8 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 					out_msg->data = c->msg.data ? c->msg.data : (const uint8_t *)"";
 					out_msg->len = c->msg.len;
 					out_msg->opcode = ev.opcode;
+					out_msg->more = false;
+					out_msg->offset = 0;
 					c->msg.len = 0;
 					return 1;
 				}
@@ -400,6 +402,8 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 				out_msg->data = ev.len ? ev.data : (const uint8_t *)"";
 				out_msg->len = ev.len;
 				out_msg->opcode = ev.opcode;
+				out_msg->more = false;
+				out_msg->offset = 0;
 				return 1;
 			}
 			int whole = wr__ws_gather(&c->msg, &ev);
@@ -409,6 +413,8 @@ static int pump(wr_client *c, wr_msg *out_msg, bool *out_need, bool discard)
 				out_msg->data = c->msg.data ? c->msg.data : (const uint8_t *)"";
 				out_msg->len = c->msg.len;
 				out_msg->opcode = ev.opcode;
+				out_msg->more = false;
+				out_msg->offset = 0;
 				c->msg.len = 0; /* the bytes stay until the next call appends */
 				return 1;
 			}

@@ -186,6 +186,27 @@ void wr__conn_overload(wr_conn *c, int err, const char *why)
 		wr__conn_abort(c, err, why);
 }
 
+/* The protocol's own pause (a fiber that does not read): one more reason among the
+ * others that wr__conn_recv_update weighs. */
+void wr__conn_recv_pause(wr_conn *c, bool pause)
+{
+	if (pause == !!(c->flags & WR_CF_PAUSE_PROTO))
+		return;
+	c->flags ^= WR_CF_PAUSE_PROTO;
+	wr__conn_recv_update(c);
+}
+
+void wr__conn_hold(wr_conn *c)
+{
+	c->inflight++;
+}
+
+void wr__conn_unhold(wr_conn *c)
+{
+	if (--c->inflight == 0 && c->state == WR_CONN_CLOSED && !wr_list_linked(&c->flush_link))
+		wr_list_insert_tail(&c->r->closed, &c->flush_link);
+}
+
 void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen)
 {
 	wr__ring_connect(c->r->ring, c->fd, sa, salen, ud_of(c, WR_OPK_CONNECT));

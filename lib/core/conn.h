@@ -118,8 +118,9 @@ enum wr_conn_flag {
 	WR_CF_RECV_CANCEL = 1u << 11,      /* a cancel of the receive is in flight */
 	WR_CF_UNIT = 1u << 12,             /* the next byte queued begins a unit (a frame) */
 	WR_CF_BUSY = 1u << 13,             /* took bytes in the turn before this one too */
+	WR_CF_PAUSE_PROTO = 1u << 14,       /* the protocol asked for no more input for now */
 };
-#define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET)
+#define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET | WR_CF_PAUSE_PROTO)
 
 struct wr_conn {
 	const wr_proto *proto;
@@ -175,6 +176,15 @@ uint64_t wr__conn_ref(const wr_conn *c);
 wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref);
 /* Start receiving (multishot); the reactor re-arms it as needed from then on. */
 void wr__conn_recv_arm(wr_conn *c);
+/* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
+ * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
+ * or start again. TCP's own window then holds the peer back. */
+void wr__conn_recv_pause(wr_conn *c, bool pause);
+/* Keep c's slot from being reused while something outside the reactor's requests (a fiber
+ * holding a wr_ws) still names it: counted as a request in flight. A closed connection is
+ * freed once the last hold is released. */
+void wr__conn_hold(wr_conn *c);
+void wr__conn_unhold(wr_conn *c);
 /* Begin an outgoing TCP connect; the protocol's on_connect gets the result. */
 void wr__conn_connect(wr_conn *c, const void *sa, unsigned salen);
 /* Hand plaintext to the protocol (called by transports). */

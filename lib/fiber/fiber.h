@@ -30,6 +30,8 @@ struct wr_fiber {
 	/* Called on the reactor's stack once fn has returned and the stack is back in the pool. */
 	void (*on_exit)(wr_fiber *f);
 	wr_list link;             /* on the ready list, or the sleepers */
+	wr_list conns;            /* the connections it reads (fiber_ws.h wr_fconn) */
+	unsigned rr;              /* the one of them a read answered from last */
 	uint64_t wake_ns;         /* sleeping: when the timer ends the wait */
 	int wake_res;             /* what wr__fiber_wait returns */
 	bool waiting, done;
@@ -75,6 +77,9 @@ void wr__fiber_wake(wr_fiber *f, int res);
 int wr__fiber_wait(uint64_t deadline_ns);
 /* Cancel f: its current wait (if any) and every later one return -ECANCELED. */
 void wr__fiber_cancel(wr_fiber *f);
+/* The reactor's connector for fibers' client connections (client/connect.h), made on first
+ * use and freed with the scheduler; NULL on -ENOMEM. */
+struct wr_connector *wr__sched_connector(wr_sched *s);
 /* The reactor's clock, for deadlines. */
 uint64_t wr__sched_now_ns(const wr_sched *s);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "connect.h"
 #include "fiber.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -32,6 +33,7 @@ struct wr_sched {
 	wr_list sleepers;         /* sorted by wake_ns */
 	wr_every *timer;          /* armed for the first sleeper */
 	wr_stack_pool pool;
+	wr_connector *connector;  /* fibers' client connections (made on first use) */
 };
 
 /* The fiber running on this thread. Thread-local rather than per reactor because the public
@@ -42,9 +44,17 @@ static _Thread_local wr_fiber *current;
 wr_fiber *wr__fiber_current(void) { return current; }
 uint64_t wr__sched_now_ns(const wr_sched *s) { return wr__reactor_now_ns(s->r); }
 
+wr_connector *wr__sched_connector(wr_sched *s)
+{
+	if (!s->connector)
+		s->connector = wr__connector_new(s->r);
+	return s->connector;
+}
+
 static void sched_free(void *p)
 {
 	wr_sched *s = p;
+	wr__connector_free(s->connector);
 	wr__stack_pool_finish(&s->pool);
 	free(s);
 }
@@ -132,6 +142,7 @@ int wr__fiber_start(wr_sched *s, wr_fiber *f, void (*fn)(void *), void *arg,
 		return -ENOMEM;
 	*f = (wr_fiber){ .stack = stack, .sched = s, .fn = fn, .arg = arg, .on_exit = on_exit };
 	wr_list_init(&f->link);
+	wr_list_init(&f->conns);
 	f->sp = wr__fiber_ctx_make(stack + s->pool.size, fiber_main, f);
 	run(f);
 	return 0;

@@ -39,6 +39,21 @@ wr_buf *wr__http_scratch(wr_conn *c);
  * (not for HEAD). 0 or -ENOMEM. */
 int wr__http_respond(wr_conn *c, int status, const wr_buf *hdrs, const void *body, size_t blen,
                      bool head_only, bool close);
+/* For stream hooks (router.h WR_ROUTE_STREAM), while they run: c's HTTP context, to give
+ * the connection back with later. */
+wr_http_ctx *wr__http_ctx_of(wr_conn *c);
+/* Speak HTTP on c again, after the owner of a stream route has answered: keep-alive, ready
+ * for the next request (feed what came after the last one with wr__conn_deliver). 0 or
+ * -ENOMEM. */
+int wr__http_resume(wr_conn *c, wr_http_ctx *ctx);
+/* An answer's head on c, whatever speaks on it: status line, Date, then Content-Length: len
+ * (len >= 0), Transfer-Encoding: chunked (WR_HTTP_CHUNKED) or no framing at all
+ * (WR_HTTP_UNTIL_CLOSE: the body ends with the connection), "Connection: close" when close,
+ * hdrs, the blank line. 0 or -ENOMEM. */
+#define WR_HTTP_CHUNKED (-1)
+#define WR_HTTP_UNTIL_CLOSE (-2)
+int wr__http_write_head(wr_conn *c, wr_http_ctx *ctx, int status, const wr_buf *hdrs,
+                        int64_t len, bool close);
 /* Refuse the request with a short text answer and close once it is out: the stream cannot be
  * trusted past it. extra_header: "Name: value\r\n" lines or NULL. */
 void wr__http_refuse(wr_conn *c, int status, const char *extra_header);

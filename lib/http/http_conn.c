@@ -97,6 +97,45 @@ wr_buf *wr__http_scratch(wr_conn *c)
 	return b;
 }
 
+wr_http_ctx *wr__http_ctx_of(wr_conn *c) { return state_of(c)->ctx; }
+
+int wr__http_resume(wr_conn *c, wr_http_ctx *ctx)
+{
+	int rc = wr__http_attach(c, ctx);
+	if (rc == 0)
+		wr__timer_arm(c, ctx->cfg.idle_timeout_ms);
+	return rc;
+}
+
+int wr__http_write_head(wr_conn *c, wr_http_ctx *ctx, int status, const wr_buf *hdrs,
+                        int64_t len, bool close)
+{
+	char line[256];
+	bool no_body = status < 200 || status == 204 || status == 304;
+	int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%s", status, wr__http_reason(status),
+	                 date_line(c, ctx));
+	if (!no_body && len >= 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "Content-Length: %lld\r\n",
+		              (long long)len);
+	else if (!no_body && len == WR_HTTP_CHUNKED)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "Transfer-Encoding: chunked\r\n");
+	if (close)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "Connection: close\r\n");
+	size_t total = (size_t)n + (hdrs ? hdrs->len : 0) + 2;
+	uint8_t *p = wr__conn_reserve(c, total);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, line, (size_t)n);
+	p += n;
+	if (hdrs && hdrs->len) {
+		memcpy(p, hdrs->data, hdrs->len);
+		p += hdrs->len;
+	}
+	*p++ = '\r';
+	*p = '\n';
+	return 0;
+}
+
 int wr__http_respond(wr_conn *c, int status, const wr_buf *hdrs, const void *body, size_t blen,
                      bool head_only, bool close)
 {
@@ -176,7 +215,7 @@ static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t
 		wr__http_respond(c, 404, NULL, msg, sizeof(msg) - 1, head, !h->keep_alive);
 		goto done;
 	}
-	if (rt->kind == WR_ROUTE_UPGRADE) {
+	if (rt->kind == WR_ROUTE_UPGRADE || rt->kind == WR_ROUTE_STREAM) {
 		if (rt->fn.upgrade(c, &req, rest, rest_len, rt->user)) {
 			hs->upgraded = true; /* c speaks another protocol now */
 			return;
@@ -216,6 +255,23 @@ static void send_continue(wr_conn *c, http_state *hs)
 	}
 }
 
+/* A request with a body, for a stream route: its hook takes the connection now, before the
+ * body (which it reads as it comes, unbounded by max_body_bytes). */
+static bool stream_taken(wr_conn *c, http_state *hs, const wr_http_req_head *h, uint8_t *rest,
+                         size_t n)
+{
+	const wr_route *rt;
+	wr_route_params params;
+	if (wr__router_match(hs->ctx->cfg.router, h->method, h->path, &rt, &params) < 0 ||
+	    rt->kind != WR_ROUTE_STREAM)
+		return false;
+	wr_req req = { .head = h, .params = &params };
+	/* A hook that could not take it has answered (and closes) itself. */
+	if (rt->fn.upgrade(c, &req, rest, n, rt->user))
+		hs->upgraded = true;
+	return true;
+}
+
 /* Parse and serve requests from p[0..n); returns bytes consumed. Whatever is left is an
  * incomplete request that the caller keeps in hs->in. A head is parsed once when it completes;
  * while its body arrives only the body is looked at, and the head is parsed again (for fresh
@@ -248,6 +304,10 @@ static size_t serve(wr_conn *c, http_state *hs, uint8_t *p, size_t n, bool from_
 				return n;
 			}
 			hs->scanned = 0;
+			if ((hp->content_length > 0 || hp->chunked) &&
+			    wr__router_has_stream(cfg->router) &&
+			    stream_taken(c, hs, hp, p + off + hl, avail - (size_t)hl))
+				return n;
 			if (hp->content_length > 0 && (uint64_t)hp->content_length > cfg->max_body_bytes) {
 				refuse_input(c, 413);
 				return n;

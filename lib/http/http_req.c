@@ -72,6 +72,8 @@ int wr__http_header_add(wr_buf *b, const char *name, const char *value)
 
 void wr_res_status(wr_res *res, int status)
 {
+	if (res->sealed)
+		return;
 	if (status >= 100 && status <= 999)
 		res->status = status;
 	else
@@ -80,6 +82,8 @@ void wr_res_status(wr_res *res, int status)
 
 int wr_res_header(wr_res *res, const char *name, const char *value)
 {
+	if (res->sealed)
+		return -EALREADY;
 	/* Framing is ours: a handler cannot set a conflicting length or coding. */
 	if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding"))
 		return -EPERM;

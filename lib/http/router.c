@@ -32,6 +32,7 @@ struct node {
 
 struct wr_router {
 	struct node root; /* stands before the first '/' */
+	unsigned nstream; /* WR_ROUTE_STREAM routes */
 };
 
 static void node_finish(struct node *n)
@@ -226,8 +227,12 @@ int wr__router_add(wr_router *r, const char *method, const char *pattern, const 
 		}
 	}
 	n->entries[n->nentries++] = e;
+	if (route->kind == WR_ROUTE_STREAM)
+		r->nstream++;
 	return 0;
 }
+
+bool wr__router_has_stream(const wr_router *r) { return r->nstream != 0; }
 
 static bool str_is(wr_str s, const char *lit)
 {

@@ -20,7 +20,10 @@ struct wr_conn;
 typedef bool (*wr_http_upgrade_fn)(struct wr_conn *c, wr_req *req, uint8_t *rest, size_t n,
                                    void *user);
 
-enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_UPGRADE };
+/* A stream route's hook has the same shape as an upgrade hook, and takes the connection as
+ * soon as the request head is in (the body not read: rest is its start and whatever follows),
+ * or at dispatch for a request without a body. */
+enum wr_route_kind { WR_ROUTE_HTTP, WR_ROUTE_UPGRADE, WR_ROUTE_STREAM };
 
 /* What a route leads to; copied by wr__router_add. */
 typedef struct wr_route {
@@ -50,6 +53,8 @@ int wr__router_add(wr_router *r, const char *method, const char *pattern, const 
  * method does not: 405). */
 int wr__router_match(const wr_router *r, wr_str method, wr_str path, const wr_route **out_route,
                      wr_route_params *out_params);
+/* Has any route the WR_ROUTE_STREAM kind? (HTTP then looks a route up before a body.) */
+bool wr__router_has_stream(const wr_router *r);
 /* "GET, HEAD, POST" for the Allow header of a 405; returns its length (NUL-terminated,
  * truncated to cap). */
 size_t wr__router_allow(const wr_router *r, wr_str path, char *buf, size_t cap);

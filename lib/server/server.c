@@ -15,6 +15,7 @@
 #include "router.h"
 #include "server_int.h"
 #include "tls.h"
+#include "fiber_http.h"
 #include "fiber_ws.h"
 #include "ws.h"
 
@@ -62,6 +63,8 @@ struct wr_server {
 	 * the server is freed, so that a snapshot after a stop still reads them */
 	wr_reactor_stats *stats;
 	unsigned nstats;          /* reactors they were made for */
+	wr_fiber_http_route *http_fibers[MAX_WS_ROUTES];
+	unsigned nhttp_fibers;
 };
 
 /* What a plaintext client gets on the TLS port instead of a bare reset. */
@@ -281,6 +284,31 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 		return rc;
 	}
 	return keep_ws_route(srv, path, wr);
+}
+
+int wr_server_route_fiber(wr_server *srv, const char *method, const char *pattern,
+                          const wr_http_fiber *f)
+{
+	if (!srv || !f || !f->handler || !pattern)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	if (srv->nhttp_fibers == MAX_WS_ROUTES)
+		return -ENOSPC;
+	wr_fiber_http_route *fr = malloc(sizeof(*fr));
+	if (!fr)
+		return -ENOMEM;
+	*fr = (wr_fiber_http_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes,
+	                             .idle_ms = srv->cfg.idle_timeout_ms };
+	/* HTTP hands the connection over as soon as the head is in. */
+	wr_route rt = { .kind = WR_ROUTE_STREAM, .fn.upgrade = wr__fiber_http_take, .user = fr };
+	int rc = add_route(srv, method, pattern, &rt);
+	if (rc < 0) {
+		free(fr);
+		return rc;
+	}
+	srv->http_fibers[srv->nhttp_fibers++] = fr;
+	return 0;
 }
 
 /* ---- handles: any thread ---- */
@@ -591,6 +619,8 @@ void wr_server_free(wr_server *srv)
 		free(srv->ws_paths[i]);
 	}
 	wr__reactor_stats_free(srv->stats, srv->nstats);
+	for (unsigned i = 0; i < srv->nhttp_fibers; i++)
+		free(srv->http_fibers[i]);
 	wr__router_free(srv->router);
 	wr__tls_ctx_free(srv->tls);
 	wr__poster_free(srv->poster);

@@ -46,6 +46,8 @@ typedef struct wr_ws_extra {
 	size_t charged;        /* msg's capacity as counted against the memory budget */
 	wr_utf8 frag_utf8;     /* a text message sent in fragments: UTF-8 state across them */
 	uint8_t ctrl[WR_WS_CTRL_MAX];
+	uint64_t stream_off;   /* a message streamed in pieces (stream_large): bytes given */
+	bool streaming;
 	uint8_t protocol_len;
 	char protocol[47];
 } wr_ws_extra;

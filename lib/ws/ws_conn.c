@@ -40,8 +40,10 @@ static void arm_idle(wr_conn *c, wr_ws_state *s)
 void wr__ws_start(wr_conn *c, wr_ws_state *s)
 {
 	s->flags |= WS_OPEN | WS_OWED;
+	/* Streaming routes take messages past the limit in pieces: the parser then only stops
+	 * what it cannot count. */
 	wr__ws_parser_init(&s->parser, s->flags & WS_CLIENT ? WR_WS_CLIENT : WR_WS_SERVER,
-	                   s->rt->cfg.max_message_bytes);
+	                   s->rt->h.stream_large ? WR_WS_MAX_MSG : s->rt->cfg.max_message_bytes);
 	s->parser.deflate = s->pmd != NULL;
 	wr__conn_set_proto(c, &ws_proto, s);
 	arm_idle(c, s);
@@ -165,7 +167,7 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 	wr_route_stats *st = ws_stats(c, s);
 	if (!st) {
 		if (h->on_message)
-			h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+			h->on_message((wr_ws *)c, (wr_msg){ .data = p, .len = n, .opcode = op }, h->user);
 		return;
 	}
 	unsigned t = wr__stats_type(op);
@@ -174,7 +176,7 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 	if (!h->on_message)
 		return;
 	if (!wr__sampler_hit(&st->sample)) {
-		h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+		h->on_message((wr_ws *)c, (wr_msg){ .data = p, .len = n, .opcode = op }, h->user);
 		return;
 	}
 	/* Two clock reads for a message timed (a clock read costs about what the rest of
@@ -182,8 +184,75 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 	 * the receive that completed the message, or the turn's wake time. */
 	uint64_t t0 = wr__now_ns(), rx = wr__reactor_rx_ns(c->r);
 	wr_hist_record(st->receive, t0 > rx ? t0 - rx : 0);
-	h->on_message((wr_ws *)c, (wr_msg){ p, n, op }, h->user);
+	h->on_message((wr_ws *)c, (wr_msg){ .data = p, .len = n, .opcode = op }, h->user);
 	wr_hist_record(st->handler, wr__now_ns() - t0);
+}
+
+/* The route's message limit (the parser's is lifted on streaming routes). */
+static uint64_t msg_limit(const wr_ws_state *s)
+{
+	uint64_t m = s->rt->cfg.max_message_bytes;
+	return !m ? WR_WS_DEFAULT_MAX_MSG : m > WR_WS_MAX_MSG ? WR_WS_MAX_MSG : m;
+}
+
+/* One piece of a message streamed past the limit. */
+static void deliver_piece(wr_conn *c, wr_ws_state *s, wr_ws_extra *x, wr_opcode op,
+                          const uint8_t *p, size_t n, bool more)
+{
+	const wr_ws_handlers *h = &s->rt->h;
+	uint64_t off = x->stream_off;
+	x->stream_off += n;
+	x->streaming = more;
+	wr_route_stats *st = ws_stats(c, s);
+	if (st) { /* a streamed message counts once, at its last piece */
+		unsigned t = wr__stats_type(op);
+		WR_STAT_ADD(st->msgs_in[t], more ? 0 : 1);
+		WR_STAT_ADD(st->bytes_in[t], n);
+	}
+	if (h->on_message)
+		h->on_message((wr_ws *)c,
+		              (wr_msg){ .data = p ? p : (const uint8_t *)"", .len = n, .opcode = op,
+		                        .more = more, .offset = off },
+		              h->user);
+}
+
+/* A piece of a message that came in several: gathered, or on a streaming route past the
+ * limit handed on as it is. false when the connection was failed. */
+static bool on_piece(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+{
+	wr_ws_extra *x = wr__ws_extra(c, s);
+	if (!x) {
+		fail(c, s, WR_CLOSE_INTERNAL_ERROR, "out of memory");
+		return false;
+	}
+	if (ev->msg_start)
+		x->streaming = false;
+	if (!x->streaming && s->rt->h.stream_large && ev->msg_len_hint > msg_limit(s)) {
+		/* Too large to gather: what was gathered goes first, then every piece as it
+		 * comes. */
+		x->stream_off = 0;
+		x->streaming = true;
+		if (!ev->msg_start && x->msg.len)
+			deliver_piece(c, s, x, ev->opcode, x->msg.data, x->msg.len, true);
+		msg_done(c, x);
+		if (!wr__conn_is_open(c))
+			return false;
+	}
+	if (x->streaming) {
+		deliver_piece(c, s, x, ev->opcode, ev->data, ev->len, !ev->msg_end);
+		return true;
+	}
+	int rc = wr__ws_gather(&x->msg, ev);
+	msg_charge(c, x);
+	if (rc < 0) {
+		fail(c, s, WR_CLOSE_TOO_BIG, "out of memory");
+		return false;
+	}
+	if (rc > 0) {
+		deliver(c, s, ev->opcode, x->msg.data, x->msg.len);
+		msg_done(c, x);
+	}
+	return true;
 }
 
 static void on_control(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
@@ -201,11 +270,11 @@ static void on_control(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 		    wr__ws_queue_frame(c, s, WR_OP_PONG, ev->data, ev->len) == 0)
 			ws_count_out(c, s, WR_OP_PONG, ev->len);
 		if (h->on_ping)
-			h->on_ping((wr_ws *)c, (wr_msg){ ev->data, ev->len, WR_OP_PING }, h->user);
+			h->on_ping((wr_ws *)c, (wr_msg){ .data = ev->data, .len = ev->len, .opcode = WR_OP_PING }, h->user);
 		break;
 	case WR_OP_PONG:
 		if (h->on_pong)
-			h->on_pong((wr_ws *)c, (wr_msg){ ev->data, ev->len, WR_OP_PONG }, h->user);
+			h->on_pong((wr_ws *)c, (wr_msg){ .data = ev->data, .len = ev->len, .opcode = WR_OP_PONG }, h->user);
 		break;
 	case WR_OP_CLOSE:
 		s->flags |= WS_CLOSE_RCVD;
@@ -241,7 +310,8 @@ int wr__ws_gather(wr_buf *msg, const wr_ws_event *ev)
 static bool deliver_inflated(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 {
 	wr_ws_extra *x = wr__ws_extra(c, s);
-	int rc = x ? wr__ws_pmd_recv(c, s, ev, &x->msg, s->parser.max_msg) : WR_CLOSE_INTERNAL_ERROR;
+	int rc = x ? wr__ws_pmd_recv(c, s, ev, &x->msg, (size_t)msg_limit(s))
+	           : WR_CLOSE_INTERNAL_ERROR;
 	if (rc > 1) {
 		msg_done(c, x);
 		count_bad_input(c, rc);
@@ -301,18 +371,8 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 				deliver(c, s, ev.opcode, ev.data, ev.len); /* zero-copy: a view of the ring buffer */
 				break;
 			}
-			wr_ws_extra *x = wr__ws_extra(c, s);
-			int rc = x ? wr__ws_gather(&x->msg, &ev) : -ENOMEM;
-			if (x)
-				msg_charge(c, x);
-			if (rc < 0) {
-				fail(c, s, WR_CLOSE_TOO_BIG, "out of memory");
+			if (!on_piece(c, s, &ev))
 				return;
-			}
-			if (rc > 0) {
-				deliver(c, s, ev.opcode, x->msg.data, x->msg.len);
-				msg_done(c, x);
-			}
 			break;
 		}
 		case WR_WS_EV_NEED_CTRL: {
@@ -343,6 +403,13 @@ static void ws_on_timer(wr_conn *c)
 		return;
 	}
 	unsigned iv = s->rt->cfg.ping_interval_ms;
+	if (c->flags & WR_CF_PAUSED) {
+		/* We hold the peer back (a fiber not reading): its silence is ours, and its pong
+		 * could not be read anyway. The check resumes with receiving. */
+		s->flags &= ~WS_PING_SENT;
+		wr__timer_arm(c, iv);
+		return;
+	}
 	uint32_t ticks = wr__ms_to_ticks(iv);
 	uint32_t idle = wr__conn_idle_ticks(c);
 	if (idle < ticks && !(s->flags & WS_PING_SENT)) {

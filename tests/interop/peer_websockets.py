@@ -4,6 +4,8 @@ Prints one line per case, "ok<TAB>desc" or "not<TAB>desc<TAB>why" (see lib.sh ta
 Usage: peer_websockets.py echo PORT        echo_server: sizes, fragments, pings, close codes
        peer_websockets.py auth PORT        auth_server: /ws (1008) and /ws-strict (401)
        peer_websockets.py stop PORT PID    echo_server: SIGTERM closes clients with 1001
+       peer_websockets.py serve PORT       an echo server on /ws (an upstream for
+                                           examples/fiber_proxy), until killed
 """
 import asyncio
 import os
@@ -204,9 +206,20 @@ async def deflate(port):
         await case(f"websockets: permessage-deflate {kw or 'default offer'} echoes 300 KB JSON", one())
 
 
+async def serve(port):
+    async def echo_handler(ws, path=None):
+        async for m in ws:
+            await ws.send(m)
+    async with websockets.serve(echo_handler, "127.0.0.1", port, max_size=None,
+                                ping_interval=None):
+        await asyncio.Future()
+
+
 def main():
     what, port = sys.argv[1], int(sys.argv[2])
-    if what == "deflate":
+    if what == "serve":
+        asyncio.run(serve(port))
+    elif what == "deflate":
         asyncio.run(deflate(port))
     elif what == "echo":
         asyncio.run(echo(port))
