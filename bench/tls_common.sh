@@ -24,9 +24,10 @@ wait_port() {
 	done
 	return 1
 }
-# ca_for URL: ws-bench's --ca for a wss:// URL, nothing for ws:// (ws-bench refuses TLS
-# options on a plain URL).
-ca_for() { case $1 in wss:*) echo "--ca $tmp/cert.pem" ;; esac; }
+# ca_for URL: sets ca_opt to ws-bench's --ca for a wss:// URL, to nothing for ws:// (ws-bench
+# refuses TLS options on a plain URL).
+ca_opt=()
+ca_for() { ca_opt=(); case $1 in wss:*) ca_opt=(--ca "$tmp/cert.pem") ;; esac; }
 # got_json FILE: a ws-bench run that printed no JSON stops the script with ws-bench's error,
 # instead of a figure made of nothing.
 got_json() {
