@@ -20,7 +20,9 @@ wait_port "$ws_port" && wait_port "$wss_port"
 # run URL PID ARGS... -> "msgs/s MB/s server-ns-per-message" of one ws-bench run
 run() {
 	local url=$1 pid=$2; shift 2
-	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" "$@" "$url" 2>/dev/null >"$tmp/out.json" || true
+	ca_for "$url"
+	"$bench" -q --json "${ca_opt[@]}" --server-pid "$pid" "$@" "$url" 2>"$tmp/err" >"$tmp/out.json" || true
+	got_json "$tmp/out.json"
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["rate"], j["mb_per_s"], j["cpu"]["server_ns_per"] or 0)' "$tmp/out.json"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -61,9 +63,11 @@ idle_run() { # ws|wss -> bytes per connection
 	fi
 	pid=$!
 	wait_port "$port"
-	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" --idle -c "$idle" -d 2 -w 0 \
-		"$kind://127.0.0.1:$port/ws" 2>/dev/null >"$tmp/idle.json" || true
+	ca_for "$kind:"
+	"$bench" -q --json "${ca_opt[@]}" --server-pid "$pid" --idle -c "$idle" -d 2 -w 0 \
+		"$kind://127.0.0.1:$port/ws" 2>"$tmp/err" >"$tmp/idle.json" || true
 	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	got_json "$tmp/idle.json"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_rss"]["bytes_per_conn"] or 0)' "$tmp/idle.json"
 }
 a=(); b=()

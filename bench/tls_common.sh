@@ -1,6 +1,7 @@
 # Sourced by the TLS benchmark scripts (tls_bench.sh, tls_handshakes.sh): the build to run,
 # a scratch folder with a fresh certificate, the servers' PIDs stopped on exit, and loopback
 # port helpers. Expects $src (the source root) and $1 (the script's name, for messages).
+script_name=$1
 build=${WR_BUILD:-build}
 case $build in /*) ;; *) build=$src/$build ;; esac
 runs=${RUNS:-3}
@@ -22,4 +23,16 @@ wait_port() {
 		sleep 0.05
 	done
 	return 1
+}
+# ca_for URL: sets ca_opt to ws-bench's --ca for a wss:// URL, to nothing for ws:// (ws-bench
+# refuses TLS options on a plain URL).
+ca_opt=()
+ca_for() { ca_opt=(); case $1 in wss:*) ca_opt=(--ca "$tmp/cert.pem") ;; esac; }
+# got_json FILE: a ws-bench run that printed no JSON stops the script with ws-bench's error,
+# instead of a figure made of nothing.
+got_json() {
+	[ -s "$1" ] && return 0
+	echo "$script_name: ws-bench failed:" >&2
+	cat "$tmp/err" >&2
+	exit 1
 }

@@ -23,7 +23,8 @@ for s in "${servers[@]}"; do IFS='|' read -r _ port _ <<<"$s"; wait_port "$port"
 
 run() { # url pid args... -> "handshakes/s server-us-per-handshake resumed-fraction"
 	local url=$1 pid=$2; shift 2
-	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" --connect-rate "$@" "$url" 2>/dev/null >"$tmp/out.json" || true
+	"$bench" -q --json --ca "$tmp/cert.pem" --server-pid "$pid" --connect-rate "$@" "$url" 2>"$tmp/err" >"$tmp/out.json" || true
+	got_json "$tmp/out.json"
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); h=j["handshakes"] or 1; print(j["handshakes_per_s"], (j["cpu"]["server_ns_per"] or 0)/1000, j.get("resumed", 0)/h)' "$tmp/out.json"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -58,6 +58,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	make_cert(tmpl, "localhost", "localhost", "DNS:localhost,IP:127.0.0.1");
 	make_cert(tmpl, "other", "other.test", "DNS:other.test");
 	make_cert(tmpl, "client", "client", "DNS:client");
+	make_cert(tmpl, "v6", "v6.test", "DNS:v6.test,IP:::1");
 	setenv(CERT_ENV, tmpl, 1);
 }
 
@@ -370,6 +371,30 @@ Test(tls, wss_ip_address_checked_against_san)
 	snprintf(url, sizeof(url), "wss://127.0.0.1:%u/ws", port);
 	cl_result *r = run_client(url, &(wr_tls_config){ .ca_file = cert(2, "localhost.pem") });
 	cr_expect_eq(r->echoed, 2);
+	free(r);
+	wr_server_free(srv);
+}
+
+/* An IPv6 literal is checked too, in either wolfSSL build (Debian's through its OpenSSL
+ * compatibility layer, the local one through its iPAddress text): named -> accepted, not named
+ * (the localhost certificate has only 127.0.0.1) -> refused. */
+Test(tls, wss_ipv6_address_checked_against_san)
+{
+	wr_tls_config v6 = { .cert_file = cert(0, "v6.pem"), .key_file = cert(1, "v6.key") };
+	uint16_t port;
+	wr_server *srv = tls_server(&v6, "::1", 0, &port);
+	char url[128];
+	snprintf(url, sizeof(url), "wss://[::1]:%u/ws", port);
+	cl_result *r = run_client(url, &(wr_tls_config){ .ca_file = cert(2, "v6.pem") });
+	cr_expect_eq(r->echoed, 2, "error %d (%s)", r->error, wr_strerror(r->error));
+	free(r);
+	wr_server_free(srv);
+
+	srv = tls_server(localhost_tls(), "::1", 0, &port);
+	snprintf(url, sizeof(url), "wss://[::1]:%u/ws", port);
+	r = run_client(url, &(wr_tls_config){ .ca_file = cert(2, "localhost.pem") });
+	cr_expect_eq(r->opened, 0, "an address the certificate does not name");
+	cr_expect_eq(r->error, -EKEYREJECTED, "error %d (%s)", r->error, wr_strerror(r->error));
 	free(r);
 	wr_server_free(srv);
 }
