@@ -40,6 +40,10 @@ typedef struct wr_server_config {
 	const wr_tls_config *tls;     /* NULL: plain TCP; else HTTPS/WSS (needs the tls feature) */
 	size_t fiber_stack_bytes;     /* stack of a fiber handler (wring/fiber.h), rounded up to
 	                                 pages, plus a guard page; 64 KiB */
+	unsigned max_subscriptions;   /* pub/sub (wring/pubsub.h): per connection; 64 */
+	size_t topic_send_mark;       /* pub/sub: past this many bytes queued on a subscriber's
+	                                 connection, publications wait unsent in its queue, where
+	                                 the topic's policy applies; 64 KiB */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL
