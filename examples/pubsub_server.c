@@ -58,11 +58,13 @@ static void stats_page(wr_req *req, wr_res *res, void *user)
 	char b[512];
 	int n = snprintf(b, sizeof(b),
 	                 "{\"published\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"conflated\":%llu,"
-	                 "\"closed\":%llu,\"unrouted\":%llu,\"subscriptions\":%llu,\"waiting\":%llu}\n",
+	                 "\"closed\":%llu,\"unrouted\":%llu,\"subscriptions\":%llu,\"waiting\":%llu,"
+	                 "\"compressed\":%llu}\n",
 	                 (unsigned long long)st.published, (unsigned long long)st.delivered,
 	                 (unsigned long long)st.dropped, (unsigned long long)st.conflated,
 	                 (unsigned long long)st.closed, (unsigned long long)st.unrouted,
-	                 (unsigned long long)st.subscriptions, (unsigned long long)st.waiting);
+	                 (unsigned long long)st.subscriptions, (unsigned long long)st.waiting,
+	                 (unsigned long long)st.compressed);
 	wr_res_header(res, "Content-Type", "application/json");
 	wr_res_body(res, b, (size_t)n);
 }

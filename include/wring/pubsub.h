@@ -84,6 +84,8 @@ typedef struct wr_pubsub_stats {
 	uint64_t unrouted;      /* reactor posts refused (inbox full), server only */
 	uint64_t subscriptions; /* open now (server), or this connection's */
 	uint64_t waiting;       /* unsent messages held now (server: summed over reactors) */
+	uint64_t compressed;    /* permessage-deflate: publications compressed, once per window
+	                           size each, shared by every subscriber with that window (server) */
 } wr_pubsub_stats;
 
 /* Any thread: the server's counts, summed over its reactors (each reactor writes its own;

@@ -89,7 +89,7 @@ typedef struct ps_topic {
 /* Counters: written by the reactor only (a relaxed load and store, no locked add), read by
  * any thread. */
 typedef struct ps_counts {
-	atomic_uint_least64_t published, delivered, dropped, conflated, closed, subs, waiting;
+	atomic_uint_least64_t published, delivered, dropped, conflated, closed, subs, waiting, compressed;
 } ps_counts;
 
 struct ps_reactor {
@@ -530,6 +530,12 @@ static void deliver(ps_reactor *pr, wr_frame *f)
 	bump(&pr->cnt.delivered, n);
 }
 
+void wr__pubsub_count_compressed(wr_conn *c)
+{
+	if (pr_of(c))
+		bump(&pr_of(c)->cnt.compressed, 1);
+}
+
 void wr__pubsub_on_post(wr_reactor *r, const wr_inbox_msg *m)
 {
 	wr_frame *f = m->ptr;
@@ -621,6 +627,7 @@ void wr__pubsub_stats(const wr_pubsub *ps, wr_pubsub_stats *out)
 		out->closed += atomic_load_explicit(&pr->cnt.closed, memory_order_relaxed);
 		out->subscriptions += atomic_load_explicit(&pr->cnt.subs, memory_order_relaxed);
 		out->waiting += atomic_load_explicit(&pr->cnt.waiting, memory_order_relaxed);
+		out->compressed += atomic_load_explicit(&pr->cnt.compressed, memory_order_relaxed);
 	}
 }
 

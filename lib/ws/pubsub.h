@@ -50,5 +50,7 @@ void wr__pubsub_on_post(wr_reactor *r, const wr_inbox_msg *m);
 void wr__pubsub_conn_gone(wr_conn *c, wr_ws_state *s);
 void wr__pubsub_writable(wr_conn *c, wr_ws_state *s);
 void wr__pubsub_conn_free(wr_conn *c, wr_ws_state *s);
+/* A publication's compressed variant was made on c's reactor (for the counts). */
+void wr__pubsub_count_compressed(wr_conn *c);
 
 #endif

@@ -12,6 +12,7 @@
 #include "utf8.h"
 #include "wring/client.h"
 #include "wring/tls.h"
+#include "pubsub.h"
 #include "ws_deflate.h"
 #include "ws_frame_int.h"
 #include "ws_int.h"
@@ -343,7 +344,7 @@ void wr_frame_unref(wr_frame *f)
 
 /* f's compressed bytes for zp's window, made once (receivers on other reactors may race to
  * make it: the first one stored wins, the others free theirs). NULL on -ENOMEM. */
-static wr_zvariant *frame_variant(wr_frame *f, const wr_zparams *zp)
+static wr_zvariant *frame_variant(wr_conn *c, wr_frame *f, const wr_zparams *zp)
 {
 	_Atomic(wr_zvariant *) *slot = &f->z[zp->bits - WR_PMD_MIN_DEFLATE_BITS];
 	wr_zvariant *v = atomic_load_explicit(slot, memory_order_acquire);
@@ -364,6 +365,8 @@ static wr_zvariant *frame_variant(wr_frame *f, const wr_zparams *zp)
 		                                             memory_order_acquire)) {
 			free(v);
 			v = none;
+		} else if (f->topic) {
+			wr__pubsub_count_compressed(c);
 		}
 	}
 	wr__buf_free(&out);
@@ -388,7 +391,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 		return rc;
 	wr_zparams zp;
 	wr_zvariant *v = !(f->op & 0x8) && wr__ws_pmd_frame_params(c, s, f->len, &zp)
-	              ? frame_variant(f, &zp) : NULL;
+	              ? frame_variant(c, f, &zp) : NULL;
 	if (v) {
 		if (copy_instead(c, s, v->len)) {
 			rc = wr__ws_queue_frame_bits(c, s, f->op, true, true, v->bytes + v->hdr_len, v->len);
