@@ -474,7 +474,8 @@ static void go(drv *d, uint64_t start)
 		d->interval_ns = share > 0 ? 1e9 / share : 1e18; /* a thread of subscribers only */
 		/* threads start out of phase with each other so their sends interleave */
 		d->rate_j = 0;
-		d->start_ns += (uint64_t)(d->interval_ns * d->t->idx / d->o->threads);
+		if (d->interval_ns < 1e17)
+			d->start_ns += (uint64_t)(d->interval_ns * d->t->idx / d->o->threads);
 		d->rate_next_ns = d->o->pub_url && !d->npub ? UINT64_MAX : d->start_ns;
 	}
 	wsb_series_at(&d->t->series, 0);
