@@ -88,8 +88,9 @@ typedef struct wr_pubsub_stats {
 	                           size each, shared by every subscriber with that window (server) */
 } wr_pubsub_stats;
 
-/* Any thread: the server's counts, summed over its reactors (each reactor writes its own;
- * the sum is a moment's picture, not a snapshot). */
+/* Any thread, until wr_server_free: the server's counts, summed over its reactors (each
+ * reactor writes its own; the sum is a moment's picture, not a snapshot); after a stop, the
+ * final counts. */
 WR_API void wr_server_pubsub_stats(const wr_server *srv, wr_pubsub_stats *out_stats);
 /* On ws's reactor: this subscriber's counts. */
 WR_API void wr_ws_pubsub_stats(const wr_ws *ws, wr_pubsub_stats *out_stats);

@@ -199,8 +199,10 @@ void wr__pubsub_free(wr_pubsub *ps)
 	for (unsigned i = 0; i < ps->npol; i++)
 		free(ps->pol[i].pattern);
 	free(ps->pol);
-	for (unsigned i = 0; ps->pr && i < ps->n; i++)
+	for (unsigned i = 0; ps->pr && i < ps->n; i++) {
 		wr__pubsub_detach(ps, i);
+		free(ps->pr[i]);
+	}
 	free(ps->pr);
 	free(ps->g);
 	free(ps);
@@ -285,9 +287,10 @@ void wr__pubsub_close(wr_pubsub *ps, unsigned idx)
 void wr__pubsub_detach(wr_pubsub *ps, unsigned idx)
 {
 	ps_reactor *pr = ps->pr[idx];
-	if (!pr)
+	if (!pr || !pr->bucket)
 		return;
-	/* Its connections are freed: every topic left with its last member. */
+	/* Its connections are freed: every topic left with its last member. The counters stay
+	 * until the hub goes, so the counts can still be read once the server has stopped. */
 	for (uint32_t i = 0; i < pr->nbucket; i++)
 		for (ps_topic *t = pr->bucket[i], *n; t; t = n) {
 			n = t->next;
@@ -295,8 +298,9 @@ void wr__pubsub_detach(wr_pubsub *ps, unsigned idx)
 			free(t);
 		}
 	free(pr->bucket);
-	free(pr);
-	ps->pr[idx] = NULL;
+	pr->bucket = NULL;
+	pr->nbucket = 0;
+	ps->g[idx].r = NULL;
 }
 
 /* ---- the topic index ---- */

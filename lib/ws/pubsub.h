@@ -33,7 +33,7 @@ int wr__pubsub_policy(wr_pubsub *ps, const char *pattern, const wr_topic_config 
 int wr__pubsub_attach(wr_pubsub *ps, unsigned idx, wr_reactor *r);
 /* The reactor's loop has ended: no more posts to it (waits for posters inside). */
 void wr__pubsub_close(wr_pubsub *ps, unsigned idx);
-/* After the reactor (and its connections) were freed: its index goes. */
+/* After the reactor (and its connections) were freed: its index goes (its counts stay). */
 void wr__pubsub_detach(wr_pubsub *ps, unsigned idx);
 /* Any thread. key may be NULL. Returns as wr_server_publish. */
 int wr__pubsub_publish(wr_pubsub *ps, const char *topic, const char *key, const void *data,
