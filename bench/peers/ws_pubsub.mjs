@@ -1,20 +1,23 @@
 // A node `ws` pub/sub server, the peer of bench/compare's fan-out row: the same routes as
 // examples/pubsub_server. /sub?topic=T (repeatable) subscribes; every message a client of
 // /pub?topic=T sends goes to each subscriber of T, broadcast in a loop over them as ws's own
-// broadcast example does. GET /stats answers the counts as JSON (node ws drops nothing: it
-// buffers without limit).
+// broadcast example does, skipping (and counting as dropped) a subscriber that has more than
+// 64 KiB unsent (ws.bufferedAmount): what a node application must do, or a slow subscriber
+// grows its memory without bound (wring's drop-oldest does the same job). GET /stats answers
+// the counts as JSON.
 // Usage: node ws_pubsub.mjs PORT
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2] || 8080);
 const topics = new Map(); // name -> Set of sockets
-let published = 0, delivered = 0;
+let published = 0, delivered = 0, dropped = 0;
+const MARK = 64 * 1024;
 
 const server = http.createServer((req, res) => {
   if (req.url === '/stats') {
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ published, delivered, dropped: 0, conflated: 0 }) + '\n');
+    res.end(JSON.stringify({ published, delivered, dropped, conflated: 0 }) + '\n');
   } else {
     res.statusCode = 404;
     res.end();
@@ -44,7 +47,11 @@ server.on('upgrade', (req, socket, head) => {
       published++;
       const subs = topics.get(t);
       if (!subs) return;
-      for (const s of subs) { s.send(data, { binary: isBinary }); delivered++; }
+      for (const s of subs) {
+        if (s.bufferedAmount > MARK) { dropped++; continue; }
+        s.send(data, { binary: isBinary });
+        delivered++;
+      }
     });
   });
 });
