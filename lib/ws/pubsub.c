@@ -1,4 +1,4 @@
-/* Pub/sub (pubsub.h): the hub, the frame pool, each reactor's topic index, delivery with the
+/* Pub/sub (pubsub.h): the hub, each reactor's topic index, delivery with the
  * slow-subscriber policies, and the public wr_ws_* calls.
  *
  * The hot path of a publish: one pooled block (frame + topic + key), one reference and one
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpq.h"
+#include "frame_pool.h"
 #include "pubsub.h"
 #include "reactor.h"
 #include "sub_queue.h"
@@ -22,15 +22,6 @@
 #define DEFAULT_MAX_SUBS 64u
 #define DEFAULT_MARK (64u * 1024u)
 #define DEFAULT_LIMIT 1024u
-#define POOL_BLOCK 1024u       /* frame, header, payload, topic and key */
-#define POOL_KEEP 4096u        /* free blocks kept (a power of 2; the queue has twice) */
-/* Under AddressSanitizer every frame is its own malloc, so a use after the last unref is seen
- * (as the reactor's object pool does). */
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_ON 0
-#else
-#define POOL_ON 1
-#endif
 
 /* ---- the hub ---- */
 
@@ -47,11 +38,6 @@ typedef struct gate {
 	atomic_uint posters;
 	atomic_uint subs;        /* subscriptions there: 0 means no post is needed */
 } gate;
-
-struct wr_frame_pool {
-	wr_mpq free;
-	atomic_uint kept;
-};
 
 typedef struct ps_reactor ps_reactor;
 
@@ -127,38 +113,6 @@ static inline void bump(atomic_uint_least64_t *c, uint64_t n)
 
 static inline ps_reactor *pr_of(const wr_conn *c) { return c->r->topics; }
 
-/* ---- the frame pool ---- */
-
-void wr__frame_pool_put(struct wr_frame_pool *p, wr_frame *f)
-{
-	if (atomic_load_explicit(&p->kept, memory_order_relaxed) < POOL_KEEP &&
-	    wr__mpq_push(&p->free, f)) {
-		atomic_fetch_add_explicit(&p->kept, 1, memory_order_relaxed);
-		return;
-	}
-	free(f);
-}
-
-static wr_frame *pool_get(struct wr_frame_pool *p, size_t need)
-{
-	wr_frame *f = NULL;
-	if (POOL_ON && need <= POOL_BLOCK) {
-		f = wr__mpq_pop(&p->free);
-		if (f) {
-			atomic_fetch_sub_explicit(&p->kept, 1, memory_order_relaxed);
-			return f;
-		}
-		f = malloc(POOL_BLOCK); /* warming up */
-		if (f)
-			f->pool = p;
-		return f;
-	}
-	f = malloc(need);
-	if (f)
-		f->pool = NULL;
-	return f;
-}
-
 /* ---- the hub's life ---- */
 
 wr_pubsub *wr__pubsub_new(const wr_pubsub_config *cfg)
@@ -171,7 +125,7 @@ wr_pubsub *wr__pubsub_new(const wr_pubsub_config *cfg)
 	ps->mark = cfg->send_mark ? cfg->send_mark : DEFAULT_MARK;
 	ps->g = calloc(ps->n, sizeof(*ps->g));
 	ps->pr = calloc(ps->n, sizeof(*ps->pr));
-	if (!ps->g || !ps->pr || wr__mpq_init(&ps->pool.free, 2 * POOL_KEEP) < 0) {
+	if (!ps->g || !ps->pr || wr__frame_pool_init(&ps->pool) < 0) {
 		wr__pubsub_free(ps);
 		return NULL;
 	}
@@ -180,7 +134,6 @@ wr_pubsub *wr__pubsub_new(const wr_pubsub_config *cfg)
 		atomic_init(&ps->g[i].posters, 0);
 		atomic_init(&ps->g[i].subs, 0);
 	}
-	atomic_init(&ps->pool.kept, 0);
 	atomic_init(&ps->published, 0);
 	atomic_init(&ps->unrouted, 0);
 	return ps;
@@ -190,12 +143,7 @@ void wr__pubsub_free(wr_pubsub *ps)
 {
 	if (!ps)
 		return;
-	if (ps->pool.free.cells) {
-		void *f;
-		while ((f = wr__mpq_pop(&ps->pool.free)))
-			free(f);
-		wr__mpq_finish(&ps->pool.free);
-	}
+	wr__frame_pool_finish(&ps->pool);
 	for (unsigned i = 0; i < ps->npol; i++)
 		free(ps->pol[i].pattern);
 	free(ps->pol);
@@ -483,8 +431,13 @@ static uint64_t deliver_one(ps_reactor *pr, wr_conn *c, uint32_t slot, wr_frame 
 	if ((s->flags & WS_CLOSE_SENT) || !wr__conn_is_open(c))
 		return 0;
 	if (!x->q.live && c->out_bytes <= pr->hub->mark) {
-		if (wr_ws_send_frame((wr_ws *)c, f) < 0)
+		if (wr_ws_send_frame((wr_ws *)c, f) < 0) {
+			/* The handler is half way through a fragmented message of its own (-EBUSY),
+			 * or the connection failed: lost for this subscriber, and counted. */
+			x->dropped++;
+			bump(&pr->cnt.dropped, 1);
 			return 0;
+		}
 		x->delivered++;
 		return 1;
 	}
@@ -559,7 +512,7 @@ int wr__pubsub_publish(wr_pubsub *ps, const char *topic, const char *key, const 
 	    (op != WR_OP_TEXT && op != WR_OP_BINARY) || wr__ws_post_check(op, data, len) < 0)
 		return -EINVAL;
 	wr_topic_config cfg = policy_for(ps, topic, tl);
-	wr_frame *f = pool_get(&ps->pool, sizeof(wr_frame) + 14 + len + tl + kl);
+	wr_frame *f = wr__frame_pool_get(&ps->pool, sizeof(wr_frame) + 14 + len + tl + kl);
 	if (!f)
 		return -ENOMEM;
 	struct wr_frame_pool *pool = f->pool;
@@ -806,6 +759,9 @@ void wr__pubsub_writable(wr_conn *c, wr_ws_state *s)
 		if (wr_ws_send_frame((wr_ws *)c, it.p) == 0) {
 			x->delivered++;
 			n++;
+		} else if (!x->gone) {
+			x->dropped++; /* a fragmented message of the handler's own is under way */
+			bump(&pr->cnt.dropped, 1);
 		}
 		wr_frame_unref(it.p);
 	}

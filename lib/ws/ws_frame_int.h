@@ -1,6 +1,6 @@
 /* Inside the WebSocket layer: a shared frame (wr_frame) as ws_send.c encodes it and pub/sub
  * carries it. A frame made by a publish also holds its topic, key and policy, in the same
- * block, and comes from the server's frame pool (pubsub.c), to which its last unref returns
+ * block, and comes from the server's frame pool (frame_pool.h), to which its last unref returns
  * it: a publish of a small message allocates nothing in the steady state. */
 #ifndef WR_LIB_WS_FRAME_INT_H
 #define WR_LIB_WS_FRAME_INT_H
@@ -43,7 +43,7 @@ struct wr_frame {
 
 /* Encode f's header and copy data in (bytes[] must have room for 14 + len). */
 void wr__frame_init(wr_frame *f, const void *data, size_t len, wr_opcode op);
-/* The pool's side of the last unref (pubsub.c). */
+/* The pool's side of the last unref (frame_pool.c). */
 void wr__frame_pool_put(struct wr_frame_pool *p, wr_frame *f);
 
 #endif

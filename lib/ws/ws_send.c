@@ -386,7 +386,10 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, f->op, f->bytes + f->hdr_len, f->len);
+	/* A publication's text was checked once, by the publisher: not again per subscriber
+	 * (binary takes the same path without the UTF-8 check). */
+	wr_opcode check_op = f->topic && f->op == WR_OP_TEXT ? WR_OP_BINARY : f->op;
+	int rc = check_send(c, s, check_op, f->bytes + f->hdr_len, f->len);
 	if (rc < 0)
 		return rc;
 	wr_zparams zp;
