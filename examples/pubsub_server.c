@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <wring.h>
@@ -177,6 +178,13 @@ int main(int argc, char **argv)
 	const char *threads = getenv("WR_THREADS"), *tick = getenv("WR_TICKER_MS");
 	const char *pol = getenv("WR_POLICY"), *lim = getenv("WR_LIMIT"), *defl = getenv("WR_DEFLATE");
 	wr_server_config cfg = { .threads = threads ? (unsigned)atoi(threads) : 0 };
+	/* Fan-out to thousands of subscribers needs as many descriptors: the soft limit (often
+	 * 1024) up to the hard one. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	int err;
 	srv = wr_server_new(&cfg, &err);
 	if (!srv) {
