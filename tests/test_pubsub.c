@@ -425,6 +425,45 @@ Test(pubsub, subscriptions_leave_on_close_and_stop_frees_waiting, .timeout = 30)
 	close(c);
 }
 
+/* ---- the posts to other reactors: one MSG_RING per publishing turn ---- */
+
+Test(pubsub, a_handlers_burst_wakes_each_other_reactor_once, .timeout = 30)
+{
+	srv = make_server(2, 0);
+	uint16_t port = live_start(srv);
+	int fds[40], n = 0;
+	while (n < 40 && (n < 2 || atomic_load(&reactors_seen) != 3)) {
+		fds[n] = subscriber(port, "w", "subs 0");
+		n++;
+	}
+	cr_assert_eq(atomic_load(&reactors_seen), 3);
+	int c = ctl(port);
+	wr_pubsub_stats a, b;
+	wr_server_pubsub_stats(srv, &a);
+	/* 300 publications in one callback: all posted to the one other reactor, woken once. */
+	cr_assert_eq(command(c, "burst w 300 16 0"), 0);
+	for (int k = 0; k < 400; k++) {
+		wr_server_pubsub_stats(srv, &b);
+		if (b.delivered - a.delivered == (uint64_t)n * 300)
+			break;
+		usleep(5000);
+	}
+	cr_assert_eq(b.delivered - a.delivered, (uint64_t)n * 300);
+	cr_assert_eq(b.posts - a.posts, 300);
+	cr_assert_eq(b.wakeups - a.wakeups, 1, "%llu wake-ups", (unsigned long long)(b.wakeups - a.wakeups));
+	/* From a thread: a post to each reactor per publish, wake-ups at most as many. */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(wr_server_publish(srv, "w", "0123456789abcdef", 16, WR_OP_TEXT), 0);
+	wr_pubsub_stats d;
+	wr_server_pubsub_stats(srv, &d);
+	cr_assert_eq(d.posts - b.posts, 200);
+	cr_assert(d.wakeups - b.wakeups >= 2 && d.wakeups - b.wakeups <= 200);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(c);
+	wr_server_free(srv);
+}
+
 /* ---- a fiber route subscribes and reads ---- */
 
 static void fiber_sub(wr_ws *ws, const wr_req *req, void *user)

@@ -86,6 +86,9 @@ typedef struct wr_pubsub_stats {
 	uint64_t waiting;       /* unsent messages held now (server: summed over reactors) */
 	uint64_t compressed;    /* permessage-deflate: publications compressed, once per window
 	                           size each, shared by every subscriber with that window (server) */
+	uint64_t posts;         /* publications posted to other reactors (server) */
+	uint64_t wakeups;       /* the IORING_OP_MSG_RING wake-ups those posts took: one per
+	                           target while one is pending, one per publishing turn (server) */
 } wr_pubsub_stats;
 
 /* Any thread, until wr_server_free: the server's counts, summed over its reactors (each

@@ -121,7 +121,7 @@ static wr_inbox_msg *take_node(wr_inbox *ib)
 	return m;
 }
 
-static int enqueue(wr_inbox *ib, wr_inbox_msg *m, wr_ring *via)
+static int enqueue(wr_inbox *ib, wr_inbox_msg *m)
 {
 	if (!wr__mpq_push(&ib->in, m)) {
 		/* Every cell is taken, by heap nodes beyond the pool: the reactor is far behind. */
@@ -129,7 +129,7 @@ static int enqueue(wr_inbox *ib, wr_inbox_msg *m, wr_ring *via)
 		return -EAGAIN;
 	}
 	if (!atomic_exchange(&ib->wake_pending, true)) {
-		int rc = wake(ib, via);
+		int rc = wake(ib, NULL);
 		if (rc < 0)
 			atomic_store(&ib->wake_pending, false); /* the next post tries again */
 		return rc;
@@ -162,7 +162,7 @@ int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_
 	}
 	if (len)
 		memcpy(m->data, data, len);
-	return enqueue(ib, m, NULL);
+	return enqueue(ib, m);
 }
 
 int wr__inbox_post_ptr(wr_inbox *ib, uint8_t kind, void *ptr, wr_ring *via)
@@ -178,7 +178,18 @@ int wr__inbox_post_ptr(wr_inbox *ib, uint8_t kind, void *ptr, wr_ring *via)
 	m->heap_data = false;
 	m->data = m->inl;
 	m->ptr = ptr;
-	return enqueue(ib, m, via);
+	if (!wr__mpq_push(&ib->in, m)) {
+		wr__inbox_done(ib, m);
+		return -EAGAIN; /* ptr is still the caller's */
+	}
+	/* Queued: from here on ptr is the reactor's, whatever the wake-up does. */
+	if (atomic_exchange(&ib->wake_pending, true))
+		return 0;
+	if (wake(ib, via) < 0) {
+		atomic_store(&ib->wake_pending, false); /* the next post tries again */
+		return 0;
+	}
+	return 1;
 }
 
 void wr__inbox_woken(wr_inbox *ib)

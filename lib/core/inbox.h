@@ -65,8 +65,9 @@ int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_
  * no liveness check: the receiver takes over what ptr holds). The wake-up goes out through
  * `via` when given, a ring of the calling thread that submits at its own pace (a reactor
  * posting to another submits it with its next turn: one MSG_RING per target per turn), else
- * at once through the thread's own small ring. 0, -EAGAIN (full), -ENOMEM, or -errno of the
- * wake (the post is then delivered with the next one). */
+ * at once through the thread's own small ring. 1 when this post sent the wake-up, 0 when one
+ * was pending already (or failed: the post then goes with the next one's), -EAGAIN (full) or
+ * -ENOMEM (ptr is then still the caller's). */
 struct wr_ring;
 int wr__inbox_post_ptr(wr_inbox *ib, uint8_t kind, void *ptr, struct wr_ring *via);
 /* Reactor thread: the wake-up arrived; take every queued post (NULL when empty)... */

@@ -141,8 +141,8 @@ static inline uint64_t wr__reactor_now_ns(const wr_reactor *r) { return r->now_n
 wr_reactor *wr__reactor_current(void);
 /* Any thread: post ptr to r itself (its on_reactor_post gets it). From a reactor's own thread
  * the wake-up is queued on that reactor's ring and leaves with its next submit: whatever it
- * posts to r during one turn costs one MSG_RING at most. 0 or -errno (then ptr is still the
- * caller's). */
+ * posts to r during one turn costs one MSG_RING at most. 1 when this post woke r, 0 when a
+ * wake-up was pending, or -errno (then ptr is still the caller's). */
 int wr__reactor_post_ptr(wr_reactor *r, uint8_t kind, void *ptr);
 
 /* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).

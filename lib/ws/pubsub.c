@@ -50,6 +50,7 @@ struct wr_pubsub {
 	struct wr_frame_pool pool;
 	atomic_uint_least64_t published;   /* from threads that are no reactor of ours */
 	atomic_uint_least64_t unrouted;
+	atomic_uint_least64_t posts, wakeups; /* to other reactors, and the MSG_RINGs they took */
 	gate *g;
 	ps_reactor **pr;
 };
@@ -136,6 +137,8 @@ wr_pubsub *wr__pubsub_new(const wr_pubsub_config *cfg)
 	}
 	atomic_init(&ps->published, 0);
 	atomic_init(&ps->unrouted, 0);
+	atomic_init(&ps->posts, 0);
+	atomic_init(&ps->wakeups, 0);
 	return ps;
 }
 
@@ -536,6 +539,7 @@ int wr__pubsub_publish(wr_pubsub *ps, const char *topic, const char *key, const 
 	wr_reactor *me = wr__reactor_current();
 	ps_reactor *mine = me && me->topics && ((ps_reactor *)me->topics)->hub == ps ? me->topics : NULL;
 	int rc = 0;
+	unsigned posts = 0, wakeups = 0;
 	bool any_open = mine != NULL;
 	for (unsigned i = 0; i < ps->n; i++) {
 		if (mine && i == mine->idx)
@@ -551,11 +555,18 @@ int wr__pubsub_publish(wr_pubsub *ps, const char *topic, const char *key, const 
 					wr_frame_unref(f);
 					atomic_fetch_add_explicit(&ps->unrouted, 1, memory_order_relaxed);
 					rc = prc == -ENOMEM ? -ENOMEM : -EAGAIN;
+				} else {
+					posts++;
+					wakeups += (unsigned)prc;
 				}
 			}
 		}
 		atomic_fetch_sub(&g->posters, 1);
 	}
+	if (posts)
+		atomic_fetch_add_explicit(&ps->posts, posts, memory_order_relaxed);
+	if (wakeups)
+		atomic_fetch_add_explicit(&ps->wakeups, wakeups, memory_order_relaxed);
 	if (mine) {
 		bump(&mine->cnt.published, 1);
 		deliver(mine, f);
@@ -573,6 +584,8 @@ void wr__pubsub_stats(const wr_pubsub *ps, wr_pubsub_stats *out)
 		return;
 	out->published = atomic_load(&ps->published);
 	out->unrouted = atomic_load(&ps->unrouted);
+	out->posts = atomic_load(&ps->posts);
+	out->wakeups = atomic_load(&ps->wakeups);
 	for (unsigned i = 0; i < ps->n; i++) {
 		const ps_reactor *pr = ps->pr[i];
 		if (!pr)
