@@ -4,6 +4,7 @@
 
 #include "wring/common.h"
 #include "wring/server.h"
+#include "wring/pubsub.h"
 #include "wring/client.h"
 #include "wring/url.h"
 #include "wring/fiber.h"

@@ -33,7 +33,7 @@ CODECS = {
     "simd": None,  # every file
     "http": {"http_parse.c", "http_parse.h", "http_chunked.c"},
     "ws": {"ws_codec.h", "ws_parse.c", "ws_frame.c", "ws_handshake.c", "sha1.c", "sha1.h",
-           "base64.c", "base64.h", "deflate_codec.h", "deflate_negotiate.c"},
+           "base64.c", "base64.h", "deflate_codec.h", "deflate_negotiate.c", "topic.c", "topic.h"},
     "client": {"url.c", "url.h"},
 }
 CODEC_MAY_USE = {"simd", "http", "ws", "client"}  # and only their codec files

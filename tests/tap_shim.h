@@ -20,6 +20,8 @@ void tap_fail(const char *file, int line, const char *what);
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b))
 #define cr_assert_geq(a, b, ...) cr_assert((a) >= (b))
 #define cr_assert_gt(a, b, ...) cr_assert((a) > (b))
+#define cr_assert_lt(a, b, ...) cr_assert((a) < (b))
+#define cr_assert_leq(a, b, ...) cr_assert((a) <= (b))
 #define cr_assert_not_null(a, ...) cr_assert((a) != NULL)
 
 #define Test(suite, name, ...) \

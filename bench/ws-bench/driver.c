@@ -33,6 +33,8 @@ typedef struct bconn {
 	uint64_t send_seq, recv_seq;
 	uint64_t connect_ns;
 	uint64_t *fifo;          /* payload file: send times of the messages in flight */
+	bool pub;                /* --fanout: a publisher (else a subscriber, or any other mode) */
+	uint64_t *next;          /* --fanout subscriber: the next seq expected per publisher */
 } bconn;
 
 struct drv {
@@ -51,6 +53,8 @@ struct drv {
 	uint64_t inflight;       /* messages, all connections */
 	uint8_t *scratch;
 	uint64_t *fifo;          /* n * fifo_mask+1 send times (payload file only) */
+	uint64_t *next;          /* --fanout: n * publishers expected seqs */
+	unsigned npub;           /* --fanout: publishers among this thread's connections */
 	uint64_t fifo_mask;
 	unsigned inflight_cap;   /* rate mode, per connection */
 	/* rate mode: the thread's schedule, message j due at start + j * interval */
@@ -157,7 +161,8 @@ static void pump(drv *d)
 		d->connecting++;
 		atomic_fetch_add_explicit(&d->t->live.pending, 1, memory_order_relaxed);
 		unsigned nb = d->o->nbinds ? d->o->nbinds : 1;
-		int rc = wr_loop_connect(d->loop, d->o->url, &d->copts[c->id % nb], &h);
+		int rc = wr_loop_connect(d->loop, c->pub ? d->o->pub_url : d->o->url,
+		                         &d->copts[c->id % nb], &h);
 		if (rc < 0) {
 			/* Only options or resources can fail here: nothing later would do better. */
 			d->connecting--;
@@ -213,10 +218,12 @@ static void rate_pump(drv *d, uint64_t now)
 	uint64_t limit = now < d->end_ns ? now : d->end_ns;
 	while (d->rate_next_ns <= limit) {
 		bconn *c = NULL;
-		for (unsigned tries = 0; tries < d->n; tries++) {
+		/* --fanout: only publishers send, and they are this thread's first connections */
+		unsigned span = d->o->pub_url ? d->npub : d->n;
+		for (unsigned tries = 0; tries < span; tries++) {
 			bconn *x = &d->conns[d->rr];
-			d->rr = d->rr + 1 == d->n ? 0 : d->rr + 1;
-			if (x->state == C_OPEN) {
+			d->rr = d->rr + 1 >= span ? 0 : d->rr + 1;
+			if (x->state == C_OPEN && (x->pub || !d->o->pub_url)) {
 				c = x;
 				break;
 			}
@@ -312,12 +319,36 @@ static void on_reply(drv *d, wr_msg msg, uint64_t now)
 		rate_pump(d, now);
 }
 
+/* --fanout: a subscriber checks each publisher's sequence: a jump is messages it never got
+ * (dropped or conflated by the server), a step back is an order broken. */
+static void fanout_seq(drv *d, bconn *c, wr_msg msg)
+{
+	uint64_t seq;
+	if (wsb_reply_seq(d->o, msg.data, msg.len, &seq) < 0)
+		return;
+	uint64_t p = seq >> 40, k = seq & ((1ull << 40) - 1);
+	if (p >= d->o->publishers)
+		return;
+	if (k < c->next[p]) {
+		note_error(d, &d->t->res.reorders, 0, "a publisher's message came after a later one",
+		           (wr_str){ 0 });
+		return;
+	}
+	d->t->res.gaps += k - c->next[p];
+	c->next[p] = k + 1;
+}
+
 static void on_message(wr_ws *ws, wr_msg msg, void *user)
 {
 	bconn *c = user;
 	drv *d = c->d;
 	wsb_result *r = &d->t->res;
 	uint64_t now = wr_now_ns();
+	if (d->o->pub_url) {
+		if (c->pub)
+			return; /* a publisher gets nothing back, and ignores it if it does */
+		fanout_seq(d, c, msg);
+	}
 	if (d->o->no_echo) {
 		on_reply(d, msg, now);
 		return;
@@ -438,12 +469,14 @@ static void go(drv *d, uint64_t start)
 	d->phase = P_RUN;
 	d->last_publish = start;
 	if (d->o->mode == WSB_RATE) {
-		double share = d->o->rate * d->n / d->o->conns;
-		d->interval_ns = 1e9 / share;
+		double share = d->o->pub_url ? d->o->rate * d->npub / d->o->publishers
+		                             : d->o->rate * d->n / d->o->conns;
+		d->interval_ns = share > 0 ? 1e9 / share : 1e18; /* a thread of subscribers only */
 		/* threads start out of phase with each other so their sends interleave */
 		d->rate_j = 0;
-		d->start_ns += (uint64_t)(d->interval_ns * d->t->idx / d->o->threads);
-		d->rate_next_ns = d->start_ns;
+		if (d->interval_ns < 1e17)
+			d->start_ns += (uint64_t)(d->interval_ns * d->t->idx / d->o->threads);
+		d->rate_next_ns = d->o->pub_url && !d->npub ? UINT64_MAX : d->start_ns;
 	}
 	wsb_series_at(&d->t->series, 0);
 	uint64_t now = wr_now_ns();
@@ -455,7 +488,7 @@ static void go(drv *d, uint64_t start)
 
 static void end_run(drv *d, uint64_t now)
 {
-	if (d->o->mode == WSB_RATE && d->rate_next_ns < d->end_ns)
+	if (d->o->mode == WSB_RATE && d->rate_next_ns < d->end_ns && d->interval_ns < 1e17)
 		d->t->res.behind = (uint64_t)((double)(d->end_ns - d->rate_next_ns) / d->interval_ns) + 1;
 	d->phase = P_DRAIN;
 	d->drain_until = now + (d->o->no_echo ? NOECHO_GRACE_NS : DRAIN_NS);
@@ -511,6 +544,7 @@ static void drv_free(drv *d)
 {
 	free(d->copts);
 	free(d->fifo);
+	free(d->next);
 	free(d->interval);
 	free(d->scratch);
 	free(d->idle);
@@ -551,8 +585,18 @@ static int drv_setup(drv *d, wsb_thread *t)
 		if (!d->fifo)
 			return -ENOMEM;
 	}
+	if (o->pub_url) {
+		d->next = calloc((size_t)d->n * o->publishers, sizeof(uint64_t));
+		if (!d->next)
+			return -ENOMEM;
+	}
 	for (unsigned i = 0; i < d->n; i++) {
 		d->conns[i] = (bconn){ .d = d, .id = t->first_conn + i };
+		if (o->pub_url) {
+			d->conns[i].pub = d->conns[i].id < o->publishers;
+			d->npub += d->conns[i].pub;
+			d->conns[i].next = d->next + (size_t)i * o->publishers;
+		}
 		if (d->fifo)
 			d->conns[i].fifo = d->fifo + (size_t)i * (d->fifo_mask + 1);
 		d->idle[d->n - 1 - i] = i; /* pop from the end: lowest first */

@@ -70,6 +70,14 @@ static void totals(FILE *f, const wsb_report *r)
 	        (unsigned long long)t->sent, (double)t->sent / r->window_s,
 	        (unsigned long long)t->sent_total, (unsigned long long)t->recv_total,
 	        (unsigned long long)t->behind, (unsigned long long)t->no_ts);
+	if (r->o->pub_url)
+		fprintf(f, "  \"fanout\": {\"publishers\": %u, \"subscribers\": %u, "
+		        "\"deliveries_per_s\": %.17g, \"gaps\": %llu, \"reorders\": %llu, "
+		        "\"server_delivered\": %.17g, \"server_dropped\": %.17g, "
+		        "\"server_conflated\": %.17g},\n",
+		        r->o->publishers, r->o->subscribers, (double)t->msgs / r->window_s,
+		        (unsigned long long)t->gaps, (unsigned long long)t->reorders, r->srv_delivered,
+		        r->srv_dropped, r->srv_conflated);
 	fprintf(f, "  \"opens\": %llu, \"open_at_end\": %u, \"reconnects\": %llu, \"handshakes\": %llu, "
 	        "\"handshakes_per_s\": %.17g, \"resumed\": %llu, \"ramp_s\": %.6f,\n  \"protocol\": ",
 	        (unsigned long long)t->opens, r->open_at_end, (unsigned long long)t->reconnects,

@@ -148,6 +148,39 @@ static void live_line(const wsb_opts *o, wsb_shared *sh, const workers *w, live_
 	p->at = now;
 }
 
+/* --stats-path: one plain HTTP GET to the server (its address, resolved once) and the
+ * "delivered", "dropped" and "conflated" numbers of the JSON it answers. false when it
+ * cannot be read. */
+static bool fetch_stats(const wsb_opts *o, double out[3])
+{
+	int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char req[512], buf[4096];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+	                 o->stats_path, o->host_port);
+	size_t got = 0;
+	if (connect(fd, (const struct sockaddr *)&o->addr, o->addr_len) == 0 &&
+	    write(fd, req, (size_t)n) == n) {
+		ssize_t k;
+		while (got + 1 < sizeof(buf) && (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)k;
+	}
+	close(fd);
+	buf[got] = 0;
+	const char *names[3] = { "\"delivered\":", "\"dropped\":", "\"conflated\":" };
+	for (int i = 0; i < 3; i++) {
+		const char *p = strstr(buf, names[i]);
+		if (!p)
+			return false;
+		out[i] = strtod(p + strlen(names[i]), NULL);
+	}
+	return true;
+}
+
 /* When traffic starts: once connected, or at --start-at if that is later. */
 static uint64_t start_time(const wsb_opts *o, int64_t off)
 {
@@ -176,7 +209,10 @@ static int run(wsb_opts *o)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	wsb_report rep = { .o = o, .agents = 1,
+	double st0[3] = { 0 }, st1[3];
+	bool have_st0 = false;
+	wsb_report rep = { .o = o, .agents = 1, .srv_dropped = -1, .srv_conflated = -1,
+	                   .srv_delivered = -1,
 	                   .cpu = { .server_s = -1, .rss_before_kb = -1, .rss_after_kb = -1 } };
 	if (o->mode == WSB_IDLE && o->server_pid)
 		rep.cpu.rss_before_kb = wsb_proc_rss_kb(o->server_pid);
@@ -256,6 +292,8 @@ static int run(wsb_opts *o)
 			win0 = wr_now_ns();
 			if (o->server_pid)
 				srv0 = wsb_proc_cpu_s(o->server_pid);
+			if (o->stats_path)
+				have_st0 = fetch_stats(o, st0);
 		}
 		if (now >= next_line) { /* the last line, at the end, too */
 			live_line(o, &sh, &w, &prev, start, s1);
@@ -283,6 +321,11 @@ static int run(wsb_opts *o)
 	}
 	if (o->mode == WSB_IDLE && o->server_pid)
 		rep.cpu.rss_after_kb = wsb_proc_rss_kb(o->server_pid);
+	if (have_st0 && fetch_stats(o, st1)) {
+		rep.srv_delivered = st1[0] - st0[0];
+		rep.srv_dropped = st1[1] - st0[1];
+		rep.srv_conflated = st1[2] - st0[2];
+	}
 	if (interrupted)
 		atomic_store(&sh.abort, true);
 	for (unsigned i = 0; i < o->threads; i++)

@@ -28,6 +28,13 @@ static void usage(FILE *f)
 	"                       send time (coordinated omission corrected)\n"
 	"      --no-echo        with --rate: the server does not echo; count what arrives and\n"
 	"                       time replies by the send timestamp they copy back\n"
+	"      --fanout PUB_URL pub/sub: --publishers connections to PUB_URL send at --rate\n"
+	"                       in total; -c subscribers on the URL only receive; latency\n"
+	"                       from the publish time in the payload, gaps and reorders per\n"
+	"                       publisher (implies --no-echo)\n"
+	"      --publishers P   fan-out publishers (default 1, at most 64)\n"
+	"      --stats-path P   fan-out: GET P on the server before and after the window and\n"
+	"                       report its \"delivered\", \"dropped\", \"conflated\" counts\n"
 	"      --connect-rate   connect-upgrade-close cycles on -c concurrent slots\n"
 	"      --idle           open -c connections and hold them for the duration\n"
 	"Messages:\n"
@@ -221,7 +228,7 @@ static int parse_binds(wsb_opts *o, const char *list)
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
        O_HGRM, O_PLOT, O_CA, O_INSECURE, O_NOECHO, O_PAYLOAD, O_TEMPLATE, O_OPENRATE,
        O_RECONNECT, O_BIND, O_SUBPROTO, O_ORIGIN, O_CERT, O_KEY, O_SNI, O_OUT, O_STARTAT,
-       O_DEFLATE, O_RESUME };
+       O_DEFLATE, O_RESUME, O_FANOUT, O_PUBLISHERS, O_STATSPATH };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -238,6 +245,9 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "pipeline", required_argument, NULL, O_PIPELINE },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "no-echo", no_argument, NULL, O_NOECHO },
+		{ "fanout", required_argument, NULL, O_FANOUT },
+		{ "publishers", required_argument, NULL, O_PUBLISHERS },
+		{ "stats-path", required_argument, NULL, O_STATSPATH },
 		{ "connect-rate", no_argument, NULL, O_CONNECT },
 		{ "idle", no_argument, NULL, O_IDLE },
 		{ "ramp", required_argument, NULL, O_RAMP },
@@ -312,6 +322,16 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 			modes++;
 			break;
 		case O_NOECHO: o->no_echo = true; break;
+		case O_FANOUT: o->pub_url = optarg; o->no_echo = true; break;
+		case O_PUBLISHERS:
+			if (parse_uint(optarg, 1, 64, &o->publishers))
+				bad = "--publishers: 1..64";
+			break;
+		case O_STATSPATH:
+			if (optarg[0] != '/' || strpbrk(optarg, " \r\n"))
+				bad = "--stats-path: a path, /stats";
+			o->stats_path = optarg;
+			break;
 		case O_CONNECT: o->mode = WSB_CONNECT; modes++; break;
 		case O_IDLE: o->mode = WSB_IDLE; modes++; break;
 		case O_DEFLATE: o->deflate = true; break;
@@ -389,6 +409,12 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		bad = "--rate, --connect-rate and --idle exclude each other";
 	else if (o->pipeline > 1 && o->mode != WSB_PINGPONG)
 		bad = "--pipeline goes with the (default) ping-pong mode only";
+	else if (o->pub_url && o->mode != WSB_RATE)
+		bad = "--fanout needs --rate: the publishers' total rate";
+	else if ((o->publishers || o->stats_path) && !o->pub_url)
+		bad = "--publishers and --stats-path go with --fanout";
+	else if (o->pub_url && o->payload != WSB_PAY_GEN)
+		bad = "--fanout times generated messages: no --payload or --template";
 	else if (o->no_echo && o->mode != WSB_RATE)
 		bad = "--no-echo needs --rate: without echoes there is no loop to close";
 	else if (o->payload != WSB_PAY_GEN && size_given)
@@ -401,6 +427,12 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 	}
 	if (o->payload == WSB_PAY_TEMPLATE && !type_given)
 		o->text = true;
+	if (o->pub_url) {
+		if (!o->publishers)
+			o->publishers = 1;
+		o->subscribers = o->conns;
+		o->conns += o->publishers; /* publishers first: connections 0..P-1 */
+	}
 	if (o->threads > o->conns)
 		o->threads = o->conns;
 	if (optind + 1 != argc) {

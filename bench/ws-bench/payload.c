@@ -449,3 +449,11 @@ int wsb_reply_ts(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t *out_
 	}
 	return gen_header(o, p, len, &seq, out_ts) ? 0 : -1;
 }
+
+int wsb_reply_seq(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t *out_seq)
+{
+	uint64_t ts;
+	if (o->payload != WSB_PAY_GEN)
+		return -1;
+	return gen_header(o, p, len, out_seq, &ts) ? 0 : -1;
+}

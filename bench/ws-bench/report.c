@@ -10,7 +10,8 @@
 
 uint64_t wsb_report_errors(const wsb_result *t)
 {
-	return t->mismatches + t->closes + t->connect_fail + t->http_refused + t->unanswered;
+	return t->mismatches + t->closes + t->connect_fail + t->http_refused + t->unanswered +
+	       t->reorders;
 }
 
 void wsb_result_add(wsb_result *t, const wsb_result *x)
@@ -21,6 +22,8 @@ void wsb_result_add(wsb_result *t, const wsb_result *x)
 	t->msgs += x->msgs;
 	t->bytes += x->bytes;
 	t->no_ts += x->no_ts;
+	t->gaps += x->gaps;
+	t->reorders += x->reorders;
 	t->handshakes += x->handshakes;
 	t->resumed += x->resumed;
 	t->opens += x->opens;
@@ -158,6 +161,16 @@ void wsb_report_table(FILE *f, const wsb_report *r)
 		if (o->no_echo && t->no_ts)
 			fprintf(f, "  untimed     %llu replies carried no timestamp of ours\n",
 			        (unsigned long long)t->no_ts);
+		if (o->pub_url) {
+			double per = t->sent ? (double)t->msgs / (double)t->sent : 0;
+			fprintf(f, "  fan-out     %u publishers -> %u subscribers: %.0f deliveries/s, %.1f per "
+			        "publish; %llu missing (gaps), %llu out of order\n", o->publishers,
+			        o->subscribers, (double)t->msgs / r->window_s, per,
+			        (unsigned long long)t->gaps, (unsigned long long)t->reorders);
+			if (r->srv_dropped >= 0)
+				fprintf(f, "  server      %.0f delivered, %.0f dropped, %.0f conflated (%s)\n",
+				        r->srv_delivered, r->srv_dropped, r->srv_conflated, o->stats_path);
+		}
 		if (o->mode == WSB_RATE && t->behind)
 			fprintf(f, "  behind      %llu scheduled messages never sent\n",
 			        (unsigned long long)t->behind);

@@ -58,6 +58,12 @@ typedef struct wsb_opts {
 	double open_rate;         /* connections opened per second at most, 0: no limit */
 	bool reconnect;           /* reopen connections the server closes: hold N open */
 	bool no_echo;             /* replies are not echoes: count them, latency from a copied ts */
+	/* --fanout: pub/sub. Connections 0..publishers-1 go to pub_url and send at --rate (all
+	 * together); the other `subscribers` (-c) go to url and only receive. */
+	const char *pub_url;
+	unsigned publishers;
+	unsigned subscribers;
+	const char *stats_path;   /* --stats-path: the server's JSON counts, read before and after */
 	int server_pid;           /* 0: none */
 	bool json;
 	const char *hgrm_path;
@@ -118,6 +124,8 @@ int wsb_payload_check(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t 
  * message carried it (the first bytes of a generated message; after the text before {ts} in a
  * template). 0 and *out_ts, or -1 when there is none. */
 int wsb_reply_ts(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t *out_ts);
+/* A generated message's sequence number (the sender in its top bits): 0, or -1. */
+int wsb_reply_seq(const wsb_opts *o, const uint8_t *p, size_t len, uint64_t *out_seq);
 
 /* ---- histograms: the library's log-linear histogram (lib/core/hist.h), fixed memory ---- */
 
@@ -192,6 +200,8 @@ typedef struct wsb_result {
 	uint64_t closes;           /* closed by the server or dropped before the end */
 	uint64_t unanswered;       /* still in flight when the drain time ran out */
 	uint64_t behind;           /* rate mode: scheduled sends never made */
+	uint64_t gaps;             /* fan-out: a publisher's messages a subscriber never got */
+	uint64_t reorders;         /* fan-out: a publisher's message after a later one */
 	int first_error;           /* -errno or HTTP status of the first failure */
 	char first_reason[96];
 	char protocol[64];         /* the subprotocol the server chose (first connection) */
@@ -259,6 +269,8 @@ typedef struct wsb_report {
 	unsigned nload;
 	wsb_series series;
 	unsigned agents;           /* runs merged into this report (1 for a run) */
+	/* --stats-path: the server's pub/sub counts over the window; < 0: not read */
+	double srv_dropped, srv_conflated, srv_delivered;
 } wsb_report;
 
 void wsb_report_live(const wsb_opts *o, double t, uint64_t msgs, uint64_t bytes, double dt,

@@ -63,6 +63,10 @@ typedef struct wr_server_config {
 	                                 receive timestamp (SO_TIMESTAMPING, taken through
 	                                 io_uring's multishot recvmsg) instead of the loop's
 	                                 wake-up; costs CPU per receive (bench/metrics_bench.sh) */
+	unsigned max_subscriptions;   /* pub/sub (wring/pubsub.h): per connection; 64 */
+	size_t topic_send_mark;       /* pub/sub: past this many bytes queued on a subscriber's
+	                                 connection, publications wait unsent in its queue, where
+	                                 the topic's policy applies; 64 KiB */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

@@ -8,65 +8,6 @@
 #include "ring.h"
 #include "ud.h"
 
-/* ---- a bounded multi-producer multi-consumer queue (Vyukov) ---- */
-
-static int mpq_init(wr_mpq *q, size_t n)
-{
-	q->cells = calloc(n, sizeof(*q->cells));
-	if (!q->cells)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		atomic_init(&q->cells[i].seq, i);
-	q->mask = n - 1;
-	atomic_init(&q->head, 0);
-	atomic_init(&q->tail, 0);
-	return 0;
-}
-
-static bool mpq_push(wr_mpq *q, wr_inbox_msg *m)
-{
-	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	for (;;) {
-		wr_mpq_cell *c = &q->cells[pos & q->mask];
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t d = (intptr_t)seq - (intptr_t)pos;
-		if (d == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
-			                                          memory_order_relaxed, memory_order_relaxed)) {
-				c->m = m;
-				atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
-				return true;
-			}
-		} else if (d < 0) {
-			return false; /* full */
-		} else {
-			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
-		}
-	}
-}
-
-static wr_inbox_msg *mpq_pop(wr_mpq *q)
-{
-	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
-	for (;;) {
-		wr_mpq_cell *c = &q->cells[pos & q->mask];
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t d = (intptr_t)seq - (intptr_t)(pos + 1);
-		if (d == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
-			                                          memory_order_relaxed, memory_order_relaxed)) {
-				wr_inbox_msg *m = c->m;
-				atomic_store_explicit(&c->seq, pos + q->mask + 1, memory_order_release);
-				return m;
-			}
-		} else if (d < 0) {
-			return NULL; /* empty */
-		} else {
-			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
-		}
-	}
-}
-
 /* ---- the sender's ring: MSG_RING needs a ring to send from, one per sending thread ---- */
 
 static pthread_key_t ring_key;
@@ -88,8 +29,12 @@ static wr_ring *sender_ring(void)
 	return my_ring;
 }
 
-static int wake(wr_inbox *ib)
+static int wake(wr_inbox *ib, wr_ring *via)
 {
+	if (via) {
+		wr__ring_msg(via, ib->ring_fd, wr_ud(WR_OPK_INBOX, 0, 0), 0, wr_ud(WR_OPK_MSG_SENT, 0, 0));
+		return 0;
+	}
 	wr_ring *ring = sender_ring();
 	if (!ring)
 		return -ENOMEM;
@@ -115,15 +60,15 @@ int wr__inbox_init(wr_inbox *ib, int ring_fd, unsigned slots)
 	/* Twice the nodes: a push can find its cell still held by a pop that has claimed it but
 	 * not yet released it, and must not take that for a full queue (the free list would then
 	 * lose a node). */
-	if (!ib->live || !ib->nodes || mpq_init(&ib->in, 2 * WR_INBOX_NODES) < 0 ||
-	    mpq_init(&ib->free, 2 * WR_INBOX_NODES) < 0) {
+	if (!ib->live || !ib->nodes || wr__mpq_init(&ib->in, 2 * WR_INBOX_NODES) < 0 ||
+	    wr__mpq_init(&ib->free, 2 * WR_INBOX_NODES) < 0) {
 		wr__inbox_finish(ib);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < slots; i++)
 		atomic_init(&ib->live[i], WR_LIVE_CLOSED);
 	for (unsigned i = 0; i < WR_INBOX_NODES; i++)
-		mpq_push(&ib->free, &ib->nodes[i]);
+		wr__mpq_push(&ib->free, &ib->nodes[i]);
 	atomic_init(&ib->wake_pending, false);
 	return 0;
 }
@@ -140,11 +85,11 @@ void wr__inbox_finish(wr_inbox *ib)
 {
 	if (ib->in.cells) {
 		wr_inbox_msg *m;
-		while ((m = mpq_pop(&ib->in)))
+		while ((m = wr__mpq_pop(&ib->in)))
 			node_release(m);
 	}
-	free(ib->in.cells);
-	free(ib->free.cells);
+	wr__mpq_finish(&ib->in);
+	wr__mpq_finish(&ib->free);
 	free(ib->nodes);
 	free(ib->live);
 	memset(ib, 0, sizeof(*ib));
@@ -163,6 +108,35 @@ void wr__inbox_publish(wr_inbox *ib, uint32_t slot, uint32_t gen, bool open)
 		atomic_store_explicit(&ib->live[slot], open ? gen : WR_LIVE_CLOSED, memory_order_release);
 }
 
+static wr_inbox_msg *take_node(wr_inbox *ib)
+{
+	wr_inbox_msg *m = wr__mpq_pop(&ib->free);
+	if (m) {
+		m->heap_node = false;
+		return m;
+	}
+	m = malloc(sizeof(*m)); /* more posts in flight than the pool: rare */
+	if (m)
+		m->heap_node = true;
+	return m;
+}
+
+static int enqueue(wr_inbox *ib, wr_inbox_msg *m)
+{
+	if (!wr__mpq_push(&ib->in, m)) {
+		/* Every cell is taken, by heap nodes beyond the pool: the reactor is far behind. */
+		wr__inbox_done(ib, m);
+		return -EAGAIN;
+	}
+	if (!atomic_exchange(&ib->wake_pending, true)) {
+		int rc = wake(ib, NULL);
+		if (rc < 0)
+			atomic_store(&ib->wake_pending, false); /* the next post tries again */
+		return rc;
+	}
+	return 0;
+}
+
 int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_t code,
                    const void *data, size_t len)
 {
@@ -170,20 +144,15 @@ int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_
 		return -EMSGSIZE;
 	if (!wr__inbox_is_live(ib, ref))
 		return -ESTALE;
-	wr_inbox_msg *m = mpq_pop(&ib->free);
-	bool heap_node = false;
-	if (!m) {
-		m = malloc(sizeof(*m)); /* more posts in flight than the pool: rare */
-		if (!m)
-			return -ENOMEM;
-		heap_node = true;
-	}
+	wr_inbox_msg *m = take_node(ib);
+	if (!m)
+		return -ENOMEM;
 	m->ref = ref;
 	m->kind = kind;
 	m->op = op;
 	m->code = code;
 	m->len = (uint32_t)len;
-	m->heap_node = heap_node;
+	m->ptr = NULL;
 	m->heap_data = len > WR_INBOX_INLINE;
 	m->data = m->heap_data ? malloc(len) : m->inl;
 	if (!m->data) {
@@ -193,18 +162,34 @@ int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_
 	}
 	if (len)
 		memcpy(m->data, data, len);
-	if (!mpq_push(&ib->in, m)) {
-		/* Every cell is taken, by heap nodes beyond the pool: the reactor is far behind. */
+	return enqueue(ib, m);
+}
+
+int wr__inbox_post_ptr(wr_inbox *ib, uint8_t kind, void *ptr, wr_ring *via)
+{
+	wr_inbox_msg *m = take_node(ib);
+	if (!m)
+		return -ENOMEM;
+	m->ref = WR_INBOX_REACTOR;
+	m->kind = kind;
+	m->op = 0;
+	m->code = 0;
+	m->len = 0;
+	m->heap_data = false;
+	m->data = m->inl;
+	m->ptr = ptr;
+	if (!wr__mpq_push(&ib->in, m)) {
 		wr__inbox_done(ib, m);
-		return -EAGAIN;
+		return -EAGAIN; /* ptr is still the caller's */
 	}
-	if (!atomic_exchange(&ib->wake_pending, true)) {
-		int rc = wake(ib);
-		if (rc < 0)
-			atomic_store(&ib->wake_pending, false); /* the next post tries again */
-		return rc;
+	/* Queued: from here on ptr is the reactor's, whatever the wake-up does. */
+	if (atomic_exchange(&ib->wake_pending, true))
+		return 0;
+	if (wake(ib, via) < 0) {
+		atomic_store(&ib->wake_pending, false); /* the next post tries again */
+		return 0;
 	}
-	return 0;
+	return 1;
 }
 
 void wr__inbox_woken(wr_inbox *ib)
@@ -213,7 +198,7 @@ void wr__inbox_woken(wr_inbox *ib)
 	atomic_store(&ib->wake_pending, false);
 }
 
-wr_inbox_msg *wr__inbox_take(wr_inbox *ib) { return mpq_pop(&ib->in); }
+wr_inbox_msg *wr__inbox_take(wr_inbox *ib) { return wr__mpq_pop(&ib->in); }
 
 void wr__inbox_done(wr_inbox *ib, wr_inbox_msg *m)
 {
@@ -224,5 +209,5 @@ void wr__inbox_done(wr_inbox *ib, wr_inbox_msg *m)
 	if (m->heap_node)
 		free(m);
 	else
-		mpq_push(&ib->free, m); /* room for every pool node, and as many again */
+		wr__mpq_push(&ib->free, m); /* room for every pool node, and as many again */
 }

@@ -20,9 +20,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mpq.h"
+
 #define WR_INBOX_NODES 1024u   /* per reactor (power of 2) */
 #define WR_INBOX_INLINE 480u
 #define WR_LIVE_CLOSED 0x80000000u
+/* The target of a post for the reactor itself rather than one of its connections. */
+#define WR_INBOX_REACTOR UINT64_MAX
 
 typedef struct wr_inbox_msg {
 	uint64_t ref;          /* wr__conn_ref of the target */
@@ -31,21 +35,10 @@ typedef struct wr_inbox_msg {
 	uint16_t code;
 	uint32_t len;
 	uint8_t *data;         /* inline, or heap (heap_data) */
+	void *ptr;             /* a post of a pointer (wr__inbox_post_ptr): the poster's object */
 	bool heap_node, heap_data;
 	uint8_t inl[WR_INBOX_INLINE];
 } wr_inbox_msg;
-
-typedef struct wr_mpq_cell {
-	atomic_size_t seq;
-	wr_inbox_msg *m;
-} wr_mpq_cell;
-
-typedef struct wr_mpq {
-	wr_mpq_cell *cells;
-	size_t mask;
-	_Alignas(64) atomic_size_t head;   /* dequeue position */
-	_Alignas(64) atomic_size_t tail;   /* enqueue position */
-} wr_mpq;
 
 typedef struct wr_inbox {
 	wr_mpq in, free;
@@ -68,6 +61,15 @@ void wr__inbox_publish(wr_inbox *ib, uint32_t slot, uint32_t gen, bool open);
  * with the next one). */
 int wr__inbox_post(wr_inbox *ib, uint64_t ref, uint8_t kind, uint8_t op, uint16_t code,
                    const void *data, size_t len);
+/* Any thread: queue a pointer for the reactor itself (ref WR_INBOX_REACTOR; nothing copied,
+ * no liveness check: the receiver takes over what ptr holds). The wake-up goes out through
+ * `via` when given, a ring of the calling thread that submits at its own pace (a reactor
+ * posting to another submits it with its next turn: one MSG_RING per target per turn), else
+ * at once through the thread's own small ring. 1 when this post sent the wake-up, 0 when one
+ * was pending already (or failed: the post then goes with the next one's), -EAGAIN (full) or
+ * -ENOMEM (ptr is then still the caller's). */
+struct wr_ring;
+int wr__inbox_post_ptr(wr_inbox *ib, uint8_t kind, void *ptr, struct wr_ring *via);
 /* Reactor thread: the wake-up arrived; take every queued post (NULL when empty)... */
 void wr__inbox_woken(wr_inbox *ib);
 wr_inbox_msg *wr__inbox_take(wr_inbox *ib);

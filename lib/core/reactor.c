@@ -354,6 +354,12 @@ static void handle_inbox(wr_reactor *r)
 	wr__inbox_woken(&r->inbox);
 	wr_inbox_msg *m;
 	while ((m = wr__inbox_take(&r->inbox))) {
+		if (m->ref == WR_INBOX_REACTOR) {
+			if (r->cfg.on_reactor_post)
+				r->cfg.on_reactor_post(r, m, r->cfg.user);
+			wr__inbox_done(&r->inbox, m);
+			continue;
+		}
 		wr_conn *c = wr__conn_from_ref(r, m->ref);
 		if (c && !(c->flags & WR_CF_GONE) && r->cfg.on_post)
 			r->cfg.on_post(c, m, r->cfg.user);
@@ -745,6 +751,9 @@ void wr__reactor_drain_posts(wr_reactor *r)
 				run_post(cqes[i].ud);
 			else if (wr_ud_op(cqes[i].ud) == WR_OPK_INBOX)
 				handle_inbox(r);
+	/* Posts whose wake-up has not arrived (or never will: the poster's ring went first)
+	 * still hold what they carry. */
+	handle_inbox(r);
 }
 
 /* One turn: flush, submit and wait (at most until the next timer tick), completions, timers,
@@ -779,24 +788,44 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 	return 0;
 }
 
+/* Which reactor this thread runs: a post from it can ride its ring (wr__reactor_post_ptr). */
+static _Thread_local wr_reactor *current;
+
+wr_reactor *wr__reactor_current(void) { return current; }
+
+int wr__reactor_post_ptr(wr_reactor *r, uint8_t kind, void *ptr)
+{
+	wr_reactor *me = current;
+	return wr__inbox_post_ptr(&r->inbox, kind, ptr, me && me != r ? me->ring : NULL);
+}
+
 int wr__reactor_turn(wr_reactor *r)
 {
 	wr_cqe cqes[REAP_BATCH];
 	accept_arm(r);
-	return turn(r, cqes);
+	wr_reactor *was = current;
+	current = r;
+	int rc = turn(r, cqes);
+	current = was;
+	return rc;
 }
 
 int wr__reactor_run(wr_reactor *r)
 {
 	wr_cqe cqes[REAP_BATCH];
 	accept_arm(r);
+	wr_reactor *was = current;
+	current = r;
 	for (;;) {
 		int rc = turn(r, cqes);
-		if (rc < 0)
+		if (rc < 0) {
+			current = was;
 			return rc;
+		}
 		if (stop_done(r))
 			break;
 	}
+	current = was;
 	/* Drain what is still in flight (the wake read, cancellations) before the ring goes. */
 	wr__conn_flush_all(r);
 	wr__ring_submit(r->ring);

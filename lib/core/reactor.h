@@ -66,6 +66,8 @@ typedef struct wr_reactor_config {
 	void (*on_accept)(wr_conn *c, void *user);
 	/* A post from the inbox for an open connection c (a stale one is dropped). */
 	void (*on_post)(wr_conn *c, const wr_inbox_msg *m, void *user);
+	/* A post for the reactor itself (wr__reactor_post_ptr): m->ptr is the receiver's. */
+	void (*on_reactor_post)(wr_reactor *r, const wr_inbox_msg *m, void *user);
 	void *user;                /* for on_accept, on_post and wr__reactor_user */
 	/* Metrics kept by the reactor's thread (stats.h), owned by the caller so that they
 	 * outlive the reactor; the loop-turn histogram is then stats->turn. NULL: none. */
@@ -139,6 +141,8 @@ struct wr_reactor {
 	void *ext;
 	void (*ext_free)(void *ext);
 	wr_inbox inbox;          /* posts for connections from any thread */
+	/* The WebSocket layer's topic index (pub/sub), set and freed by whoever made it. */
+	void *topics;
 	/* memory */
 	wr_pool pool;            /* protocol and transport states */
 	wr_seg *seg_pool;
@@ -191,6 +195,14 @@ static inline uint64_t wr__reactor_rx_ns(const wr_reactor *r)
 {
 	return r->rx_ns ? r->rx_ns : r->now_ns;
 }
+
+/* The reactor running on the calling thread (inside wr__reactor_run or _turn), or NULL. */
+wr_reactor *wr__reactor_current(void);
+/* Any thread: post ptr to r itself (its on_reactor_post gets it). From a reactor's own thread
+ * the wake-up is queued on that reactor's ring and leaves with its next submit: whatever it
+ * posts to r during one turn costs one MSG_RING at most. 1 when this post woke r, 0 when a
+ * wake-up was pending, or -errno (then ptr is still the caller's). */
+int wr__reactor_post_ptr(wr_reactor *r, uint8_t kind, void *ptr);
 
 /* A listening socket for host:port (SO_REUSEPORT, so every reactor can have its own).
  * 0 with *out_fd and *out_port (the bound port, for port 0) or -errno. */

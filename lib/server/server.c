@@ -17,6 +17,7 @@
 #include "tls.h"
 #include "fiber_http.h"
 #include "fiber_ws.h"
+#include "pubsub.h"
 #include "ws.h"
 
 #define MAX_WS_ROUTES 64
@@ -65,6 +66,7 @@ struct wr_server {
 	unsigned nstats;          /* reactors they were made for */
 	wr_fiber_http_route *http_fibers[MAX_WS_ROUTES];
 	unsigned nhttp_fibers;
+	wr_pubsub *pubsub;        /* topics across the reactors */
 };
 
 /* What a plaintext client gets on the TLS port instead of a bare reset. */
@@ -178,6 +180,15 @@ wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
 	rc = wr__poster_new(&srv->poster);
 	if (rc < 0)
 		goto err_poster;
+	srv->pubsub = wr__pubsub_new(&(wr_pubsub_config){
+		.reactors = srv->cfg.threads,
+		.max_subscriptions = srv->cfg.max_subscriptions,
+		.send_mark = srv->cfg.topic_send_mark,
+	});
+	if (!srv->pubsub) {
+		rc = -ENOMEM;
+		goto err_pubsub;
+	}
 	pthread_mutex_init(&srv->post_lock, NULL);
 	pthread_mutex_init(&srv->start_lock, NULL);
 	pthread_cond_init(&srv->start_cond, NULL);
@@ -185,6 +196,8 @@ wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
 	srv->nreactors = srv->cfg.threads;
 	return srv;
 
+err_pubsub:
+	wr__poster_free(srv->poster);
 err_poster:
 	wr__tls_ctx_free(srv->tls);
 err_tls:
@@ -351,6 +364,39 @@ int wr_server_close(wr_server *srv, wr_handle h, int code, const char *reason)
 	return post(srv, h, WR_WS_POST_CLOSE, 0, (uint16_t)code, reason, rl ? rl + 1 : 0);
 }
 
+/* ---- pub/sub ---- */
+
+static void on_reactor_post(wr_reactor *r, const wr_inbox_msg *m, void *user)
+{
+	wr__pubsub_on_post(r, m);
+}
+
+int wr_server_topic(wr_server *srv, const char *pattern, const wr_topic_config *cfg)
+{
+	if (!srv)
+		return -EINVAL;
+	if (srv->started)
+		return -EBUSY;
+	return wr__pubsub_policy(srv->pubsub, pattern, cfg);
+}
+
+int wr_server_publish(wr_server *srv, const char *topic, const void *data, size_t len,
+                      wr_opcode op)
+{
+	return srv ? wr__pubsub_publish(srv->pubsub, topic, NULL, data, len, op) : -EINVAL;
+}
+
+int wr_server_publish_keyed(wr_server *srv, const char *topic, const char *key,
+                            const void *data, size_t len, wr_opcode op)
+{
+	return srv ? wr__pubsub_publish(srv->pubsub, topic, key, data, len, op) : -EINVAL;
+}
+
+void wr_server_pubsub_stats(const wr_server *srv, wr_pubsub_stats *out)
+{
+	wr__pubsub_stats(srv ? srv->pubsub : NULL, out);
+}
+
 /* Every accepted connection: its transport, then HTTP. */
 static void on_accept(wr_conn *c, void *user)
 {
@@ -393,11 +439,15 @@ static int reactor_setup(srv_reactor *sr)
 		.stop_ms = cfg->close_timeout_ms,
 		.on_accept = on_accept,
 		.on_post = on_post,
+		.on_reactor_post = on_reactor_post,
 		.user = sr,
 		.stats = sr->srv->stats ? &sr->srv->stats[sr->idx] : NULL,
 		.rx_timestamps = cfg->kernel_timestamps && !cfg->metrics_off,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
+	if (r < 0)
+		return r;
+	r = wr__pubsub_attach(sr->srv->pubsub, sr->idx, sr->r);
 	if (r < 0)
 		return r;
 	wr__reactor_set_listener(sr->r, sr->listen_fd);
@@ -438,6 +488,7 @@ static void *reactor_main(void *arg)
 		atomic_store(&sr->handles_open, false);
 		while (atomic_load(&sr->senders))
 			sched_yield();
+		wr__pubsub_close(srv->pubsub, sr->idx);
 		wr__reactor_drain_posts(sr->r);
 		if (rc < 0)
 			srv->run_rc = rc;
@@ -546,6 +597,7 @@ int wr_server_wait(wr_server *srv)
 	for (unsigned i = 0; i < srv->nreactors; i++) {
 		wr__reactor_free(srv->rs[i].r);
 		srv->rs[i].r = NULL;
+		wr__pubsub_detach(srv->pubsub, i);
 		wr__http_ctx_free(srv->rs[i].http);
 		srv->rs[i].http = NULL;
 	}
@@ -624,6 +676,7 @@ void wr_server_free(wr_server *srv)
 	wr__router_free(srv->router);
 	wr__tls_ctx_free(srv->tls);
 	wr__poster_free(srv->poster);
+	wr__pubsub_free(srv->pubsub);
 	pthread_mutex_destroy(&srv->post_lock);
 	pthread_mutex_destroy(&srv->start_lock);
 	pthread_cond_destroy(&srv->start_cond);

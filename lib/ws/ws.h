@@ -59,6 +59,7 @@ typedef struct wr_ws_state {
 	void *data;            /* user's per-connection pointer */
 	wr_ws_extra *x;
 	struct wr_ws_pmd *pmd; /* permessage-deflate, when negotiated (ws_deflate.h) */
+	struct wr_ws_subs *subs; /* pub/sub subscriptions, on the first (pubsub.c) */
 	int error;             /* client: -errno or HTTP status behind a failed connection */
 	uint16_t flags;
 	uint16_t size;         /* of the state as allocated (the client role's is larger) */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rand.h"
 #include "reactor.h"
+#include "pubsub.h"
 #include "ws_deflate.h"
 #include "ws_int.h"
 
@@ -429,6 +430,9 @@ static void ws_on_timer(wr_conn *c)
 static void ws_on_writable(wr_conn *c)
 {
 	wr_ws_state *s = ws_state(c);
+	wr__pubsub_writable(c, s);
+	if (s->subs && wr__conn_is_open(c) && (c->flags & WR_CF_WRITABLE_WANTED))
+		return; /* publications still wait: the drain is not there yet */
 	if (s->rt->h.on_drain && !(s->flags & WS_CLOSE_SENT))
 		s->rt->h.on_drain((wr_ws *)c, s->rt->h.user);
 }
@@ -436,6 +440,7 @@ static void ws_on_writable(wr_conn *c)
 static void ws_on_gone(wr_conn *c, int err, const char *why)
 {
 	wr__ws_report(c, ws_state(c), WR_CLOSE_ABNORMAL, why);
+	wr__pubsub_conn_gone(c, ws_state(c));
 }
 
 static void ws_on_shutdown(wr_conn *c)
@@ -449,6 +454,7 @@ void wr__ws_state_free(wr_conn *c)
 	if (!s)
 		return;
 	wr__ws_pmd_free(c, s);
+	wr__pubsub_conn_free(c, s);
 	if (s->x) {
 		wr__buf_free(&s->x->msg);
 		msg_charge(c, s->x);

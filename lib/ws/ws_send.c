@@ -12,7 +12,9 @@
 #include "utf8.h"
 #include "wring/client.h"
 #include "wring/tls.h"
+#include "pubsub.h"
 #include "ws_deflate.h"
+#include "ws_frame_int.h"
 #include "ws_int.h"
 
 #define DRAIN_MARK (64u * 1024u)
@@ -305,26 +307,6 @@ wr_str wr_ws_protocol(const wr_ws *ws)
 
 /* ---- shared frames (broadcast) ---- */
 
-/* A permessage-deflate variant of a shared frame: header (RSV1 set) and compressed payload,
- * made by the first receiver that needs it and kept for the others. */
-typedef struct zvariant {
-	size_t hdr_len, len;
-	uint8_t bytes[];
-} zvariant;
-
-/* One variant per window size (9..15 bits): the bytes depend on nothing else a receiver
- * negotiated (a smaller window than the peer allows is always readable). */
-#define ZVARIANTS 7
-
-struct wr_frame {
-	atomic_uint refs;
-	wr_opcode op;
-	size_t hdr_len;
-	size_t len;        /* payload bytes */
-	_Atomic(zvariant *) z[ZVARIANTS];
-	uint8_t bytes[];   /* header then payload */
-};
-
 wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op)
 {
 	if (op != WR_OP_TEXT && op != WR_OP_BINARY &&
@@ -333,15 +315,26 @@ wr_frame *wr_frame_new(const void *data, size_t len, wr_opcode op)
 	wr_frame *f = malloc(sizeof(*f) + 14 + len);
 	if (!f)
 		return NULL;
+	wr__frame_init(f, data, len, op);
+	f->pool = NULL;
+	return f;
+}
+
+void wr__frame_init(wr_frame *f, const void *data, size_t len, wr_opcode op)
+{
 	atomic_init(&f->refs, 1);
-	for (int i = 0; i < ZVARIANTS; i++)
+	for (int i = 0; i < WR_ZVARIANTS; i++)
 		atomic_init(&f->z[i], NULL);
 	f->op = op;
 	f->len = len;
 	f->hdr_len = wr__ws_frame_header(f->bytes, true, op, len, NULL);
 	if (len)
 		memcpy(f->bytes + f->hdr_len, data, len);
-	return f;
+	f->topic = f->key = NULL;
+	f->topic_len = f->key_len = 0;
+	f->topic_hash = f->key_hash = 0;
+	f->policy = 0;
+	f->limit = 0;
 }
 
 void wr_frame_ref(wr_frame *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
@@ -350,17 +343,22 @@ void wr_frame_unref(wr_frame *f)
 {
 	if (!f || atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (int i = 0; i < ZVARIANTS; i++)
+	for (int i = 0; i < WR_ZVARIANTS; i++) {
 		free(atomic_load_explicit(&f->z[i], memory_order_relaxed));
-	free(f);
+		atomic_store_explicit(&f->z[i], NULL, memory_order_relaxed);
+	}
+	if (f->pool)
+		wr__frame_pool_put(f->pool, f);
+	else
+		free(f);
 }
 
 /* f's compressed bytes for zp's window, made once (receivers on other reactors may race to
  * make it: the first one stored wins, the others free theirs). NULL on -ENOMEM. */
-static zvariant *frame_variant(wr_frame *f, const wr_zparams *zp)
+static wr_zvariant *frame_variant(wr_conn *c, wr_frame *f, const wr_zparams *zp)
 {
-	_Atomic(zvariant *) *slot = &f->z[zp->bits - WR_PMD_MIN_DEFLATE_BITS];
-	zvariant *v = atomic_load_explicit(slot, memory_order_acquire);
+	_Atomic(wr_zvariant *) *slot = &f->z[zp->bits - WR_PMD_MIN_DEFLATE_BITS];
+	wr_zvariant *v = atomic_load_explicit(slot, memory_order_acquire);
 	if (v)
 		return v;
 	wr_zstream *z = wr__z_new(true, &(wr_zparams){ zp->bits, zp->level, zp->mem_level, true });
@@ -373,11 +371,13 @@ static zvariant *frame_variant(wr_frame *f, const wr_zparams *zp)
 		v->hdr_len = wr__ws_frame_header(v->bytes, true, f->op, out.len, NULL);
 		v->bytes[0] |= 0x40; /* RSV1: compressed */
 		memcpy(v->bytes + v->hdr_len, out.data, out.len);
-		zvariant *none = NULL;
+		wr_zvariant *none = NULL;
 		if (!atomic_compare_exchange_strong_explicit(slot, &none, v, memory_order_acq_rel,
 		                                             memory_order_acquire)) {
 			free(v);
 			v = none;
+		} else if (f->topic) {
+			wr__pubsub_count_compressed(c);
 		}
 	}
 	wr__buf_free(&out);
@@ -397,12 +397,15 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
-	int rc = check_send(c, s, f->op, f->bytes + f->hdr_len, f->len);
+	/* A publication's text was checked once, by the publisher: not again per subscriber
+	 * (binary takes the same path without the UTF-8 check). */
+	wr_opcode check_op = f->topic && f->op == WR_OP_TEXT ? WR_OP_BINARY : f->op;
+	int rc = check_send(c, s, check_op, f->bytes + f->hdr_len, f->len);
 	if (rc < 0)
 		return rc;
 	wr_zparams zp;
-	zvariant *v = !(f->op & 0x8) && wr__ws_pmd_frame_params(c, s, f->len, &zp)
-	              ? frame_variant(f, &zp) : NULL;
+	wr_zvariant *v = !(f->op & 0x8) && wr__ws_pmd_frame_params(c, s, f->len, &zp)
+	              ? frame_variant(c, f, &zp) : NULL;
 	if (v) {
 		if (copy_instead(c, s, v->len)) {
 			rc = wr__ws_queue_frame_bits(c, s, f->op, true, true, v->bytes + v->hdr_len, v->len);

@@ -3,7 +3,8 @@
 # when (per unix second), and the handshakes it accepted: --pipeline (a 200 ms stall holds all
 # K x c messages in flight), --rate (R +- 2% in every second; the stall shows in p99.9),
 # --connect-rate, --idle with the server's RSS, -t 2, --hgrm against the JSON, --plot opened in
-# headless Chromium, the live line, and the report when ws-bench itself is the bottleneck.
+# headless Chromium, the live line, the report when ws-bench itself is the bottleneck, and
+# --fanout against examples/pubsub_server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bench_lib.sh"
 for f in "$BENCH" "$COUNT"; do
@@ -242,6 +243,28 @@ print(c)' j="$T/flood.json" e="$T/flood.err" && return 0
 ok = "BOTTLENECK" not in e and not j["client"]["saturated"]' j="$T/rate.json" e="$T/rate.err"
 else
 	ok "bottleneck report # SKIP needs 2 CPUs and taskset"
+fi
+
+# --- --fanout: publishers at a rate, subscribers counted, timed, checked per publisher ---
+if [ -x "$WR_BUILD/examples/pubsub_server" ]; then
+	FPORT=$(free_port)
+	start fanout env WR_THREADS=2 WR_TICKER_MS=0 "$WR_BUILD/examples/pubsub_server" "$FPORT"
+	FPID=$LAST_PID
+	wait_port "$FPORT"
+	bench fan -q -c 50 --fanout "ws://127.0.0.1:$FPORT/pub?topic=t" --publishers 2 --rate 1000 \
+		-d 2 -w 0.5 --stats-path /stats --json "ws://127.0.0.1:$FPORT/sub?topic=t"
+	stop "$FPID"
+	check "--fanout: clean run" exits 0
+	check "--fanout: 2 publishers at 1000/s reach all 50 subscribers, in order, timed; the server agrees" judge '
+f = j["fanout"]
+ok = f["publishers"] == 2 and f["subscribers"] == 50 and f["gaps"] == 0 and \
+    f["reorders"] == 0 and j["received_total"] == 50 * j["sent_total"] and \
+    abs(j["sent_rate"] - 1000) <= 20 and f["server_dropped"] == 0 and \
+    abs(f["server_delivered"] - j["messages"]) <= 0.05 * j["messages"] and \
+    j["no_timestamp"] == 0 and j["latency_ns"]["p50"] > 0
+print(f, j["sent_total"], j["received_total"], j["sent_rate"], j["messages"])' j="$T/fan.json"
+else
+	not_ok "--fanout: examples/pubsub_server built"
 fi
 
 tap_end
