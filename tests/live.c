@@ -61,12 +61,24 @@ int live_send(int fd, const void *p, size_t n)
 
 int live_send_str(int fd, const char *s) { return live_send(fd, s, strlen(s)); }
 
+/* recv, again after EINTR: a blocking recv in a test thread sometimes returns EINTR with no
+ * signal delivered (io_uring's task-work notification reaching the thread that made a ring,
+ * it seems); a peer that went away still gives 0 or the timeout. */
+static ssize_t recv_retry(int fd, void *p, size_t n)
+{
+	ssize_t k;
+	do
+		k = recv(fd, p, n, 0);
+	while (k < 0 && errno == EINTR);
+	return k;
+}
+
 ssize_t live_recv_until(int fd, char *buf, size_t cap, const char *needle)
 {
 	size_t n = 0;
 	buf[0] = 0;
 	while (n + 1 < cap) {
-		ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
+		ssize_t k = recv_retry(fd, buf + n, cap - 1 - n);
 		if (k <= 0)
 			break;
 		n += (size_t)k;
@@ -81,7 +93,7 @@ ssize_t live_recv_n(int fd, void *buf, size_t want)
 {
 	size_t n = 0;
 	while (n < want) {
-		ssize_t k = recv(fd, (char *)buf + n, want - n, 0);
+		ssize_t k = recv_retry(fd, (char *)buf + n, want - n);
 		if (k <= 0)
 			break;
 		n += (size_t)k;
@@ -133,7 +145,7 @@ int live_ws_handshake(int fd, const char *path)
 	char head[2048];
 	size_t n = 0;
 	while (n + 1 < sizeof(head)) {
-		if (recv(fd, head + n, 1, 0) != 1)
+		if (recv_retry(fd, head + n, 1) != 1)
 			return -1;
 		n++;
 		head[n] = 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "live.h"
 
@@ -86,6 +87,22 @@ static void connect_n(bool resume, int n, bool *resumed)
 		resumed[i] = r.resumed;
 	}
 	wr_loop_free(loop);
+	/* Plaintext on the TLS port: answered, and counted as a TLS refusal. */
+	int fd = live_connect(port);
+	live_send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	char buf[256];
+	live_recv_until(fd, buf, sizeof(buf), "\r\n\r\n");
+	close(fd);
+	/* The metrics count the handshakes as the client saw them. */
+	wr_stats *st;
+	cr_assert_eq(wr_server_stats(srv, &st), 0);
+	uint64_t n_resumed = 0;
+	for (int i = 0; i < n; i++)
+		n_resumed += resumed[i];
+	cr_expect_eq(st->tls_resumed, n_resumed);
+	cr_expect_eq(st->tls_full, (uint64_t)n - n_resumed);
+	cr_expect_eq(st->refused[WR_STATS_REFUSED_TLS], 1);
+	wr_stats_free(st);
 	wr_server_free(srv);
 	cr_assert_eq(atomic_load(&server_opens), n);
 }

@@ -83,7 +83,7 @@ typedef struct wr_stats {
 	/* connections */
 	uint64_t accepted;
 	uint64_t refused[WR_STATS_REFUSALS];
-	uint64_t connections_open;   /* gauge, every reactor's at its last 100 ms tick */
+	uint64_t connections_open;   /* gauge: accepted and not yet freed */
 	/* traffic, at the socket (TLS records included) */
 	uint64_t socket_bytes_in, socket_bytes_out;
 	uint64_t cutoffs;            /* backpressure: WebSocket (also in the routes) and HTTP */
@@ -91,7 +91,7 @@ typedef struct wr_stats {
 	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
 	/* pub/sub: counted by the pub/sub layer through its hook (0 without one) */
 	uint64_t pubsub_drops, pubsub_conflations;
-	/* gauges, at the last tick */
+	/* gauges: the first exact, the others as of each reactor's last 100 ms tick */
 	uint64_t send_queued_bytes;  /* output queued and not yet sent */
 	uint64_t pool_bytes;         /* protocol and transport states in use */
 	uint64_t recv_buffers_kernel;/* provided receive buffers lent to the kernel */

@@ -701,6 +701,8 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 	c->ps = c->ts = NULL;
 	c->state = WR_CONN_FREE;
 	c->gen++;
+	if (r->stats)
+		WR_STAT_ADD(r->stats->freed, 1);
 	r->free_idx[r->nfree++] = wr__conn_idx(c);
 	r->live--;
 }

@@ -45,7 +45,6 @@ static void take_real_offset(wr_reactor *r)
 static void publish_gauges(wr_reactor *r)
 {
 	wr_reactor_stats *st = r->stats;
-	WR_STAT_SET(st->open, r->live);
 	WR_STAT_SET(st->pool_bytes, r->pool.in_use);
 	unsigned kernel, total;
 	wr__ring_buf_use(r->ring, &kernel, &total);

@@ -45,7 +45,7 @@ static inline bool wr__sampler_hit(wr_sampler *s)
 }
 
 typedef struct wr_reactor_stats {
-	uint64_t accepted;
+	uint64_t accepted, freed;              /* open = accepted - freed */
 	uint64_t refused[WR_STATS_REFUSALS];
 	uint64_t bytes_in, bytes_out;          /* at the socket */
 	uint64_t cutoffs;
@@ -53,7 +53,7 @@ typedef struct wr_reactor_stats {
 	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
 	uint64_t pubsub_drops, pubsub_conflations;
 	uint64_t send_queued;                  /* kept exact; the rest below at each tick */
-	uint64_t open, pool_bytes, rbufs_kernel, rbufs_total;
+	uint64_t pool_bytes, rbufs_kernel, rbufs_total;
 	wr_hist *send_complete;                /* small shape, ns; one send in 16 */
 	wr_hist *turn;                         /* the reactor's turn_hist */
 	wr_sampler send_sample;

@@ -52,7 +52,10 @@ void wr_stats_free(wr_stats *st)
 
 static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 {
-	t->accepted += L(r->accepted);
+	/* freed read before accepted: a connection is never seen gone without its accept */
+	uint64_t freed = L(r->freed), accepted = L(r->accepted);
+	t->accepted += accepted;
+	t->connections_open += accepted > freed ? accepted - freed : 0;
 	for (unsigned k = 0; k < WR_STATS_REFUSALS; k++)
 		t->refused[k] += L(r->refused[k]);
 	t->socket_bytes_in += L(r->bytes_in);
@@ -65,7 +68,6 @@ static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 	t->pubsub_drops += L(r->pubsub_drops);
 	t->pubsub_conflations += L(r->pubsub_conflations);
 	t->send_queued_bytes += L(r->send_queued);
-	t->connections_open += L(r->open);
 	t->pool_bytes += L(r->pool_bytes);
 	t->recv_buffers_kernel += L(r->rbufs_kernel);
 	t->recv_buffers_total += L(r->rbufs_total);
@@ -274,7 +276,7 @@ char *wr_stats_text(const wr_stats *st, size_t *out_len)
 	for (unsigned k = 0; k < WR_STATS_REFUSALS; k++)
 		put(&o, "wring_connections_refused_total{cause=\"%s\"} %llu\n", refusal_names[k],
 		    (unsigned long long)st->refused[k]);
-	gauge1(&o, "wring_connections_open", "Open connections (at each reactor's last tick).",
+	gauge1(&o, "wring_connections_open", "Open connections.",
 	       st->connections_open);
 	counter1(&o, "wring_socket_received_bytes_total", "Bytes received from sockets.",
 	         st->socket_bytes_in);

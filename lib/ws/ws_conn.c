@@ -180,8 +180,8 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 		h->on_message((wr_ws *)c, (wr_msg){ .data = p, .len = n, .opcode = op }, h->user);
 		return;
 	}
-	/* Two clock reads for a message timed (a clock read costs about what the rest of
-	 * the metrics do together: hence sampling); the receipt is the kernel's timestamp of
+	/* Two clock reads for a message timed (one costs several times what the rest of the
+	 * metrics do together: hence sampling); the receipt is the kernel's timestamp of
 	 * the receive that completed the message, or the turn's wake time. */
 	uint64_t t0 = wr__now_ns(), rx = wr__reactor_rx_ns(c->r);
 	wr_hist_record(st->receive, t0 > rx ? t0 - rx : 0);
