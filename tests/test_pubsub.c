@@ -187,6 +187,17 @@ static void *publisher(void *arg)
 	return NULL;
 }
 
+/* The server's metrics (wring/stats.h) count the same drops and conflations. */
+static void metrics_agree(uint64_t drops, uint64_t conflations)
+{
+	wr_stats *m = NULL;
+	cr_assert_eq(wr_server_stats(srv, &m), 0);
+	cr_assert_eq(m->pubsub_drops, drops, "metrics drops %lu", (unsigned long)m->pubsub_drops);
+	cr_assert_eq(m->pubsub_conflations, conflations, "metrics conflations %lu",
+	             (unsigned long)m->pubsub_conflations);
+	wr_stats_free(m);
+}
+
 Test(pubsub, order_per_publisher_across_reactors_threads_and_handlers, .timeout = 60)
 {
 	srv = make_server(2, 0);
@@ -331,6 +342,7 @@ Test(pubsub, drop_oldest_keeps_the_newest_and_counts, .timeout = 30)
 	cr_assert_eq(st.dropped, 15);
 	cr_assert_eq(st.delivered, 5);
 	cr_assert_eq(st.waiting, 0);
+	metrics_agree(15, 0);
 	close(s);
 	close(c);
 	st = stats_when(subs_zero);
@@ -359,6 +371,7 @@ Test(pubsub, conflate_keeps_the_latest_per_key, .timeout = 30)
 	wr_server_pubsub_stats(srv, &st);
 	cr_assert_eq(st.conflated, 25);
 	cr_assert_eq(st.dropped, 0);
+	metrics_agree(0, 25);
 	close(s);
 	close(c);
 	wr_server_free(srv);

@@ -396,6 +396,7 @@ static void hold(ps_reactor *pr, wr_conn *c, wr_ws_state *s, wr_ws_subs *x, uint
 			x->sub[was].waiting--;
 			x->conflated++;
 			bump(&pr->cnt.conflated, 1);
+			wr__stats_pubsub(c->r->stats, 0, 1);
 			bump(&pr->cnt.waiting, (uint64_t)-1);
 			wr_frame_unref(old);
 		}
@@ -403,6 +404,7 @@ static void hold(ps_reactor *pr, wr_conn *c, wr_ws_state *s, wr_ws_subs *x, uint
 	if (wr__subq_push(&x->q, f, slot) < 0) {
 		x->dropped++; /* no memory to hold it: as if dropped at once */
 		bump(&pr->cnt.dropped, 1);
+		wr__stats_pubsub(c->r->stats, 1, 0);
 		return;
 	}
 	wr_frame_ref(f);
@@ -417,6 +419,7 @@ static void hold(ps_reactor *pr, wr_conn *c, wr_ws_state *s, wr_ws_subs *x, uint
 			x->sub[slot].waiting--;
 			x->dropped++;
 			bump(&pr->cnt.dropped, 1);
+			wr__stats_pubsub(c->r->stats, 1, 0);
 			bump(&pr->cnt.waiting, (uint64_t)-1);
 			wr_frame_unref(old);
 		}
@@ -439,6 +442,7 @@ static uint64_t deliver_one(ps_reactor *pr, wr_conn *c, uint32_t slot, wr_frame 
 			 * or the connection failed: lost for this subscriber, and counted. */
 			x->dropped++;
 			bump(&pr->cnt.dropped, 1);
+			wr__stats_pubsub(c->r->stats, 1, 0);
 			return 0;
 		}
 		x->delivered++;
@@ -775,6 +779,7 @@ void wr__pubsub_writable(wr_conn *c, wr_ws_state *s)
 		} else if (!x->gone) {
 			x->dropped++; /* a fragmented message of the handler's own is under way */
 			bump(&pr->cnt.dropped, 1);
+			wr__stats_pubsub(c->r->stats, 1, 0);
 		}
 		wr_frame_unref(it.p);
 	}
