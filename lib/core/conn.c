@@ -470,8 +470,11 @@ static void linger(wr_conn *c)
 	wr__conn_recv_arm(c);
 }
 
-/* One send (or sendmsg over several segments) per connection per turn. */
-static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
+/* One send (or sendmsg over several segments) per connection per turn, of at most
+ * WR_SEND_TURN_BYTES: the kernel copies what it takes inside the turn's submit, and a peer
+ * with room for megabytes would otherwise make that submit long. Returns the bytes
+ * submitted. */
+static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 {
 	if (c->flags & WR_CF_NEED_REARM) {
 		c->flags &= ~WR_CF_NEED_REARM;
@@ -481,23 +484,26 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	if (c->tr->flush && c->state != WR_CONN_CLOSED)
 		c->tr->flush(c);
 	if ((c->flags & WR_CF_SENDING) || c->state == WR_CONN_CLOSED)
-		return;
+		return 0;
 	if (!c->out_head) {
 		if ((c->flags & WR_CF_CLOSE_AFTER_FLUSH) && c->state != WR_CONN_LINGER)
 			linger(c);
-		return;
+		return 0;
 	}
 	wr_seg *s = c->out_head;
+	size_t total = 0;
 	if (!s->next || s->len - s->off >= 65536) {
-		wr__ring_send(r->ring, c->fd, s->data + s->off, s->len - s->off, ud_of(c, WR_OPK_SEND));
+		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
+		wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
 		c->sending_segs = 1;
 	} else {
 		struct msghdr *m = &r->msgs[slot];
 		struct iovec *iov = r->iovs[slot];
 		unsigned n = 0;
-		for (; s && n < WR_IOV_PER_SEND; s = s->next, n++) {
+		for (; s && n < WR_IOV_PER_SEND && total < WR_SEND_TURN_BYTES; s = s->next, n++) {
 			iov[n].iov_base = s->data + s->off;
 			iov[n].iov_len = s->len - s->off;
+			total += iov[n].iov_len;
 		}
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
 		c->sending_segs = (uint8_t)n;
@@ -506,27 +512,39 @@ static void flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	c->flags |= WR_CF_SENDING;
 	c->send_ns = (uint32_t)r->now_ns;
 	c->inflight++;
+	return total;
 }
 
+/* Once the turn has submitted WR_FLUSH_TURN_BYTES, connections with more than a segment
+ * queued wait for the next turn (in order, first then); small answers always go. */
 void wr__conn_flush_all(wr_reactor *r)
 {
 	unsigned slot = 0;
+	size_t sent = 0;
+	wr_list later;
+	wr_list_init(&later);
 	while (!wr_list_empty(&r->flush)) {
 		wr_conn *c = wr_container_of(r->flush.next, wr_conn, flush_link);
 		wr_list_remove(&c->flush_link);
+		if (sent >= WR_FLUSH_TURN_BYTES && c->out_bytes > WR_SEG_SIZE &&
+		    c->state == WR_CONN_OPEN && !(c->flags & WR_CF_SENDING)) {
+			wr_list_insert_tail(&later, &c->flush_link); /* still FLUSH_QUEUED */
+			continue;
+		}
 		c->flags &= ~WR_CF_FLUSH_QUEUED;
 		if (slot == WR_FLUSH_BATCH) {
 			/* The kernel has copied the msghdrs once submitted: the scratch is free again. */
 			wr__ring_submit(r->ring);
 			slot = 0;
 		}
-		flush_one(r, c, slot++);
+		sent += flush_one(r, c, slot++);
 		/* The transport's flush may have queued the connection again: this pass already
 		 * sent what it queued. */
 		wr__conn_flush_dequeue(c);
 		if (c->state == WR_CONN_CLOSED && c->inflight == 0 && !wr_list_linked(&c->flush_link))
 			wr_list_insert_tail(&r->closed, &c->flush_link);
 	}
+	wr_list_move_all(&r->flush, &later);
 }
 
 void wr__conn_on_sent(wr_conn *c, int res)

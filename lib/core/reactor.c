@@ -335,8 +335,8 @@ static void run_timers(wr_reactor *r)
 
 static int64_t wait_timeout(const wr_reactor *r)
 {
-	if (r->dq_n)
-		return 0; /* receives set aside are taken next turn, without waiting */
+	if (r->dq_n || !wr_list_empty(&r->flush))
+		return 0; /* receives set aside, sends held back: next turn, without waiting */
 	uint64_t next = r->next_tick_ns;
 	for (const wr_every *e = r->every; e; e = e->next)
 		if (e->next_ns < next)

@@ -30,6 +30,8 @@
 #define WR_CONN_TURN_BYTES (64u * 1024u)
 #define WR_TURN_BYTES (1024u * 1024u)
 #define WR_TURN_NS 2000000u    /* a turn's time for taking in bytes */
+#define WR_SEND_TURN_BYTES (256u * 1024u)  /* one connection's send per turn */
+#define WR_FLUSH_TURN_BYTES (1024u * 1024u) /* all sends of a turn, small ones apart */
 
 /* A receive completion set aside for a later turn (the connection had its share). */
 typedef struct wr_deferred {

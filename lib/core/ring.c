@@ -34,6 +34,7 @@ struct wr_ring {
 	uint16_t *hold;
 	uint8_t *ended;       /* the kernel is done with the buffer; it waits for its holds */
 	uint8_t *cold;        /* its pages were given back to the OS (wr__ring_trim) */
+	uint8_t *stacked;     /* on our stack (else the kernel's, or held) */
 	uint16_t *stack;      /* buffers that are ours, the most recently used on top */
 	bool rx_ts;           /* multishot recvmsg with timestamps */
 	struct msghdr rx_msg; /* its layout: no name, room for one SCM_TIMESTAMPING */
@@ -41,6 +42,7 @@ struct wr_ring {
 	unsigned out;         /* buffers in the kernel's ring (given, not yet given back) */
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
 	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
+	bool defer_taskrun;   /* receives complete only inside this thread's submit */
 	long page;
 };
 
@@ -62,7 +64,7 @@ static void refill(wr_ring *r)
 	unsigned n = 0;
 	while (r->out < r->target && r->nstack) {
 		unsigned bid = r->stack[--r->nstack];
-		r->cold[bid] = 0;
+		r->stacked[bid] = 0;
 		io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->buf_size, r->buf_size, bid,
 		                      r->buf_mask, (int)n++);
 		r->out++;
@@ -84,7 +86,8 @@ static int setup_buf_ring(wr_ring *r)
 	r->hold = calloc(r->buf_count, sizeof(*r->hold));
 	r->ended = calloc(r->buf_count, sizeof(*r->ended));
 	r->cold = calloc(r->buf_count, sizeof(*r->cold));
-	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold) {
+	r->stacked = calloc(r->buf_count, sizeof(*r->stacked));
+	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold || !r->stacked) {
 		munmap(mem, r->br_bytes);
 		r->br = NULL;
 		return -ENOMEM;
@@ -101,8 +104,10 @@ static int setup_buf_ring(wr_ring *r)
 		return rc;
 	}
 	io_uring_buf_ring_init(r->br);
-	for (unsigned i = 0; i < r->buf_count; i++)
+	for (unsigned i = 0; i < r->buf_count; i++) {
 		r->stack[i] = (uint16_t)(r->buf_count - 1 - i); /* buffer 0 on top */
+		r->stacked[i] = 1;
+	}
 	r->nstack = r->buf_count;
 	r->target = r->buf_count < FIRST_TARGET ? r->buf_count : FIRST_TARGET;
 	refill(r);
@@ -139,8 +144,10 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 		struct io_uring_params p = { .flags = f | IORING_SETUP_CQSIZE,
 		                             .cq_entries = cfg->entries * 4 };
 		rc = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
-		if (rc == 0)
+		if (rc == 0) {
+			r->defer_taskrun = (f & IORING_SETUP_DEFER_TASKRUN) != 0;
 			break;
+		}
 		if (rc != -EINVAL)
 			break;
 	}
@@ -187,6 +194,7 @@ void wr__ring_free(wr_ring *r)
 	free(r->hold);
 	free(r->ended);
 	free(r->cold);
+	free(r->stacked);
 	free(r);
 }
 
@@ -357,6 +365,8 @@ static void buf_back(wr_ring *r, unsigned bid)
 {
 	r->used[bid] = 0;
 	r->ended[bid] = 0;
+	r->cold[bid] = 0; /* it was written to */
+	r->stacked[bid] = 1;
 	r->stack[r->nstack++] = (uint16_t)bid;
 	r->out--;
 }
@@ -390,6 +400,19 @@ void wr__ring_recv_release(wr_ring *r, const wr_cqe *cqe)
 		buf_back(r, bid);
 }
 
+static void buf_cold(wr_ring *r, unsigned bid)
+{
+	if (r->cold[bid])
+		return;
+	uintptr_t from = (uintptr_t)(r->bufs + (size_t)bid * r->buf_size);
+	uintptr_t to = from + r->buf_size, pg = (uintptr_t)r->page;
+	from = (from + pg - 1) & ~(pg - 1); /* whole pages of this buffer only */
+	to &= ~(pg - 1);
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+	r->cold[bid] = 1;
+}
+
 void wr__ring_trim(wr_ring *r)
 {
 	if (!r->br)
@@ -399,18 +422,16 @@ void wr__ring_trim(wr_ring *r)
 	r->target = r->buf_count < FIRST_TARGET ? r->buf_count : FIRST_TARGET;
 	/* The bottom of the stack is what was used longest ago: its pages go back to the OS (the
 	 * next use faults in zeroed pages). The top stays warm. */
-	for (unsigned i = 0; i + 2 * FIRST_TARGET < r->nstack; i++) {
-		unsigned bid = r->stack[i];
-		if (r->cold[bid])
-			continue;
-		uintptr_t from = (uintptr_t)(r->bufs + (size_t)bid * r->buf_size);
-		uintptr_t to = from + r->buf_size, pg = (uintptr_t)r->page;
-		from = (from + pg - 1) & ~(pg - 1); /* whole pages of this buffer only */
-		to &= ~(pg - 1);
-		if (to > from)
-			madvise((void *)from, to - from, MADV_DONTNEED);
-		r->cold[bid] = 1;
-	}
+	for (unsigned i = 0; i + 2 * FIRST_TARGET < r->nstack; i++)
+		buf_cold(r, r->stack[i]);
+	/* After a burst that grew the target, most of what the kernel holds was written to once
+	 * and waits, resident, for the next burst. Between turns nothing writes to it (with
+	 * DEFER_TASKRUN receives run in this thread's submit only): the pages of those with
+	 * nothing in them (not the one being filled, not one held) go back too. */
+	if (r->defer_taskrun && r->out > 2 * FIRST_TARGET)
+		for (unsigned bid = 0; bid < r->buf_count; bid++)
+			if (!r->stacked[bid] && !r->hold[bid] && !r->used[bid] && !r->ended[bid])
+				buf_cold(r, bid);
 }
 
 void wr__ring_buf_use(const wr_ring *r, unsigned *out_kernel, unsigned *out_total)
