@@ -335,8 +335,8 @@ static void run_timers(wr_reactor *r)
 
 static int64_t wait_timeout(const wr_reactor *r)
 {
-	if (r->dq_n || !wr_list_empty(&r->flush))
-		return 0; /* receives set aside, sends held back: next turn, without waiting */
+	if (r->dq_n || !wr_list_empty(&r->flush) || r->inbox_more)
+		return 0; /* receives set aside, sends or posts held back: next turn, no waiting */
 	uint64_t next = r->next_tick_ns;
 	for (const wr_every *e = r->every; e; e = e->next)
 		if (e->next_ns < next)
@@ -348,11 +348,21 @@ static int64_t wait_timeout(const wr_reactor *r)
 
 /* ---- completions ---- */
 
+/* At most one queue's worth of posts per turn: threads that post as fast as the reactor
+ * takes would otherwise keep it here for good, with every connection's completions waiting
+ * (bounded work per turn). What is left is taken next turn, which then does not sleep. */
 static void handle_inbox(wr_reactor *r)
 {
 	wr__inbox_woken(&r->inbox);
+	r->inbox_more = false;
 	wr_inbox_msg *m;
-	while ((m = wr__inbox_take(&r->inbox))) {
+	for (unsigned n = 0;; n++) {
+		if (n == 2 * WR_INBOX_NODES) {
+			r->inbox_more = true;
+			break;
+		}
+		if (!(m = wr__inbox_take(&r->inbox)))
+			break;
 		if (m->ref == WR_INBOX_REACTOR) {
 			if (r->cfg.on_reactor_post)
 				r->cfg.on_reactor_post(r, m, r->cfg.user);
@@ -752,7 +762,9 @@ void wr__reactor_drain_posts(wr_reactor *r)
 				handle_inbox(r);
 	/* Posts whose wake-up has not arrived (or never will: the poster's ring went first)
 	 * still hold what they carry. */
-	handle_inbox(r);
+	do
+		handle_inbox(r);
+	while (r->inbox_more);
 }
 
 /* One turn: flush, submit and wait (at most until the next timer tick), completions, timers,
@@ -775,6 +787,8 @@ static int turn(wr_reactor *r, wr_cqe *cqes)
 	r->turn_start_ns = woke;
 	if (r->dq_n)
 		run_deferred(r);
+	if (r->inbox_more)
+		handle_inbox(r);
 	unsigned n;
 	while ((n = wr__ring_reap(r->ring, cqes, REAP_BATCH)) > 0)
 		for (unsigned i = 0; i < n; i++)

@@ -114,6 +114,7 @@ struct wr_reactor {
 	/* fairness: the turn's number and bytes, receives waiting for a later turn */
 	uint16_t turn_no;
 	bool turn_full;
+	bool inbox_more;         /* posts left for the next turn (handle_inbox) */
 	size_t turn_bytes;
 	uint64_t turn_start_ns;
 	wr_deferred *dq;
