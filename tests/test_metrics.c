@@ -1,7 +1,7 @@
 /* Metrics live, through the public API only: a server on loopback driven by raw sockets, its
  * snapshot (wr_server_stats) and its Prometheus text (GET on the built-in handler) checked
  * against the traffic sent: messages and bytes by type, closes by code, refusals, bad input
- * by kind, backpressure cut-offs, handler histograms; and metrics off. */
+ * by kind, backpressure cut-offs, handler histograms, HTTP routes; and metrics off. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -280,6 +280,112 @@ Test(metrics, handler_serves_prometheus_text)
 	wr_server_free(srv);
 }
 
+static void hello(wr_req *req, wr_res *res, void *user)
+{
+	wr_res_text(res, "hi\n");
+}
+
+static void create(wr_req *req, wr_res *res, void *user)
+{
+	wr_res_status(res, 201);
+	wr_res_text(res, "made\n");
+}
+
+/* One request on its own connection; its answer must start with `status`. Returns the
+ * answer (static). */
+static const char *http_once(uint16_t port, const char *method, const char *path,
+                             const char *status)
+{
+	static char page[1 << 18];
+	char req[256];
+	snprintf(req, sizeof(req),
+	         "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	         method, path);
+	int h = live_connect(port);
+	live_send_str(h, req);
+	ssize_t n = live_recv_all(h, page, sizeof(page));
+	close(h);
+	cr_assert_gt(n, 0);
+	cr_assert(!strncmp(page, status, strlen(status)), "%s %s: %.100s", method, path, page);
+	return page;
+}
+
+static const wr_stats_http_route *http_route(const wr_stats *st, const char *path,
+                                             const char *method)
+{
+	for (size_t i = 0; i < st->nhttp_routes; i++)
+		if (!strcmp(st->http_routes[i].path, path) && !strcmp(st->http_routes[i].method, method))
+			return &st->http_routes[i];
+	cr_assert_fail("no HTTP route %s %s", method, path);
+	return NULL;
+}
+
+/* HTTP routes by pattern and method: requests, responses by class, the handler histogram
+ * (every request timed at metrics_sample 1); requests no route took under route "". */
+Test(metrics, http_routes_counted_by_pattern_method_and_class)
+{
+	wr_server *srv = new_server(false);
+	cr_assert_eq(wr_server_get(srv, "/hello", hello, NULL), 0);
+	cr_assert_eq(wr_server_post(srv, "/items/:id", create, NULL), 0);
+	uint16_t port = live_start(srv);
+	enum { N = 5 };
+	for (int i = 0; i < N; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/items/%d", i); /* one pattern, many paths */
+		http_once(port, "GET", "/hello", "HTTP/1.1 200");
+		http_once(port, "POST", path, "HTTP/1.1 201");
+	}
+	http_once(port, "GET", "/nope", "HTTP/1.1 404");
+	http_once(port, "DELETE", "/hello", "HTTP/1.1 405");
+
+	wr_stats *st;
+	WAIT_FOR(srv, st, http_route(st, "", "")->responses[3] == 2);
+	/* the routes in registration order, then route "" */
+	cr_assert_eq(st->nhttp_routes, 4);
+	cr_assert_str_eq(st->http_routes[0].path, "/metrics");
+	cr_assert_str_eq(st->http_routes[3].path, "");
+	const wr_stats_http_route *g = http_route(st, "/hello", "GET");
+	const wr_stats_http_route *p = http_route(st, "/items/:id", "POST");
+	const wr_stats_http_route *u = http_route(st, "", "");
+	cr_assert_eq(g->requests, N);
+	cr_assert_eq(g->responses[1], N);
+	cr_assert_eq(g->handler.count, N);
+	cr_assert_eq(p->requests, N);
+	cr_assert_eq(p->responses[1], N);
+	cr_assert_eq(p->handler.count, N);
+	cr_assert_eq(u->requests, 2);
+	cr_assert_eq(u->responses[3], 2);
+	cr_assert_eq(u->handler.count, 0); /* no handler ran */
+	for (unsigned k = 0; k < WR_STATS_STATUS_CLASSES; k++)
+		if (k != 1)
+			cr_assert_eq(g->responses[k] + p->responses[k], 0);
+	wr_stats_free(st);
+
+	/* The text, served: this very request counted, its answer not yet. */
+	const char *page = http_once(port, "GET", "/metrics", "HTTP/1.1 200");
+	cr_assert(strstr(page, "\n# TYPE wring_http_requests_total counter\n"));
+	cr_assert(strstr(page, "\nwring_http_requests_total{route=\"/hello\",method=\"GET\"} 5\n"));
+	cr_assert(strstr(page,
+	                 "\nwring_http_requests_total{route=\"/items/:id\",method=\"POST\"} 5\n"));
+	cr_assert(strstr(page, "\nwring_http_requests_total{route=\"\",method=\"\"} 2\n"));
+	cr_assert(strstr(page, "\nwring_http_requests_total{route=\"/metrics\",method=\"GET\"} 1\n"));
+	cr_assert(strstr(page, "\n# TYPE wring_http_responses_total counter\n"));
+	cr_assert(strstr(page, "\nwring_http_responses_total{route=\"/items/:id\",method=\"POST\","
+	                       "code=\"2xx\"} 5\n"));
+	cr_assert(strstr(page, "\nwring_http_responses_total{route=\"\",method=\"\",code=\"4xx\"} 2\n"));
+	cr_assert(strstr(page, "\nwring_http_responses_total{route=\"/hello\",method=\"GET\","
+	                       "code=\"5xx\"} 0\n"));
+	cr_assert(strstr(page, "\n# TYPE wring_http_handler_seconds histogram\n"));
+	cr_assert(strstr(page, "\nwring_http_handler_seconds_bucket{route=\"/hello\",method=\"GET\","
+	                       "le=\"+Inf\"} 5\n"));
+	cr_assert(strstr(page, "\nwring_http_handler_seconds_count{route=\"/hello\",method=\"GET\"} 5\n"));
+	cr_assert(strstr(page, "\nwring_http_handler_seconds_sum{route=\"/hello\",method=\"GET\"} "));
+	/* each family once */
+	const char *first = strstr(page, "# TYPE wring_http_requests_total");
+	cr_assert_null(strstr(first + 1, "# TYPE wring_http_requests_total"));
+	wr_server_free(srv);
+}
+
 /* Metrics off: no snapshot, and the handler says so (404); traffic still flows. */
 Test(metrics, off_means_off)
 {
@@ -300,6 +406,8 @@ Test(metrics, off_means_off)
 	live_recv_until(h, buf, sizeof(buf), "\r\n\r\n");
 	cr_assert(strstr(buf, " 404 "), "%s", buf);
 	close(h);
+	/* HTTP routes and unmatched requests cost nothing either (no stats to write) */
+	http_once(port, "GET", "/nope", "HTTP/1.1 404");
 	cr_assert_eq(wr_server_stats(NULL, &st), -EINVAL);
 	wr_server_free(srv);
 }

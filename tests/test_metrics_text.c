@@ -86,7 +86,8 @@ static bool sample_line_ok(const char *l, size_t len)
 
 static wr_stats st;
 static wr_stats_route routes[2];
-static wr_hist *hs[6];
+static wr_stats_http_route http[2];
+static wr_hist *hs[8];
 static const uint64_t handler_ns[] = { 500, 700, 3000, 40000, 2000000, 2000000 };
 
 static void make(void)
@@ -122,11 +123,26 @@ static void make(void)
 	view(&st.send_complete, hs[5]);
 	st.nroutes = 2;
 	st.routes = routes;
+	memset(http, 0, sizeof(http));
+	http[0].path = "/items/:id";
+	http[0].method = "POST";
+	http[0].requests = 9;
+	http[0].responses[1] = 7;
+	http[0].responses[4] = 2;
+	hs[6] = hist_of(handler_ns, 3);
+	view(&http[0].handler, hs[6]);
+	http[1].path = http[1].method = "";   /* no route matched */
+	http[1].requests = 4;
+	http[1].responses[3] = 4;
+	hs[7] = hist_of(NULL, 0);
+	view(&http[1].handler, hs[7]);
+	st.nhttp_routes = 2;
+	st.http_routes = http;
 }
 
 static void unmake(void)
 {
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 8; i++)
 		free(hs[i]);
 }
 
@@ -191,6 +207,17 @@ Test(metrics_text, values_and_labels)
 	/* cut-offs: 2 on /ws, the other 3 were HTTP connections (route "") */
 	cr_assert_eq(sample(t, "wring_backpressure_cutoffs_total{route=\"/ws\"}"), 2);
 	cr_assert_eq(sample(t, "wring_backpressure_cutoffs_total{route=\"\"}"), 3);
+	/* HTTP routes by pattern and method, responses by status class; route "": no match */
+	cr_assert_eq(sample(t, "wring_http_requests_total{route=\"/items/:id\",method=\"POST\"}"), 9);
+	cr_assert_eq(sample(t, "wring_http_requests_total{route=\"\",method=\"\"}"), 4);
+	cr_assert_eq(sample(t, "wring_http_responses_total{route=\"/items/:id\",method=\"POST\",code=\"2xx\"}"), 7);
+	cr_assert_eq(sample(t, "wring_http_responses_total{route=\"/items/:id\",method=\"POST\",code=\"5xx\"}"), 2);
+	cr_assert_eq(sample(t, "wring_http_responses_total{route=\"/items/:id\",method=\"POST\",code=\"1xx\"}"), 0);
+	cr_assert_eq(sample(t, "wring_http_responses_total{route=\"\",method=\"\",code=\"4xx\"}"), 4);
+	cr_assert_eq(sample(t, "wring_http_handler_seconds_bucket{route=\"/items/:id\",method=\"POST\",le=\"5e-06\"}"), 3);
+	cr_assert_eq(sample(t, "wring_http_handler_seconds_count{route=\"/items/:id\",method=\"POST\"}"), 3);
+	cr_assert_float_eq(sample(t, "wring_http_handler_seconds_sum{route=\"/items/:id\",method=\"POST\"}"), 4.2e-6, 1e-12);
+	cr_assert_eq(sample(t, "wring_http_handler_seconds_bucket{route=\"\",method=\"\",le=\"+Inf\"}"), 0);
 	/* the odd path, escaped */
 	cr_assert_eq(sample(t, "wring_messages_received_total{route=\"/we\\\"ird\\\\path\\n\",type=\"text\"}"), 0);
 	free(t);

@@ -78,6 +78,22 @@ typedef struct wr_stats_route {
 	                                receive timestamp) to on_message */
 } wr_stats_route;
 
+/* Responses counted by status class: 1xx..5xx, slot status / 100 - 1. */
+#define WR_STATS_STATUS_CLASSES 5u
+
+/* One HTTP handler route (wr_server_route and the like: a pattern and a method), summed over
+ * the reactors. Fiber and WebSocket routes are not among them. */
+typedef struct wr_stats_http_route {
+	const char *path;            /* the registered pattern, "" for the requests no route
+	                                took (answered 404 or 405); owned by the server */
+	const char *method;          /* as registered: "GET", ...; "" for any method */
+	uint64_t requests;           /* HEAD requests count under their GET route */
+	uint64_t responses[WR_STATS_STATUS_CLASSES];  /* by status class */
+	/* Sampled as wr_stats_route.handler (one request in metrics_sample): time in the
+	 * handler */
+	wr_stats_hist handler;
+} wr_stats_http_route;
+
 typedef struct wr_stats {
 	unsigned reactors;
 	/* connections */
@@ -101,6 +117,8 @@ typedef struct wr_stats {
 	wr_stats_hist send_complete; /* a send's submission to its completion */
 	size_t nroutes;
 	wr_stats_route *routes;      /* owned by the snapshot */
+	size_t nhttp_routes;         /* the routes in registration order, then route "" */
+	wr_stats_http_route *http_routes;  /* owned by the snapshot */
 } wr_stats;
 
 typedef struct wr_server wr_server;

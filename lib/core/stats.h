@@ -69,6 +69,14 @@ typedef struct wr_route_stats {
 	wr_sampler sample;                     /* messages timed */
 } __attribute__((aligned(64))) wr_route_stats;
 
+/* One HTTP route (or the requests that matched none) on one reactor, aligned as above. */
+typedef struct wr_http_route_stats {
+	uint64_t requests;
+	uint64_t responses[5];                 /* by status class, 1xx..5xx */
+	wr_hist *handler;                      /* small shape, ns */
+	wr_sampler sample;                     /* requests timed */
+} __attribute__((aligned(64))) wr_http_route_stats;
+
 /* The message type of an opcode (data or control). */
 static inline unsigned wr__stats_type(unsigned opcode)
 {
@@ -100,5 +108,16 @@ static inline void wr__stats_pubsub(wr_reactor_stats *st, uint64_t drops, uint64
  * message in sample_every (>= 1) timed. NULL on -ENOMEM. */
 wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
 void wr__route_stats_free(wr_route_stats *rs, unsigned reactors);
+
+/* HTTP route stats for each of `reactors`, as wr__route_stats_new. */
+wr_http_route_stats *wr__http_route_stats_new(unsigned reactors, unsigned sample_every);
+void wr__http_route_stats_free(wr_http_route_stats *rs, unsigned reactors);
+
+/* A response of this status went out on route stats st (NULL: metrics off). */
+static inline void wr__stats_http_status(wr_http_route_stats *st, int status)
+{
+	if (st && status >= 100 && status <= 599)
+		WR_STAT_ADD(st->responses[status / 100 - 1], 1);
+}
 
 #endif

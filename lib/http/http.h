@@ -20,6 +20,8 @@ typedef struct wr_http_config {
 	size_t max_body_bytes;
 	unsigned handshake_timeout_ms; /* first byte of a head to its end */
 	unsigned idle_timeout_ms;      /* between requests */
+	/* per-reactor stats of the requests no route took (404, 405); NULL: not counted */
+	struct wr_http_route_stats *unmatched_stats;
 } wr_http_config;
 
 /* Per-reactor scratch (answer headers and body, the parsed head, the Date line). */

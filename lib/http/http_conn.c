@@ -200,6 +200,17 @@ static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t
 	wr_req req = { .head = h, .body = body, .params = &params };
 	bool head = h->method.len == 4 && !memcmp(h->method.data, "HEAD", 4);
 	int rc = wr__router_match(x->cfg.router, h->method, h->path, &rt, &params);
+	/* This request's stats (NULL: metrics off, or a route not counted here): upgrade and
+	 * stream routes answer on their own, and are counted by their protocol if at all. */
+	wr_http_route_stats *st = NULL;
+	if (rc < 0)
+		st = x->cfg.unmatched_stats;
+	else if (rt->kind == WR_ROUTE_HTTP && rt->stats)
+		st = *rt->stats;
+	if (st) {
+		st += wr__reactor_idx(c->r);
+		WR_STAT_ADD(st->requests, 1);
+	}
 	if (rc == -EPERM) {
 		char allow[128], hdr[160];
 		wr__router_allow(x->cfg.router, h->path, allow, sizeof(allow));
@@ -208,11 +219,13 @@ static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t
 		wr__buf_append(hb, hdr, strlen(hdr));
 		static const char msg[] = "405 Method Not Allowed\n";
 		wr__http_respond(c, 405, hb, msg, sizeof(msg) - 1, false, !h->keep_alive);
+		wr__stats_http_status(st, 405);
 		goto done;
 	}
 	if (rc < 0) {
 		static const char msg[] = "404 Not Found\n";
 		wr__http_respond(c, 404, NULL, msg, sizeof(msg) - 1, head, !h->keep_alive);
+		wr__stats_http_status(st, 404);
 		goto done;
 	}
 	if (rt->kind == WR_ROUTE_UPGRADE || rt->kind == WR_ROUTE_STREAM) {
@@ -225,8 +238,16 @@ static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t
 	wr_buf *hb = wr__http_scratch(c);
 	x->body.len = 0;
 	wr_res res = { .status = 200, .headers = hb, .body = &x->body };
-	rt->fn.http(&req, &res, rt->user);
+	if (st && wr__sampler_hit(&st->sample)) {
+		/* timed like WebSocket messages: two clock reads, on a sample only */
+		uint64_t t0 = wr__now_ns();
+		rt->fn.http(&req, &res, rt->user);
+		wr_hist_record(st->handler, wr__now_ns() - t0);
+	} else {
+		rt->fn.http(&req, &res, rt->user);
+	}
 	if (res.error) {
+		wr__stats_http_status(st, 500);
 		wr__log("handler for %.*s failed: %s", (int)h->path.len, h->path.data,
 		        wr_strerror(res.error));
 		static const char msg[] = "500 Internal Server Error\n";
@@ -235,6 +256,7 @@ static void dispatch(wr_conn *c, const wr_http_req_head *h, wr_str body, uint8_t
 		return;
 	}
 	wr__http_respond(c, res.status, hb, x->body.data, x->body.len, head, !h->keep_alive);
+	wr__stats_http_status(st, res.status);
 	wr__buf_trim(&x->body, 1 << 20);
 done:
 	if (!h->keep_alive)

@@ -33,6 +33,9 @@ typedef struct wr_route {
 		wr_http_upgrade_fn upgrade;
 	} fn;
 	void *user;      /* passed to fn; owned by the caller */
+	/* WR_ROUTE_HTTP: where the server keeps the route's per-reactor stats (set at start,
+	 * after the router copied this; NULL with metrics off), or NULL: not counted. */
+	struct wr_http_route_stats *const *stats;
 } wr_route;
 
 typedef struct wr_route_params {

@@ -18,6 +18,7 @@ typedef struct snapshot {
 	wr_stats st;
 	wr_hist *hists[4];        /* loop_turn, send_complete; then 2 per route in routes_h */
 	wr_hist **routes_h;
+	wr_hist **http_h;         /* 1 per HTTP route */
 } snapshot;
 
 static wr_hist *small_hist(void)
@@ -46,6 +47,10 @@ void wr_stats_free(wr_stats *st)
 	for (size_t i = 0; s->routes_h && i < 2 * st->nroutes; i++)
 		free(s->routes_h[i]);
 	free(s->routes_h);
+	for (size_t i = 0; s->http_h && i < st->nhttp_routes; i++)
+		free(s->http_h[i]);
+	free(s->http_h);
+	free(st->http_routes);
 	free(st->routes);
 	free(s);
 }
@@ -93,6 +98,49 @@ static void add_route(wr_stats_route *t, const wr_route_stats *r)
 	t->connections_open += opens > closed ? opens - closed : 0;
 }
 
+/* One HTTP route's stats on n reactors (NULL: none) into t and its histogram h. */
+static void add_http_route(wr_stats_http_route *t, wr_hist *h, const wr_http_route_stats *rs,
+                           unsigned n)
+{
+	for (unsigned i = 0; rs && i < n; i++) {
+		t->requests += L(rs[i].requests);
+		for (unsigned k = 0; k < WR_STATS_STATUS_CLASSES; k++)
+			t->responses[k] += L(rs[i].responses[k]);
+		wr_hist_add(h, rs[i].handler);
+	}
+	hist_view(&t->handler, h);
+}
+
+/* The HTTP routes, then the requests no route took. */
+static int http_routes(wr_server *srv, snapshot *s, unsigned n)
+{
+	wr_stats *st = &s->st;
+	size_t nr = wr__server_http_routes(srv);
+	st->http_routes = calloc(nr + 1, sizeof(*st->http_routes));
+	s->http_h = calloc(nr + 1, sizeof(wr_hist *));
+	if (!st->http_routes || !s->http_h)
+		return -ENOMEM;
+	for (size_t k = 0; k <= nr; k++) {
+		wr_stats_http_route *t = &st->http_routes[k];
+		s->http_h[k] = small_hist();
+		if (!s->http_h[k])
+			return -ENOMEM;
+		st->nhttp_routes = k + 1; /* what wr_stats_free frees */
+		const wr_http_route_stats *rs;
+		if (k < nr) {
+			const wr_http_route_rec *rec = wr__server_http_route(srv, (unsigned)k);
+			t->path = rec->pattern;
+			t->method = rec->method;
+			rs = rec->stats;
+		} else {
+			t->path = t->method = "";
+			rs = wr__server_http_unmatched(srv);
+		}
+		add_http_route(t, s->http_h[k], rs, n);
+	}
+	return 0;
+}
+
 int wr_server_stats(wr_server *srv, wr_stats **out)
 {
 	const wr_reactor_stats *rs;
@@ -133,6 +181,8 @@ int wr_server_stats(wr_server *srv, wr_stats **out)
 		hist_view(&t->handler, hh);
 		hist_view(&t->receive, hr);
 	}
+	if (http_routes(srv, s, n) < 0)
+		goto err;
 	*out = st;
 	return 0;
 err:
@@ -261,6 +311,14 @@ static void close_label(unsigned slot, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", slot == 16 ? "3xxx" : slot == 17 ? "4xxx" : "other");
 }
 
+/* `route="...",method="...",` of an HTTP route, in buf. */
+static void http_labels(const wr_stats_http_route *h, char *buf, size_t cap)
+{
+	char p[256], m[64];
+	snprintf(buf, cap, "route=\"%s\",method=\"%s\",", esc(h->path, p, sizeof(p)),
+	         esc(h->method, m, sizeof(m)));
+}
+
 char *wr_stats_text(const wr_stats *st, size_t *out_len)
 {
 	out o = { .cap = 16384 };
@@ -268,7 +326,7 @@ char *wr_stats_text(const wr_stats *st, size_t *out_len)
 	if (!o.p)
 		return NULL;
 	o.p[0] = 0;
-	char lb[256], lab[300];
+	char lb[256], lab[400];
 
 	counter1(&o, "wring_connections_accepted_total", "Connections accepted.", st->accepted);
 	family(&o, "wring_connections_refused_total", "counter",
@@ -362,6 +420,32 @@ char *wr_stats_text(const wr_stats *st, size_t *out_len)
 	for (size_t r = 0; r < st->nroutes; r++) {
 		snprintf(lab, sizeof(lab), "route=\"%s\",", esc(st->routes[r].path, lb, sizeof(lb)));
 		hist_series(&o, "wring_receive_to_handler_seconds", lab, &st->routes[r].receive);
+	}
+
+	/* HTTP routes are labelled by pattern (bounded, unlike paths) and method; route ""
+	 * stands for the requests no route took. */
+	family(&o, "wring_http_requests_total", "counter",
+	       "HTTP requests, by route pattern and method (route \"\": no route matched).");
+	for (size_t r = 0; r < st->nhttp_routes; r++) {
+		const wr_stats_http_route *h = &st->http_routes[r];
+		http_labels(h, lab, sizeof(lab));
+		put(&o, "wring_http_requests_total{%.*s} %llu\n", (int)strlen(lab) - 1, lab,
+		    (unsigned long long)h->requests);
+	}
+	family(&o, "wring_http_responses_total", "counter",
+	       "HTTP responses, by route pattern, method and status class.");
+	for (size_t r = 0; r < st->nhttp_routes; r++) {
+		const wr_stats_http_route *h = &st->http_routes[r];
+		http_labels(h, lab, sizeof(lab));
+		for (unsigned k = 0; k < WR_STATS_STATUS_CLASSES; k++)
+			put(&o, "wring_http_responses_total{%scode=\"%uxx\"} %llu\n", lab, k + 1,
+			    (unsigned long long)h->responses[k]);
+	}
+	family(&o, "wring_http_handler_seconds", "histogram",
+	       "Time in HTTP handlers, by route pattern and method.");
+	for (size_t r = 0; r < st->nhttp_routes; r++) {
+		http_labels(&st->http_routes[r], lab, sizeof(lab));
+		hist_series(&o, "wring_http_handler_seconds", lab, &st->http_routes[r].handler);
 	}
 	if (o.failed) {
 		free(o.p);

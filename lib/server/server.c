@@ -64,6 +64,11 @@ struct wr_server {
 	 * the server is freed, so that a snapshot after a stop still reads them */
 	wr_reactor_stats *stats;
 	unsigned nstats;          /* reactors they were made for */
+	/* HTTP handler routes in registration order (stable: the router's copies point at
+	 * their stats), and the requests no route took */
+	wr_http_route_rec **http_routes;
+	unsigned nhttp_routes;
+	wr_http_route_stats *http_unmatched;
 	wr_fiber_http_route *http_fibers[MAX_WS_ROUTES];
 	unsigned nhttp_fibers;
 	wr_pubsub *pubsub;        /* topics across the reactors */
@@ -210,6 +215,13 @@ err_alloc:
 	return NULL;
 }
 
+static void free_http_rec(wr_http_route_rec *rec)
+{
+	free(rec->pattern);
+	free(rec->method);
+	free(rec);
+}
+
 static int add_route(wr_server *srv, const char *method, const char *pattern, const wr_route *rt)
 {
 	if (!srv || !pattern)
@@ -224,8 +236,30 @@ int wr_server_route(wr_server *srv, const char *method, const char *pattern, wr_
 {
 	if (!fn)
 		return -EINVAL;
-	wr_route rt = { .kind = WR_ROUTE_HTTP, .fn.http = fn, .user = user };
-	return add_route(srv, method, pattern, &rt);
+	if (!srv || !pattern)
+		return -EINVAL;
+	wr_http_route_rec **v = realloc(srv->http_routes,
+	                                (srv->nhttp_routes + 1) * sizeof(*srv->http_routes));
+	if (!v)
+		return -ENOMEM;
+	srv->http_routes = v;
+	wr_http_route_rec *rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
+	rec->pattern = strdup(pattern);
+	rec->method = strdup(method ? method : "");
+	if (!rec->pattern || !rec->method) {
+		free_http_rec(rec);
+		return -ENOMEM;
+	}
+	wr_route rt = { .kind = WR_ROUTE_HTTP, .fn.http = fn, .user = user, .stats = &rec->stats };
+	int rc = add_route(srv, method, pattern, &rt);
+	if (rc < 0) {
+		free_http_rec(rec);
+		return rc;
+	}
+	v[srv->nhttp_routes++] = rec;
+	return 0;
 }
 
 int wr_server_get(wr_server *s, const char *p, wr_http_handler fn, void *u) { return wr_server_route(s, "GET", p, fn, u); }
@@ -421,6 +455,7 @@ static int reactor_setup(srv_reactor *sr)
 		.max_body_bytes = cfg->max_body_bytes,
 		.handshake_timeout_ms = cfg->handshake_timeout_ms,
 		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.unmatched_stats = sr->srv->http_unmatched,
 	};
 	sr->http = wr__http_ctx_new(&hc);
 	if (!sr->http)
@@ -512,7 +547,13 @@ static int metrics_setup(wr_server *srv, unsigned n)
 		if (!srv->ws_routes[i]->stats)
 			return -ENOMEM; /* freed with the server */
 	}
-	return 0;
+	for (unsigned i = 0; i < srv->nhttp_routes; i++) {
+		srv->http_routes[i]->stats = wr__http_route_stats_new(n, srv->cfg.metrics_sample);
+		if (!srv->http_routes[i]->stats)
+			return -ENOMEM;
+	}
+	srv->http_unmatched = wr__http_route_stats_new(n, srv->cfg.metrics_sample);
+	return srv->http_unmatched ? 0 : -ENOMEM;
 }
 
 int wr_server_start(wr_server *srv, const char *host, uint16_t port)
@@ -629,6 +670,18 @@ const wr_ws_route *wr__server_ws_route(const wr_server *srv, unsigned i, const c
 	*out_path = srv->ws_paths[i];
 	return srv->ws_routes[i];
 }
+unsigned wr__server_http_routes(const wr_server *srv) { return srv->nhttp_routes; }
+
+const wr_http_route_rec *wr__server_http_route(const wr_server *srv, unsigned i)
+{
+	return srv->http_routes[i];
+}
+
+const wr_http_route_stats *wr__server_http_unmatched(const wr_server *srv)
+{
+	return srv->http_unmatched;
+}
+
 unsigned wr_server_threads(const wr_server *srv) { return srv->nreactors; }
 
 void wr_server_stop(wr_server *srv)
@@ -670,6 +723,12 @@ void wr_server_free(wr_server *srv)
 		free(srv->ws_routes[i]);
 		free(srv->ws_paths[i]);
 	}
+	for (unsigned i = 0; i < srv->nhttp_routes; i++) {
+		wr__http_route_stats_free(srv->http_routes[i]->stats, srv->nstats);
+		free_http_rec(srv->http_routes[i]);
+	}
+	free(srv->http_routes);
+	wr__http_route_stats_free(srv->http_unmatched, srv->nstats);
 	wr__reactor_stats_free(srv->stats, srv->nstats);
 	for (unsigned i = 0; i < srv->nhttp_fibers; i++)
 		free(srv->http_fibers[i]);

@@ -13,4 +13,16 @@ unsigned wr__server_ws_routes(const wr_server *srv);
 /* WebSocket route i (registration order) and its path. */
 const wr_ws_route *wr__server_ws_route(const wr_server *srv, unsigned i, const char **out_path);
 
+/* An HTTP handler route: its pattern and method ("" for any), both metrics labels, and its
+ * stats (one per reactor, made at start; NULL with metrics off). */
+typedef struct wr_http_route_rec {
+	char *pattern, *method;
+	wr_http_route_stats *stats;
+} wr_http_route_rec;
+
+unsigned wr__server_http_routes(const wr_server *srv);
+const wr_http_route_rec *wr__server_http_route(const wr_server *srv, unsigned i);
+/* The stats of the requests no route took (NULL with metrics off). */
+const wr_http_route_stats *wr__server_http_unmatched(const wr_server *srv);
+
 #endif
