@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "stats.h"
+#include "ws_stats.h"
 
 #define N 4000000u
 #define REPS 7

@@ -5,8 +5,8 @@
  * lock, no read-modify-write, and no data race.
  *
  * A reactor made with metrics off has no stats (r->stats NULL): every site checks that one
- * pointer. Per-route figures (wr_route_stats) live with the route, one per reactor, each on
- * its own cache lines. */
+ * pointer. Per-route figures are the protocols' own (ws_stats.h, http_stats.h): they live
+ * with the route, one per reactor, each on its own cache lines. */
 #ifndef WR_LIB_STATS_H
 #define WR_LIB_STATS_H
 
@@ -59,65 +59,14 @@ typedef struct wr_reactor_stats {
 	wr_sampler send_sample;
 } __attribute__((aligned(64))) wr_reactor_stats;
 
-/* One route on one reactor. Aligned so that two reactors never write one cache line. */
-typedef struct wr_route_stats {
-	uint64_t msgs_in[WR_STATS_MSG_TYPES], bytes_in[WR_STATS_MSG_TYPES];
-	uint64_t msgs_out[WR_STATS_MSG_TYPES], bytes_out[WR_STATS_MSG_TYPES];
-	uint64_t closes[WR_STATS_CLOSE_SLOTS];
-	uint64_t opens, cutoffs;
-	wr_hist *handler, *receive;            /* small shape, ns */
-	wr_sampler sample;                     /* messages timed */
-} __attribute__((aligned(64))) wr_route_stats;
-
-/* One HTTP route (or the requests that matched none) on one reactor, aligned as above. */
-typedef struct wr_http_route_stats {
-	uint64_t requests;
-	uint64_t responses[5];                 /* by status class, 1xx..5xx */
-	wr_hist *handler;                      /* small shape, ns */
-	wr_sampler sample;                     /* requests timed */
-} __attribute__((aligned(64))) wr_http_route_stats;
-
-/* The message type of an opcode (data or control). */
-static inline unsigned wr__stats_type(unsigned opcode)
+/* A histogram of the small shape the server keeps (hist.h); NULL on -ENOMEM. */
+static inline wr_hist *wr__stats_small_hist(void)
 {
-	switch (opcode) {
-	case 0x1: return WR_STATS_TEXT;
-	case 0x2: return WR_STATS_BINARY;
-	case 0x8: return WR_STATS_CLOSE;
-	case 0x9: return WR_STATS_PING;
-	default: return WR_STATS_PONG;
-	}
+	return wr_hist_new(WR_HIST_SMALL_SUB_BITS, WR_HIST_SMALL_MAX_BITS);
 }
 
 /* Stats for n reactors, with their histograms; NULL on -ENOMEM. */
 wr_reactor_stats *wr__reactor_stats_new(unsigned reactors);
 void wr__reactor_stats_free(wr_reactor_stats *st, unsigned reactors);
-
-/* The pub/sub layer's hook: messages dropped for a slow subscriber, and messages replaced by
- * a newer one before they went out (conflated), on the reactor whose stats st are (NULL:
- * metrics off). Exported as wring_pubsub_drops_total and wring_pubsub_conflations_total. */
-static inline void wr__stats_pubsub(wr_reactor_stats *st, uint64_t drops, uint64_t conflations)
-{
-	if (st) {
-		WR_STAT_ADD(st->pubsub_drops, drops);
-		WR_STAT_ADD(st->pubsub_conflations, conflations);
-	}
-}
-
-/* Route stats for each of `reactors`, with their histograms (wr__route_stats_free); one
- * message in sample_every (>= 1) timed. NULL on -ENOMEM. */
-wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
-void wr__route_stats_free(wr_route_stats *rs, unsigned reactors);
-
-/* HTTP route stats for each of `reactors`, as wr__route_stats_new. */
-wr_http_route_stats *wr__http_route_stats_new(unsigned reactors, unsigned sample_every);
-void wr__http_route_stats_free(wr_http_route_stats *rs, unsigned reactors);
-
-/* A response of this status went out on route stats st (NULL: metrics off). */
-static inline void wr__stats_http_status(wr_http_route_stats *st, int status)
-{
-	if (st && status >= 100 && status <= 599)
-		WR_STAT_ADD(st->responses[status / 100 - 1], 1);
-}
 
 #endif

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "http_req.h"
 #include "log.h"
+#include "http_stats.h"
 #include "reactor.h"
 
 struct wr_http_ctx {

@@ -2,7 +2,8 @@
 #ifndef WR_LIB_SERVER_INT_H
 #define WR_LIB_SERVER_INT_H
 
-#include "stats.h"
+#include "http_stats.h"
+#include "ws_stats.h"
 #include "ws.h"
 #include "wring/server.h"
 

@@ -16,7 +16,7 @@
 #include "conn.h"
 #include "http_req.h"
 #include "inbox.h"
-#include "stats.h"
+#include "ws_stats.h"
 #include "utf8.h"
 #include "ws_codec.h"
 
