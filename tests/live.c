@@ -30,9 +30,16 @@ uint16_t live_start(wr_server *srv)
 
 int live_connect(uint16_t port)
 {
+	return live_connect_window(port, 0, 5);
+}
+
+int live_connect_window(uint16_t port, int rcvbuf, int timeout_s)
+{
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
-	struct timeval tv = { .tv_sec = 5 };
+	if (rcvbuf) /* before connect: the window is negotiated at the handshake */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	struct timeval tv = { .tv_sec = timeout_s };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	int one = 1;

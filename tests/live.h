@@ -13,6 +13,10 @@
 uint16_t live_start(wr_server *srv);
 /* Connect a blocking TCP socket to 127.0.0.1:port with 5 s send/receive timeouts. */
 int live_connect(uint16_t port);
+/* The same with a receive buffer of rcvbuf bytes (0: the default), so that what the server
+ * sends waits in its own queues rather than in a large autotuned socket buffer, and
+ * send/receive timeouts of timeout_s seconds (live_connect: 5). */
+int live_connect_window(uint16_t port, int rcvbuf, int timeout_s);
 /* Send all of p. Returns 0 or -errno. */
 int live_send(int fd, const void *p, size_t n);
 int live_send_str(int fd, const char *s);

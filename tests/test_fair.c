@@ -100,16 +100,7 @@ static void wait_for(atomic_int *v, int want, int ms)
  * server's output is held back by us, not by a large autotuned buffer). */
 static int ws_open_small(uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	int w = 4096;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &w, sizeof(w));
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int fd = live_connect_window(port, 4096, 5);
 	cr_assert_eq(live_ws_handshake(fd, "/ws"), 0);
 	return fd;
 }

@@ -51,16 +51,7 @@ static int send_frame(int fd, const uint8_t *p, size_t n)
  * in its own queues, not in a large autotuned socket buffer. */
 static int connect_small(uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0);
-	int win = 4096;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &win, sizeof(win));
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int fd = live_connect_window(port, 4096, 10);
 	cr_assert_eq(live_ws_handshake(fd, "/ws"), 0);
 	return fd;
 }

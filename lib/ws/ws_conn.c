@@ -76,7 +76,7 @@ static void send_close(wr_conn *c, wr_ws_state *s, int code, const char *reason,
 	size_t n = wr__ws_close_payload(pl, code, reason, rlen);
 	s->flags |= WS_CLOSE_SENT;
 	if (wr__ws_queue_frame(c, s, WR_OP_CLOSE, pl, n) == 0)
-		ws_count_out(c, s, WR_OP_CLOSE, n);
+		ws_count_out(c, s, WR_OP_CLOSE, 1, n);
 }
 
 /* Bad input from the peer, by the close code it gets. */
@@ -171,9 +171,7 @@ static void deliver(wr_conn *c, wr_ws_state *s, wr_opcode op, const uint8_t *p, 
 			h->on_message((wr_ws *)c, (wr_msg){ .data = p, .len = n, .opcode = op }, h->user);
 		return;
 	}
-	unsigned t = wr__stats_type(op);
-	WR_STAT_ADD(st->msgs_in[t], 1);
-	WR_STAT_ADD(st->bytes_in[t], n);
+	wr__stats_count(st->msgs_in, st->bytes_in, op, 1, n);
 	if (!h->on_message)
 		return;
 	if (!wr__sampler_hit(&st->sample)) {
@@ -204,12 +202,7 @@ static void deliver_piece(wr_conn *c, wr_ws_state *s, wr_ws_extra *x, wr_opcode 
 	uint64_t off = x->stream_off;
 	x->stream_off += n;
 	x->streaming = more;
-	wr_route_stats *st = ws_stats(c, s);
-	if (st) { /* a streamed message counts once, at its last piece */
-		unsigned t = wr__stats_type(op);
-		WR_STAT_ADD(st->msgs_in[t], more ? 0 : 1);
-		WR_STAT_ADD(st->bytes_in[t], n);
-	}
+	ws_count_in(c, s, op, !more, n); /* a streamed message counts once, at its last piece */
 	if (h->on_message)
 		h->on_message((wr_ws *)c,
 		              (wr_msg){ .data = p ? p : (const uint8_t *)"", .len = n, .opcode = op,
@@ -259,17 +252,12 @@ static bool on_piece(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 static void on_control(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 {
 	const wr_ws_handlers *h = &s->rt->h;
-	wr_route_stats *st = ws_stats(c, s);
-	if (st) {
-		unsigned t = wr__stats_type(ev->opcode);
-		WR_STAT_ADD(st->msgs_in[t], 1);
-		WR_STAT_ADD(st->bytes_in[t], ev->len);
-	}
+	ws_count_in(c, s, ev->opcode, 1, ev->len);
 	switch (ev->opcode) {
 	case WR_OP_PING:
 		if (!(s->flags & WS_CLOSE_SENT) &&
 		    wr__ws_queue_frame(c, s, WR_OP_PONG, ev->data, ev->len) == 0)
-			ws_count_out(c, s, WR_OP_PONG, ev->len);
+			ws_count_out(c, s, WR_OP_PONG, 1, ev->len);
 		if (h->on_ping)
 			h->on_ping((wr_ws *)c, (wr_msg){ .data = ev->data, .len = ev->len, .opcode = WR_OP_PING }, h->user);
 		break;
@@ -422,7 +410,7 @@ static void ws_on_timer(wr_conn *c)
 		return;
 	}
 	if (wr__ws_queue_frame(c, s, WR_OP_PING, NULL, 0) == 0)
-		ws_count_out(c, s, WR_OP_PING, 0);
+		ws_count_out(c, s, WR_OP_PING, 1, 0);
 	s->flags |= WS_PING_SENT;
 	wr__timer_arm(c, iv);
 }

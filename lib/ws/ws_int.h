@@ -26,15 +26,22 @@ static inline wr_route_stats *ws_stats(const wr_conn *c, const wr_ws_state *s)
 {
 	return s->rt->stats ? &s->rt->stats[wr__reactor_idx(c->r)] : NULL;
 }
-/* A message (or control frame) of this opcode and payload length went out. */
-static inline void ws_count_out(const wr_conn *c, const wr_ws_state *s, unsigned op, size_t len)
+/* n messages or control frames (0: a fragment that does not end one) of this opcode and
+ * payload length came in, or went out. */
+static inline void ws_count_in(const wr_conn *c, const wr_ws_state *s, unsigned op, unsigned n,
+                               size_t len)
 {
 	wr_route_stats *st = ws_stats(c, s);
-	if (st) {
-		unsigned t = wr__stats_type(op);
-		WR_STAT_ADD(st->msgs_out[t], 1);
-		WR_STAT_ADD(st->bytes_out[t], len);
-	}
+	if (st)
+		wr__stats_count(st->msgs_in, st->bytes_in, op, n, len);
+}
+
+static inline void ws_count_out(const wr_conn *c, const wr_ws_state *s, unsigned op,
+                                unsigned n, size_t len)
+{
+	wr_route_stats *st = ws_stats(c, s);
+	if (st)
+		wr__stats_count(st->msgs_out, st->bytes_out, op, n, len);
 }
 
 /* Speak WebSocket on c with state s from now on (parser, idle timer, protocol table). */

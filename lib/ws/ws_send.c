@@ -134,7 +134,7 @@ int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 		rc = wr__ws_queue_frame(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
-	ws_count_out(c, s, op, len);
+	ws_count_out(c, s, op, 1, len);
 	return after_queue(c);
 }
 
@@ -184,13 +184,7 @@ int wr_ws_send_fragment(wr_ws *ws, const void *data, size_t len, wr_opcode op, b
 	if (rc < 0)
 		return rc;
 	s->flags = (uint16_t)((s->flags & ~WS_FRAG) | (fin ? 0 : want));
-	wr_route_stats *st = ws_stats(c, s);
-	if (st) {
-		unsigned t = wr__stats_type(op);
-		WR_STAT_ADD(st->bytes_out[t], len);
-		if (fin)
-			WR_STAT_ADD(st->msgs_out[t], 1);
-	}
+	ws_count_out(c, s, op, fin, len); /* a fragmented message counts once, at its last frame */
 	return after_queue(c);
 }
 
@@ -210,7 +204,7 @@ int wr_ws_send_zc(wr_ws *ws, const void *data, size_t len, wr_opcode op, wr_send
 	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
-	ws_count_out(c, s, op, len); /* what follows either queues it or fails the connection */
+	ws_count_out(c, s, op, 1, len); /* what follows either queues it or fails the connection */
 	/* A message to compress is read once by zlib: no reason to keep the caller's buffer. */
 	if (s->pmd && !(op & 0x8) && (rc = wr__ws_pmd_send(c, s, op, data, len)) != 0) {
 		if (rc < 0)
@@ -425,7 +419,7 @@ int wr_ws_send_frame(wr_ws *ws, wr_frame *f)
 	}
 	if (rc < 0)
 		return rc;
-	ws_count_out(c, s, f->op, f->len);
+	ws_count_out(c, s, f->op, 1, f->len);
 	return after_queue(c);
 }
 

@@ -28,6 +28,16 @@ static inline unsigned wr__stats_type(unsigned opcode)
 	}
 }
 
+/* n messages (0 for a piece that does not end one) of opcode op, with len payload bytes, into
+ * one direction's arrays (msgs_in/bytes_in or msgs_out/bytes_out). */
+static inline void wr__stats_count(uint64_t *msgs, uint64_t *bytes, unsigned op, unsigned n,
+                                   size_t len)
+{
+	unsigned t = wr__stats_type(op);
+	WR_STAT_ADD(msgs[t], n);
+	WR_STAT_ADD(bytes[t], len);
+}
+
 /* Route stats for each of `reactors`, with their histograms (wr__route_stats_free); one
  * message in sample_every (>= 1) timed. NULL on -ENOMEM. */
 wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
