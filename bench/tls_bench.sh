@@ -23,7 +23,7 @@ run() {
 	ca_for "$url"
 	"$bench" -q --json "${ca_opt[@]}" --server-pid "$pid" "$@" "$url" 2>"$tmp/err" >"$tmp/out.json" || true
 	got_json "$tmp/out.json"
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["rate"], j["mb_per_s"], j["cpu"]["server_ns_per"] or 0)' "$tmp/out.json"
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["rate"], j["mb_per_s"], j["cpu"]["server_ns_per"] or 0, j["cpu"]["self_ns_per"] or 0)' "$tmp/out.json"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { local k=$1; shift; printf '%s\n' "$@" | awk -v k="$k" '{print $k}' | median; }
@@ -48,8 +48,32 @@ for sc in "16 B ping-pong, 100 conns|-c 100 -s 16 -d 3 -w 0.5" \
 	printf '%-26s %12.0f %12.0f %7.2f %14.0f %14.0f %7.2f\n' "$name" "$ra" "$rb" \
 		"$(python3 -c "print($rb/$ra if $ra else 0)")" "$ca" "$cb" "$(python3 -c "print($cb/$ca if $ca else 0)")"
 	case $name in 64*) printf '%-26s %12.1f %12.1f %7.2f   (MB/s each way)\n' "" "$ma" "$mb" \
-		"$(python3 -c "print($mb/$ma if $ma else 0)")" ;; esac
+		"$(python3 -c "print($mb/$ma if $ma else 0)")"
+		ws64_srv=$ca ws64_cli=$(col 4 "${a[@]}") ;; esac
 done
+# The ceiling TLS leaves at 64 KiB on these cores: each echo is 4 full records each way, and
+# each side pays wolfSSL's in-memory cost of a 16 KiB record pair (decrypt one, encrypt one;
+# bench/tls_records) on top of its ws cost. With both ends sharing the cores, wss/ws cannot
+# pass (ws CPU per message) / (ws CPU per message + that cost), taken for the busier side
+# (one ws-bench thread against one reactor) and for the two together (ws-bench -t 2).
+if [ -x "$build/bench/tls_records" ]; then
+	sp=() cp=()
+	for _ in $(seq "$runs"); do
+		out=$("$build/bench/tls_records" 20000 16384 "$tmp/cert.pem" "$tmp/key.pem" 2>&1)
+		sp+=("$(awk '$1 == "server" {print $2}' <<<"$out")")
+		cp+=("$(awk '$1 == "client" {print $2}' <<<"$out")")
+	done
+	spair=$(printf '%s\n' "${sp[@]}" | median); cpair=$(printf '%s\n' "${cp[@]}" | median)
+	python3 - "$ws64_srv" "$ws64_cli" "$spair" "$cpair" <<'PY'
+import sys
+ws_s, ws_c, sp, cp = map(float, sys.argv[1:])
+busy = max(ws_s, ws_c) / max(ws_s + 4 * sp, ws_c + 4 * cp)
+total = (ws_s + ws_c) / (ws_s + ws_c + 4 * (sp + cp))
+print(f"{'64 KiB TLS ceiling':26s} wolfSSL per 16 KiB record pair: server {sp/1000:.1f} us, client {cp/1000:.1f} us "
+      f"(bench/tls_records); ws CPU per message: server {ws_s/1000:.1f} us, ws-bench {ws_c/1000:.1f} us")
+print(f"{'':26s} -> wss/ws at most {busy:.2f} (busier side) / {total:.2f} (both sides on 2 cores)")
+PY
+fi
 # Memory: IDLE (1000) connections held open, the server's RSS growth per connection. Each run
 # uses a fresh server, so that one run's freed memory does not hide the next run's growth.
 idle=${IDLE:-1000}
