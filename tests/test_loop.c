@@ -331,6 +331,29 @@ Test(loop, stop_from_another_thread)
 	cr_assert_eq(idle.closed, 1, "on_close once for the open connection");
 }
 
+/* A stop asked for before the run (from another thread that got there first) is not lost:
+ * the run ends at once instead of running until something else stops it; the loop runs
+ * again afterwards, and stops again. */
+Test(loop, stop_before_run)
+{
+	struct run r = { 0 };
+	wr_loop *loop = new_loop(&r, 10000);
+	unsigned n = 0;
+	cr_assert_eq(wr_loop_every(loop, 20, tick, &n), 0);
+	wr_loop_stop(loop);
+	uint64_t t0 = ms_now();
+	cr_assert_eq(wr_loop_run(loop), 0);
+	uint64_t dt = ms_now() - t0;
+	cr_assert_lt(dt, 1000, "the run took %llu ms after an earlier stop", (unsigned long long)dt);
+	cr_assert_lt(n, 10, "the ticker, not the stop, ended the run");
+	n = 0;
+	t0 = ms_now();
+	cr_assert_eq(wr_loop_run(loop), 0); /* the stop was used up: the ticker ends this one */
+	cr_assert_eq(n, 10);
+	cr_assert_geq(ms_now() - t0, 150);
+	wr_loop_free(loop);
+}
+
 Test(loop, server_closes_with_reason)
 {
 	struct run r = { .want = 1, .per_conn = 1 };

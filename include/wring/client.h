@@ -104,7 +104,8 @@ typedef struct wr_loop_config {
 WR_API wr_loop *wr_loop_new(const wr_loop_config *cfg, int *out_err);
 /* Runs until wr_loop_stop(); returns 0 or -errno. */
 WR_API int wr_loop_run(wr_loop *loop);
-/* Thread-safe. */
+/* Thread-safe and async-signal-safe. A stop asked for while the loop is not running ends
+ * its next wr_loop_run at once (after one turn). */
 WR_API void wr_loop_stop(wr_loop *loop);
 /* Closes every connection (on_close is called) and frees. Not from inside the loop. */
 WR_API void wr_loop_free(wr_loop *loop);

@@ -650,7 +650,9 @@ static void run_post(uint64_t ud)
 
 static void handle_wake(wr_reactor *r)
 {
-	if (atomic_load(&r->stop) && !r->stopping)
+	/* The stop is taken as it is acted on: one asked for while the loop was not running, or
+	 * while it was already stopping, ends the next run of a client loop at once. */
+	if (!r->stopping && atomic_exchange(&r->stop, false))
 		wr__reactor_begin_stop(r);
 	/* Always re-armed: a client loop is run again after a stop, and its next stop must be
 	 * seen. A read still pending when the ring is freed is simply cancelled. */
@@ -708,8 +710,7 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 
 void wr__reactor_reset_stop(wr_reactor *r)
 {
-	r->stopping = false;
-	atomic_store(&r->stop, false);
+	r->stopping = false; /* a stop not yet taken (r->stop) stays for this run */
 }
 
 void wr__reactor_begin_stop(wr_reactor *r)
