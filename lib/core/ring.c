@@ -172,6 +172,13 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	return 0;
 
 err_br:
+	/* What setup_buf_ring allocated before it failed (free(NULL) for what it did not). */
+	free(r->stack);
+	free(r->used);
+	free(r->hold);
+	free(r->ended);
+	free(r->cold);
+	free(r->stacked);
 	munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
 err_bufs:
 	io_uring_queue_exit(&r->ring);
