@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "wring/fiber.h"
 
 /* Until fd has bytes to read (2 s at most). A blocking recv here, while the server's reactor
  * sleeps in a handler, sometimes returns EINTR with no signal delivered (seen with and without
@@ -383,6 +384,54 @@ Test(metrics, http_routes_counted_by_pattern_method_and_class)
 	/* each family once */
 	const char *first = strstr(page, "# TYPE wring_http_requests_total");
 	cr_assert_null(strstr(first + 1, "# TYPE wring_http_requests_total"));
+	wr_server_free(srv);
+}
+
+/* A sequential handler: reads the body to its end, answers with the status it names. */
+static void fiber_upload(wr_req *req, wr_res *res, void *user)
+{
+	size_t n = 0;
+	wr_str piece;
+	int rc;
+	while ((rc = wr_req_read(req, &piece)) > 0)
+		n += piece.len;
+	wr_res_status(res, rc < 0 ? 400 : n == 4 ? 201 : 422);
+	wr_res_text(res, "ok\n");
+}
+
+/* Fiber (sequential) HTTP routes are counted like callback routes: requests, responses by
+ * class, and the handler's whole run timed. */
+Test(metrics, fiber_http_routes_counted)
+{
+	wr_server *srv = new_server(false);
+	wr_http_fiber f = { .handler = fiber_upload };
+	cr_assert_eq(wr_server_route_fiber(srv, "POST", "/up/:name", &f), 0);
+	uint16_t port = live_start(srv);
+	char page[4096];
+	for (int i = 0; i < 3; i++) {
+		int h = live_connect(port);
+		live_send_str(h, i < 2 ? "POST /up/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+		                         "Connection: close\r\n\r\nabcd"
+		                       : "POST /up/b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		                         "Connection: close\r\n\r\nab");
+		ssize_t n = live_recv_all(h, page, sizeof(page) - 1);
+		close(h);
+		cr_assert_gt(n, 0);
+		page[n] = 0;
+		cr_assert(!strncmp(page, i < 2 ? "HTTP/1.1 201" : "HTTP/1.1 422", 12), "%.80s", page);
+	}
+	wr_stats *st;
+	WAIT_FOR(srv, st, http_route(st, "/up/:name", "POST")->handler.count == 3);
+	const wr_stats_http_route *u = http_route(st, "/up/:name", "POST");
+	cr_assert_eq(u->requests, 3);
+	cr_assert_eq(u->responses[1], 2);
+	cr_assert_eq(u->responses[3], 1);
+	cr_assert_eq(u->handler.count, 3);
+	cr_assert_eq(http_route(st, "", "")->requests, 0);
+	wr_stats_free(st);
+	const char *text = http_once(port, "GET", "/metrics", "HTTP/1.1 200");
+	cr_assert(strstr(text, "\nwring_http_requests_total{route=\"/up/:name\",method=\"POST\"} 3\n"),
+	          "%s", text);
 	wr_server_free(srv);
 }
 

@@ -37,6 +37,7 @@ typedef struct fhttp {
 	wr_conn *c;
 	wr_http_ctx *ctx;
 	const wr_fiber_http_route *rt;
+	wr_http_route_stats *st;  /* the route's metrics on this reactor (NULL: off) */
 	char *raw;                /* the request head, copied: req's views point here */
 	wr_http_req_head head;
 	wr_route_params params;
@@ -147,6 +148,7 @@ static int send_head(fhttp *x, int64_t len, bool close)
 	if (!res->has_type && (x->body.len || len == WR_HTTP_CHUNKED || len == WR_HTTP_UNTIL_CLOSE))
 		wr__http_header_add(&x->hdrs, "Content-Type", "application/octet-stream");
 	x->head_sent = res->sealed = true;
+	wr__stats_http_status(x->st, res->status);
 	int rc = wr__http_write_head(x->c, x->ctx, res->status, &x->hdrs, len, close);
 	if (rc < 0) {
 		x->write_failed = true;
@@ -319,7 +321,15 @@ static void finish(fhttp *x)
 static void fiber_body(void *arg)
 {
 	fhttp *x = arg;
-	x->rt->f.handler(&x->req, &x->res, x->rt->f.user);
+	if (x->st && wr__sampler_hit(&x->st->sample)) {
+		/* A sequential handler's time is its whole run, waits for the body and the
+		 * client included: what the request cost in wall time, as for a callback. */
+		uint64_t t0 = wr__now_ns();
+		x->rt->f.handler(&x->req, &x->res, x->rt->f.user);
+		wr_hist_record(x->st->handler, wr__now_ns() - t0);
+	} else {
+		x->rt->f.handler(&x->req, &x->res, x->rt->f.user);
+	}
 	wr__fiber_conns_end(&x->f);
 }
 
@@ -398,14 +408,19 @@ static int copy_request(fhttp *x, const wr_req *req, const uint8_t *rest)
 bool wr__fiber_http_take(wr_conn *c, wr_req *req, uint8_t *rest, size_t n, void *user)
 {
 	const wr_fiber_http_route *rt = user;
+	wr_http_route_stats *st = rt->stats && *rt->stats ? *rt->stats + wr__reactor_idx(c->r) : NULL;
+	if (st)
+		WR_STAT_ADD(st->requests, 1);
 	wr_sched *s = wr__sched_get(c->r, rt->stack_size);
 	fhttp *x = s ? calloc(1, sizeof(*x)) : NULL;
 	if (!x || copy_request(x, req, rest) < 0) {
 		if (x)
 			put((x->refs = 1, x));
 		wr__http_refuse(c, 503, NULL);
+		wr__stats_http_status(st, 503);
 		return false;
 	}
+	x->st = st;
 	x->c = c;
 	x->rt = rt;
 	x->ctx = wr__http_ctx_of(c);

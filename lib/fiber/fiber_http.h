@@ -9,12 +9,14 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "http_stats.h"
 #include "wring/fiber.h"
 
 typedef struct wr_fiber_http_route {
 	wr_http_fiber f;
 	size_t stack_size;
 	unsigned idle_ms;         /* read_timeout_ms when the route gives none */
+	wr_http_route_stats **stats; /* the route's metrics, one per reactor (*stats NULL: off) */
 } wr_fiber_http_route;
 
 /* The route's hook (router.h wr_http_upgrade_fn): take c for the request's whole exchange,

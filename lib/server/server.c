@@ -231,6 +231,27 @@ static int add_route(wr_server *srv, const char *method, const char *pattern, co
 	return wr__router_add(srv->router, method, pattern, rt);
 }
 
+/* A new metrics record for an HTTP route (pattern, method), kept by the server once the
+ * route is registered (keep_http_rec); its stats are made at start. */
+static wr_http_route_rec *new_http_rec(wr_server *srv, const char *method, const char *pattern)
+{
+	wr_http_route_rec **v = realloc(srv->http_routes,
+	                                (srv->nhttp_routes + 1) * sizeof(*srv->http_routes));
+	if (!v)
+		return NULL;
+	srv->http_routes = v;
+	wr_http_route_rec *rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return NULL;
+	rec->pattern = strdup(pattern);
+	rec->method = strdup(method ? method : "");
+	if (!rec->pattern || !rec->method) {
+		free_http_rec(rec);
+		return NULL;
+	}
+	return rec;
+}
+
 int wr_server_route(wr_server *srv, const char *method, const char *pattern, wr_http_handler fn,
                     void *user)
 {
@@ -238,27 +259,18 @@ int wr_server_route(wr_server *srv, const char *method, const char *pattern, wr_
 		return -EINVAL;
 	if (!srv || !pattern)
 		return -EINVAL;
-	wr_http_route_rec **v = realloc(srv->http_routes,
-	                                (srv->nhttp_routes + 1) * sizeof(*srv->http_routes));
-	if (!v)
-		return -ENOMEM;
-	srv->http_routes = v;
-	wr_http_route_rec *rec = calloc(1, sizeof(*rec));
+	if (srv->started)
+		return -EBUSY;
+	wr_http_route_rec *rec = new_http_rec(srv, method, pattern);
 	if (!rec)
 		return -ENOMEM;
-	rec->pattern = strdup(pattern);
-	rec->method = strdup(method ? method : "");
-	if (!rec->pattern || !rec->method) {
-		free_http_rec(rec);
-		return -ENOMEM;
-	}
 	wr_route rt = { .kind = WR_ROUTE_HTTP, .fn.http = fn, .user = user, .stats = &rec->stats };
 	int rc = add_route(srv, method, pattern, &rt);
 	if (rc < 0) {
 		free_http_rec(rec);
 		return rc;
 	}
-	v[srv->nhttp_routes++] = rec;
+	srv->http_routes[srv->nhttp_routes++] = rec;
 	return 0;
 }
 
@@ -343,17 +355,23 @@ int wr_server_route_fiber(wr_server *srv, const char *method, const char *patter
 	if (srv->nhttp_fibers == MAX_WS_ROUTES)
 		return -ENOSPC;
 	wr_fiber_http_route *fr = malloc(sizeof(*fr));
-	if (!fr)
+	/* Counted like any HTTP route (the fiber layer counts: HTTP hands it the request). */
+	wr_http_route_rec *rec = fr ? new_http_rec(srv, method, pattern) : NULL;
+	if (!rec) {
+		free(fr);
 		return -ENOMEM;
+	}
 	*fr = (wr_fiber_http_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes,
-	                             .idle_ms = srv->cfg.idle_timeout_ms };
+	                             .idle_ms = srv->cfg.idle_timeout_ms, .stats = &rec->stats };
 	/* HTTP hands the connection over as soon as the head is in. */
 	wr_route rt = { .kind = WR_ROUTE_STREAM, .fn.upgrade = wr__fiber_http_take, .user = fr };
 	int rc = add_route(srv, method, pattern, &rt);
 	if (rc < 0) {
+		free_http_rec(rec);
 		free(fr);
 		return rc;
 	}
+	srv->http_routes[srv->nhttp_routes++] = rec;
 	srv->http_fibers[srv->nhttp_fibers++] = fr;
 	return 0;
 }
