@@ -108,60 +108,54 @@ int wr__http_resume(wr_conn *c, wr_http_ctx *ctx)
 	return rc;
 }
 
-int wr__http_write_head(wr_conn *c, wr_http_ctx *ctx, int status, const wr_buf *hdrs,
-                        int64_t len, bool close)
+static bool status_has_body(int status) { return !(status < 200 || status == 204 || status == 304); }
+
+/* Reserve an answer's head (status line, Date, framing, Connection: close, the headers, the
+ * blank line) plus extra bytes after it in c's output, filled but for the extra. len as
+ * wr__http_write_head. NULL when out of memory. */
+static uint8_t *put_head(wr_conn *c, wr_http_ctx *ctx, int status, const wr_buf *hdrs,
+                         int64_t len, bool close, size_t extra)
 {
 	char line[256];
-	bool no_body = status < 200 || status == 204 || status == 304;
 	int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%s", status, wr__http_reason(status),
 	                 date_line(c, ctx));
-	if (!no_body && len >= 0)
+	if (status_has_body(status) && len >= 0)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "Content-Length: %lld\r\n",
 		              (long long)len);
-	else if (!no_body && len == WR_HTTP_CHUNKED)
+	else if (status_has_body(status) && len == WR_HTTP_CHUNKED)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "Transfer-Encoding: chunked\r\n");
 	if (close)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "Connection: close\r\n");
-	size_t total = (size_t)n + (hdrs ? hdrs->len : 0) + 2;
-	uint8_t *p = wr__conn_reserve(c, total);
+	size_t hl = hdrs ? hdrs->len : 0;
+	uint8_t *p = wr__conn_reserve(c, (size_t)n + hl + 2 + extra);
 	if (!p)
-		return -ENOMEM;
+		return NULL;
 	memcpy(p, line, (size_t)n);
 	p += n;
-	if (hdrs && hdrs->len) {
-		memcpy(p, hdrs->data, hdrs->len);
-		p += hdrs->len;
+	if (hl) {
+		memcpy(p, hdrs->data, hl);
+		p += hl;
 	}
 	*p++ = '\r';
-	*p = '\n';
-	return 0;
+	*p++ = '\n';
+	return p;
+}
+
+int wr__http_write_head(wr_conn *c, wr_http_ctx *ctx, int status, const wr_buf *hdrs,
+                        int64_t len, bool close)
+{
+	return put_head(c, ctx, status, hdrs, len, close, 0) ? 0 : -ENOMEM;
 }
 
 int wr__http_respond(wr_conn *c, int status, const wr_buf *hdrs, const void *body, size_t blen,
                      bool head_only, bool close)
 {
-	char line[256];
-	bool no_body = status < 200 || status == 204 || status == 304;
-	int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n%s", status, wr__http_reason(status),
-	                 date_line(c, state_of(c)->ctx));
-	if (!no_body)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "Content-Length: %zu\r\n", blen);
-	if (close)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "Connection: close\r\n");
-	size_t total = (size_t)n + (hdrs ? hdrs->len : 0) + 2 + (head_only || no_body ? 0 : blen);
-	uint8_t *p = wr__conn_reserve(c, total);
+	size_t extra = head_only || !status_has_body(status) ? 0 : blen;
+	uint8_t *p = put_head(c, state_of(c)->ctx, status, hdrs, (int64_t)blen, close, extra);
 	if (!p)
 		return -ENOMEM;
-	memcpy(p, line, (size_t)n);
-	p += n;
-	if (hdrs && hdrs->len) {
-		memcpy(p, hdrs->data, hdrs->len);
-		p += hdrs->len;
-	}
-	*p++ = '\r';
-	*p++ = '\n';
-	if (!(head_only || no_body) && blen)
-		memcpy(p, body, blen);
+	if (extra)
+		memcpy(p, body, extra);
 	return 0;
 }
 
