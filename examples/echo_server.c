@@ -2,8 +2,11 @@
  * Usage: echo_server [port] [max_message_bytes] (defaults 8080 and 16 MiB).
  * GET / serves a small page that talks to /ws from a browser and shows what came back;
  * GET /metrics the server's metrics in the Prometheus text format (WR_METRICS=0: metrics
- * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps). */
+ * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps).
+ * WR_MEMORY_BUDGET=64M: the server's memory budget (wr_server_config.memory_budget; bytes,
+ * or with a K, M or G suffix for KiB, MiB, GiB; default physical memory / 8). */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,18 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 	wr_ws_send(ws, msg.data, msg.len, msg.opcode); /* same type back */
 }
 
+/* "64M" and the like: bytes with an optional K/M/G (binary) suffix; 0 on anything else. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+	          : *end == 'G' || *end == 'g' ? 30 : 0;
+	if (end == s || (shift && end[1]) || (!shift && *end) || v > (SIZE_MAX >> shift))
+		return 0;
+	return (size_t)v << shift;
+}
+
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
@@ -71,9 +86,16 @@ int main(int argc, char **argv)
 	const char *threads = getenv("WR_THREADS");
 	const char *metrics = getenv("WR_METRICS");
 	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
+	const char *budget = getenv("WR_MEMORY_BUDGET");
+	size_t budget_bytes = budget ? parse_size(budget) : 0;
+	if (budget && !budget_bytes) {
+		fprintf(stderr, "WR_MEMORY_BUDGET: a size in bytes, or with K, M or G, e.g. 64M\n");
+		return 2;
+	}
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .metrics_off = metrics_off,
+	                         .memory_budget = budget_bytes,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;
 	srv = wr_server_new(&cfg, &err);

@@ -10,10 +10,13 @@
 # RSS SETTLE_S seconds after the attack ended, and where the loop's turns went during the
 # attack (the server's loop-turn histogram from GET /metrics: turns, how many took over 10 ms,
 # the longest bucket reached); the summary gives medians over RUNS runs.
+# BUDGET=64M runs the server with that memory budget (WR_MEMORY_BUDGET) and checks each run's
+# peak RSS against it, and against the RSS before the attack plus the budget: a PASS/FAIL
+# line per run and a count in the summary (the exit status is 1 when a run failed).
 #
 #   WR_BUILD=build-dev bench/fairness/fairness.sh          (RUNS=3 THREADS="1 2"
 #                                                          ATTACKS="noread ping pipeline"
-#                                                          CANARY_S=10 SETTLE_S=10
+#                                                          CANARY_S=10 SETTLE_S=10 BUDGET=
 #                                                          SERVER=echo_server binary)
 # Every process started here is stopped by its PID; traffic stays on loopback; every flood
 # is bounded in messages and in seconds.
@@ -26,6 +29,14 @@ threads_list=${THREADS:-"1 2"}
 attacks=${ATTACKS:-"noread ping pipeline"}
 canary_s=${CANARY_S:-10}
 settle_s=${SETTLE_S:-10}
+budget=${BUDGET:-}
+budget_kib=
+if [ -n "$budget" ]; then
+	budget_kib=$(python3 -c 'import sys, re
+m = re.fullmatch(r"(\d+)([KMGkmg]?)", sys.argv[1])
+print(int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()] >> 10 if m else "")' "$budget")
+	[ -n "$budget_kib" ] && [ "$budget_kib" -gt 0 ] || { echo "fairness: BUDGET=$budget is not a size (64M, 128M, ...)" >&2; exit 2; }
+fi
 # SERVER: another echo server binary taking the same arguments (an older build, to compare)
 server=${SERVER:-$build/examples/echo_server}
 bench=$build/bench/ws-bench/ws-bench
@@ -82,7 +93,11 @@ printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s %8s %6s %8s  %s\n' reactors at
 for t in $threads_list; do
 	for a in $attacks; do
 		for run in $(seq "$runs"); do
-			WR_THREADS=$t WR_DEFLATE=0 "$server" 0 >"$tmp/srv.log" 2>&1 &
+			if [ -n "$budget" ]; then
+				WR_MEMORY_BUDGET=$budget WR_THREADS=$t WR_DEFLATE=0 "$server" 0 >"$tmp/srv.log" 2>&1 &
+			else
+				WR_THREADS=$t WR_DEFLATE=0 "$server" 0 >"$tmp/srv.log" 2>&1 &
+			fi
 			spid=$!
 			port=
 			for _ in $(seq 100); do
@@ -140,6 +155,16 @@ ratio = f(xp99) / f(ap99) if f(ap99) > 0 else float("nan")
 mib = lambda k: f(k) / 1024
 print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f} {nturns:>8} {over10:>6} {longest:>8}  {fl}')
 PY
+			if [ -n "$budget_kib" ]; then
+				verdict=PASS
+				[ "$peak" -le "$budget_kib" ] || verdict=FAIL
+				verdict2=PASS
+				[ "$peak" -le $((base + budget_kib)) ] || verdict2=FAIL
+				echo "$verdict2 $verdict" >>"$tmp/verdicts"
+				awk -v p="$peak" -v b="$base" -v k="$budget_kib" -v v="$verdict" -v v2="$verdict2" 'BEGIN {
+					printf "  budget %.0f MiB: peak RSS %.1f MiB <= budget: %s (%.0f%% of it); peak - base %.1f MiB <= budget: %s\n",
+					       k / 1024, p / 1024, v, 100 * p / k, (p - b) / 1024, v2 }'
+			fi
 		done
 	done
 done
@@ -163,3 +188,11 @@ for (t, a), rs in groups.items():
     mx = statistics.median(num(14)) if num(14) else float("nan")
     print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f} {o10:>10.0f} {mx:>8g}')
 PY
+if [ -n "$budget_kib" ]; then
+	n=$(wc -l <"$tmp/verdicts")
+	p1=$(awk '$2 == "PASS"' "$tmp/verdicts" | wc -l)
+	p2=$(awk '$1 == "PASS"' "$tmp/verdicts" | wc -l)
+	echo
+	echo "budget $budget: peak RSS <= budget in $p1 of $n runs; peak - base <= budget in $p2 of $n runs"
+	if [ "$p2" -eq "$n" ] && [ "$p1" -eq "$n" ]; then echo "PASS"; else echo "FAIL"; exit 1; fi
+fi
