@@ -163,19 +163,19 @@ static void out_shrank(wr_conn *c)
 void wr__conn_mem_charge(wr_conn *c, ssize_t delta)
 {
 	c->mem_extra += (uint32_t)delta;
-	c->r->mem_used += (size_t)delta;
+	wr__reactor_mem_add(c->r, delta);
 	if (delta < 0)
 		c->r->mem_freed += (size_t)-delta;
 }
 
 int wr__conn_mem_check(const wr_conn *c, size_t n)
 {
-	size_t b = c->r->cfg.mem_budget;
+	const wr_budget *b = c->r->cfg.budget;
 	if (!b)
 		return 0;
-	if (n > b)
+	if (n > b->limit)
 		return -EMSGSIZE;
-	return c->r->mem_used + n > b ? -ENOMEM : 0;
+	return wr__reactor_mem_total(c->r) + n > b->limit ? -ENOMEM : 0;
 }
 
 void wr__conn_overload(wr_conn *c, int err, const char *why)
@@ -714,7 +714,7 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 		c->tr->free(c);
 	if (c->proto->free)
 		c->proto->free(c);
-	r->mem_used -= c->mem_extra; /* what the protocol did not give back itself */
+	wr__reactor_mem_add(r, -(int64_t)c->mem_extra); /* what the protocol did not give back */
 	c->mem_extra = 0;
 	c->ps = c->ts = NULL;
 	c->state = WR_CONN_FREE;
