@@ -168,6 +168,11 @@ void wr__conn_mem_charge(wr_conn *c, ssize_t delta)
 		c->r->mem_freed += (size_t)-delta;
 }
 
+/* A connection holding this little, with what it asks for, is not what fills the budget: the
+ * last sixteenth of it is kept for such (a canary's echo must not be refused because a flood
+ * filled the budget). */
+#define SMALL_HOLD ((size_t)64 * 1024)
+
 int wr__conn_mem_check(const wr_conn *c, size_t n)
 {
 	const wr_budget *b = c->r->cfg.budget;
@@ -175,7 +180,10 @@ int wr__conn_mem_check(const wr_conn *c, size_t n)
 		return 0;
 	if (n > b->limit)
 		return -EMSGSIZE;
-	return wr__reactor_mem_total(c->r) + n > b->limit ? -ENOMEM : 0;
+	size_t lim = b->limit;
+	if ((size_t)c->out_bytes + c->mem_extra + n > SMALL_HOLD)
+		lim -= lim / 16;
+	return wr__reactor_mem_total(c->r) + n > lim ? -ENOMEM : 0;
 }
 
 void wr__conn_overload(wr_conn *c, int err, const char *why)
