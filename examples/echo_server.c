@@ -3,6 +3,9 @@
  * GET / serves a small page that talks to /ws from a browser and shows what came back;
  * GET /metrics the server's metrics in the Prometheus text format (WR_METRICS=0: metrics
  * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps).
+ * /canary echoes as /ws does, on a route of its own, so that its metrics (receipt to handler,
+ * by route) tell one client from a crowd on /ws (bench/fairness); WR_METRICS_SAMPLE=1 times
+ * every message instead of one in 64.
  * WR_MEMORY_BUDGET=64M: the server's memory budget (wr_server_config.memory_budget; bytes,
  * or with a K, M or G suffix for KiB, MiB, GiB; default physical memory / 8). */
 #include <signal.h>
@@ -96,6 +99,8 @@ int main(int argc, char **argv)
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .metrics_off = metrics_off,
 	                         .memory_budget = budget_bytes,
+	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")
+	                                         ? (unsigned)atoi(getenv("WR_METRICS_SAMPLE")) : 0,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;
 	srv = wr_server_new(&cfg, &err);
@@ -111,8 +116,9 @@ int main(int argc, char **argv)
 	const char *dfl = getenv("WR_DEFLATE");
 	wr_deflate_config deflate = { .enable = !dfl || strcmp(dfl, "0") != 0,
 	                              .shared = dfl && strcmp(dfl, "shared") == 0 };
-	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message,
-	                                                   .deflate = deflate });
+	const wr_ws_handlers echo = { .on_message = on_message, .deflate = deflate };
+	wr_server_websocket(srv, "/ws", &echo);
+	wr_server_websocket(srv, "/canary", &echo);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
