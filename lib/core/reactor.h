@@ -31,6 +31,7 @@
 #define WR_CONN_TURN_BYTES (64u * 1024u)
 #define WR_TURN_BYTES (1024u * 1024u)
 #define WR_TURN_NS 2000000u    /* a turn's time for taking in bytes */
+#define WR_CONN_SMALL_TURN 2048u /* at most this in a turn: an occasional sender (over_share) */
 #define WR_SEND_TURN_BYTES (256u * 1024u)  /* one connection's send per turn */
 #define WR_FLUSH_TURN_BYTES (1024u * 1024u) /* all sends of a turn, small ones apart */
 
