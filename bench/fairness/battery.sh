@@ -69,13 +69,25 @@ attack() { # scenario
 	esac
 }
 
-# Warm: one canary second alone, so that the baseline holds what a first connection makes.
-"$bench" --rate 100 -c 1 -s 16 -d 1 -q "ws://127.0.0.1:$port$canary_path" >/dev/null 2>&1
+# The canary alone first (which also warms the server: the baseline holds what a first
+# connection makes): on a machine shared with other work its tail is the floor for the rest.
+"$bench" --rate 100 -c 1 -s 16 -d 10 -w 0.5 -q --json "ws://127.0.0.1:$port$canary_path" \
+	>"$tmp/alone.json" 2>/dev/null
+read -r alone50 alone99 alonen < <(python3 - "$tmp/alone.json" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    print(f'{d["latency_ns"]["p50"] / 1e6:.2f} {d["latency_ns"]["p99"] / 1e6:.2f} {d["messages"]}')
+except Exception:
+    print("nan nan 0")
+PY
+)
 sleep 0.5
 base_fds=$(fds)
 base_rss=$(kb "$spid" VmRSS)
 echo "# server pid $spid, $threads reactor(s); before the battery: $base_fds descriptors, RSS $((base_rss / 1024)) MiB"
 printf '%-13s %-5s %9s %9s %7s %9s %9s  %s\n' scenario "" "p50 ms" "p99 ms" echoes "fds back" "rss MiB" "attack's verdict"
+printf '%-13s %-5s %9s %9s %7s\n' "(alone)" "" "$alone50" "$alone99" "$alonen"
 fails=0
 for s in $scenarios; do
 	cmd=$(attack "$s") || exit 2
