@@ -274,7 +274,7 @@ static int one_status(const char *name, const void *req, size_t len, int want, i
                       unsigned conns, unsigned secs)
 {
 	uint64_t end = now_ms() + secs * 1000u;
-	unsigned n = 0, good = 0, other = 0;
+	unsigned n = 0, good = 0, answered = 0, other = 0;
 	int seen_other = 0;
 	while (now_ms() < end) {
 		int fd[64];
@@ -287,6 +287,7 @@ static int one_status(const char *name, const void *req, size_t len, int want, i
 		for (unsigned i = 0; i < k; i++) {
 			n++;
 			int st = fd[i] >= 0 ? http_status(fd[i]) : -3;
+			answered += st == want;
 			if (st == want || (alt >= 0 && st == alt))
 				good++;
 			else
@@ -296,8 +297,10 @@ static int one_status(const char *name, const void *req, size_t len, int want, i
 		}
 	}
 	bool ok = n && good == n;
-	printf("battery %s: %s: %u of %u requests answered %d%s", name, ok ? "PASS" : "FAIL", good, n,
-	       want, alt == 0 ? " or closed" : "");
+	printf("battery %s: %s: %u of %u requests answered %d", name, ok ? "PASS" : "FAIL", answered,
+	       n, want);
+	if (alt == 0)
+		printf(", %u closed before we read an answer", good - answered);
 	if (other)
 		printf(" (%u others, e.g. %d)", other, seen_other);
 	printf("\n");

@@ -130,7 +130,7 @@ PY
 		{ verdict=FAIL; why="$why canary"; }
 	[ "$verdict" = PASS ] || fails=$((fails + 1))
 	printf '%-13s %-5s %9s %9s %7s %9s %9s  %s\n' "$s" "$verdict" "$p50" "$p99" "$msgs" \
-		"$back($(fds))" "$((rss / 1024))" "$(head -n1 "$tmp/attack.txt")${why:+ [failed:$why]}"
+		"$back($(fds))" "$((rss / 1024))" "$(paste -sd";" "$tmp/attack.txt")${why:+ [failed:$why]}"
 	[ "$alive" = 1 ] || break
 done
 echo
