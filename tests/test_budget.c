@@ -1,10 +1,16 @@
 /* The server-wide memory budget's reservations (lib/core/budget.h): a reactor's reservation
  * covers its use and moves only a chunk at a time; every reactor's view of the total is never
  * under the true sum and at most two chunks per other reactor over it, also while reactors on
- * other threads charge and settle at the same time; a reactor that goes gives all back. */
+ * other threads charge and settle at the same time; a reactor that goes gives all back. Also
+ * run under TSan (budget_tap, suite tsan). */
+#ifdef WR_TAP_SHIM
+#include "tap_shim.h"
+#else
 #include <criterion/criterion.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "budget.h"
