@@ -2,8 +2,14 @@
  * Usage: echo_server [port] [max_message_bytes] (defaults 8080 and 16 MiB).
  * GET / serves a small page that talks to /ws from a browser and shows what came back;
  * GET /metrics the server's metrics in the Prometheus text format (WR_METRICS=0: metrics
- * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps). */
+ * off, and no /metrics; WR_KERNEL_TS=1: receipt times from the kernel's timestamps).
+ * /canary echoes as /ws does, on a route of its own, so that its metrics (receipt to handler,
+ * by route) tell one client from a crowd on /ws (bench/fairness); WR_METRICS_SAMPLE=1 times
+ * every message instead of one in 64.
+ * WR_MEMORY_BUDGET=64M: the server's memory budget (wr_server_config.memory_budget; bytes,
+ * or with a K, M or G suffix for KiB, MiB, GiB; default physical memory / 8). */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +69,18 @@ static void on_message(wr_ws *ws, wr_msg msg, void *user)
 	wr_ws_send(ws, msg.data, msg.len, msg.opcode); /* same type back */
 }
 
+/* "64M" and the like: bytes with an optional K/M/G (binary) suffix; 0 on anything else. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+	          : *end == 'G' || *end == 'g' ? 30 : 0;
+	if (end == s || (shift && end[1]) || (!shift && *end) || v > (SIZE_MAX >> shift))
+		return 0;
+	return (size_t)v << shift;
+}
+
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
@@ -71,9 +89,18 @@ int main(int argc, char **argv)
 	const char *threads = getenv("WR_THREADS");
 	const char *metrics = getenv("WR_METRICS");
 	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
+	const char *budget = getenv("WR_MEMORY_BUDGET");
+	size_t budget_bytes = budget ? parse_size(budget) : 0;
+	if (budget && !budget_bytes) {
+		fprintf(stderr, "WR_MEMORY_BUDGET: a size in bytes, or with K, M or G, e.g. 64M\n");
+		return 2;
+	}
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .metrics_off = metrics_off,
+	                         .memory_budget = budget_bytes,
+	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")
+	                                         ? (unsigned)atoi(getenv("WR_METRICS_SAMPLE")) : 0,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;
 	srv = wr_server_new(&cfg, &err);
@@ -89,8 +116,9 @@ int main(int argc, char **argv)
 	const char *dfl = getenv("WR_DEFLATE");
 	wr_deflate_config deflate = { .enable = !dfl || strcmp(dfl, "0") != 0,
 	                              .shared = dfl && strcmp(dfl, "shared") == 0 };
-	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message,
-	                                                   .deflate = deflate });
+	const wr_ws_handlers echo = { .on_message = on_message, .deflate = deflate };
+	wr_server_websocket(srv, "/ws", &echo);
+	wr_server_websocket(srv, "/canary", &echo);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);

@@ -10,10 +10,19 @@
 # RSS SETTLE_S seconds after the attack ended, and where the loop's turns went during the
 # attack (the server's loop-turn histogram from GET /metrics: turns, how many took over 10 ms,
 # the longest bucket reached); the summary gives medians over RUNS runs.
+# The canary talks to /canary (the same echo on a route of its own; CANARY_PATH=/ws for a
+# server without it), so that the server's receipt-to-handler histogram for that route tells
+# the canary's wait inside the server from the flood's: "srv p99" is that histogram's p99
+# bucket bound during the attack (TIMED=1 times every message, with the kernel's receive
+# timestamps as the receipt: WR_METRICS_SAMPLE=1 WR_KERNEL_TS=1; else one in 64, from the
+# turn's wake).
+# BUDGET=64M runs the server with that memory budget (WR_MEMORY_BUDGET) and checks each run's
+# peak RSS against it, and against the RSS before the attack plus the budget: a PASS/FAIL
+# line per run and a count in the summary (the exit status is 1 when a run failed).
 #
 #   WR_BUILD=build-dev bench/fairness/fairness.sh          (RUNS=3 THREADS="1 2"
 #                                                          ATTACKS="noread ping pipeline"
-#                                                          CANARY_S=10 SETTLE_S=10
+#                                                          CANARY_S=10 SETTLE_S=10 BUDGET=
 #                                                          SERVER=echo_server binary)
 # Every process started here is stopped by its PID; traffic stays on loopback; every flood
 # is bounded in messages and in seconds.
@@ -26,6 +35,16 @@ threads_list=${THREADS:-"1 2"}
 attacks=${ATTACKS:-"noread ping pipeline"}
 canary_s=${CANARY_S:-10}
 settle_s=${SETTLE_S:-10}
+budget=${BUDGET:-}
+canary_path=${CANARY_PATH:-/canary}
+timed=${TIMED:-0}
+budget_kib=
+if [ -n "$budget" ]; then
+	budget_kib=$(python3 -c 'import sys, re
+m = re.fullmatch(r"(\d+)([KMGkmg]?)", sys.argv[1])
+print(int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()] >> 10 if m else "")' "$budget")
+	[ -n "$budget_kib" ] && [ "$budget_kib" -gt 0 ] || { echo "fairness: BUDGET=$budget is not a size (64M, 128M, ...)" >&2; exit 2; }
+fi
 # SERVER: another echo server binary taking the same arguments (an older build, to compare)
 server=${SERVER:-$build/examples/echo_server}
 bench=$build/bench/ws-bench/ws-bench
@@ -53,7 +72,7 @@ except Exception: pass' "$1" >"$2"
 
 # The canary's p50 and p99 in microseconds, and how many echoes it got.
 canary() { # port seconds out
-	"$bench" --rate 100 -c 1 -s 16 -d "$2" -w 0.5 -q --json "ws://127.0.0.1:$1/ws" 2>/dev/null >"$3.json"
+	"$bench" --rate 100 -c 1 -s 16 -d "$2" -w 0.5 -q --json "ws://127.0.0.1:$1$canary_path" 2>/dev/null >"$3.json"
 	python3 - "$3.json" >"$3" <<'PY'
 import json, sys
 try:
@@ -78,11 +97,15 @@ flood_args() { # attack port
 results=$tmp/results.tsv
 : >"$results"
 echo "# canary p50/p99 in us; RSS in MiB; one line per run"
-printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s %8s %6s %8s  %s\n' reactors attack run "alone p50/p99" "attack p50/p99" "p99 ratio" "rss base" "rss peak" "settled" turns ">10ms" "max(ms)" "flood"
+printf '%-8s %-9s %-3s %16s %16s %10s %9s %9s %9s %8s %6s %8s %8s  %s\n' reactors attack run "alone p50/p99" "attack p50/p99" "p99 ratio" "rss base" "rss peak" "settled" turns ">10ms" "max(ms)" "srv p99" "flood"
 for t in $threads_list; do
 	for a in $attacks; do
 		for run in $(seq "$runs"); do
-			WR_THREADS=$t WR_DEFLATE=0 "$server" 0 >"$tmp/srv.log" 2>&1 &
+			(
+				[ -n "$budget" ] && export WR_MEMORY_BUDGET=$budget
+				[ "$timed" = 1 ] && export WR_METRICS_SAMPLE=1 WR_KERNEL_TS=1
+				WR_THREADS=$t WR_DEFLATE=0 exec "$server" 0
+			) >"$tmp/srv.log" 2>&1 &
 			spid=$!
 			port=
 			for _ in $(seq 100); do
@@ -100,6 +123,24 @@ for t in $threads_list; do
 			sleep 0.5
 			canary "$port" "$canary_s" "$tmp/attack"
 			metrics "$port" "$tmp/m1"
+			srvp99=$(python3 - "$tmp/m0" "$tmp/m1" "$canary_path" <<'PY'
+import re, sys
+def buckets(path):
+    b = {}
+    pat = r'wring_receive_to_handler_seconds_bucket\{route="' + re.escape(sys.argv[3]) + r'",le="([^"]+)"\} (\d+)'
+    for l in open(path):
+        m = re.match(pat, l)
+        if m and m.group(1) != "+Inf":
+            b[float(m.group(1))] = int(m.group(2))
+    return b
+a, z = buckets(sys.argv[1]), buckets(sys.argv[2])
+d = sorted((le, z[le] - a.get(le, 0)) for le in z)
+if not d or d[-1][1] == 0:
+    print("-"); sys.exit()
+total = d[-1][1]
+print(f'{min(le for le, c in d if c >= 0.99 * total) * 1000:g}')
+PY
+)
 			turns=$(python3 - "$tmp/m0" "$tmp/m1" <<'PY'
 import re, sys
 def buckets(path):
@@ -131,15 +172,25 @@ PY
 			read -r xp50 xp99 xmsgs <"$tmp/attack"
 			fl=$(head -n1 "$tmp/flood.txt")
 			read -r nturns over10 longest <<<"$turns"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$xmsgs" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" >>"$results"
-			python3 - "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" <<'PY'
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$xmsgs" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" "$srvp99" >>"$results"
+			python3 - "$t" "$a" "$run" "$ap50" "$ap99" "$xp50" "$xp99" "$base" "$peak" "$settled" "$fl" "$nturns" "$over10" "$longest" "$srvp99" <<'PY'
 import sys
-t, a, run, ap50, ap99, xp50, xp99, base, peak, settled, fl, nturns, over10, longest = sys.argv[1:]
+t, a, run, ap50, ap99, xp50, xp99, base, peak, settled, fl, nturns, over10, longest, srvp99 = sys.argv[1:]
 f = lambda x: float(x)
 ratio = f(xp99) / f(ap99) if f(ap99) > 0 else float("nan")
 mib = lambda k: f(k) / 1024
-print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f} {nturns:>8} {over10:>6} {longest:>8}  {fl}')
+print(f'{t:<8} {a:<9} {run:<3} {ap50:>7}/{ap99:<8} {xp50:>7}/{xp99:<8} {ratio:>10.2f} {mib(base):>9.1f} {mib(peak):>9.1f} {mib(settled):>9.1f} {nturns:>8} {over10:>6} {longest:>8} {srvp99:>8}  {fl}')
 PY
+			if [ -n "$budget_kib" ]; then
+				verdict=PASS
+				[ "$peak" -le "$budget_kib" ] || verdict=FAIL
+				verdict2=PASS
+				[ "$peak" -le $((base + budget_kib)) ] || verdict2=FAIL
+				echo "$verdict2 $verdict" >>"$tmp/verdicts"
+				awk -v p="$peak" -v b="$base" -v k="$budget_kib" -v v="$verdict" -v v2="$verdict2" 'BEGIN {
+					printf "  budget %.0f MiB: peak RSS %.1f MiB <= budget: %s (%.0f%% of it); peak - base %.1f MiB <= budget: %s\n",
+					       k / 1024, p / 1024, v, 100 * p / k, (p - b) / 1024, v2 }'
+			fi
 		done
 	done
 done
@@ -152,7 +203,7 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 groups = {}
 for r in rows:
     groups.setdefault((r[0], r[1]), []).append(r)
-print(f'{"reactors":<8} {"attack":<9} {"alone p50":>9} {"alone p99":>9} {"attack p50":>10} {"attack p99":>10} {"p99 ratio":>9} {"echoes":>7} {"rss base":>8} {"peak":>8} {"settled":>8} {"left":>6} {"turns>10ms":>10} {"max turn":>8}')
+print(f'{"reactors":<8} {"attack":<9} {"alone p50":>9} {"alone p99":>9} {"attack p50":>10} {"attack p99":>10} {"p99 ratio":>9} {"echoes":>7} {"rss base":>8} {"peak":>8} {"settled":>8} {"left":>6} {"turns>10ms":>10} {"max turn":>8} {"srv p99":>8}')
 for (t, a), rs in groups.items():
     med = lambda i: statistics.median(float(r[i]) for r in rs)
     ap50, ap99, xp50, xp99, msgs = med(3), med(4), med(5), med(6), med(7)
@@ -161,5 +212,14 @@ for (t, a), rs in groups.items():
     num = lambda i: [float(r[i]) for r in rs if r[i] not in ("-", "")]
     o10 = statistics.median(num(13)) if num(13) else float("nan")
     mx = statistics.median(num(14)) if num(14) else float("nan")
-    print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f} {o10:>10.0f} {mx:>8g}')
+    sp = statistics.median(num(15)) if len(rs[0]) > 15 and num(15) else float("nan")
+    print(f'{t:<8} {a:<9} {ap50 / 1000:>9.2f} {ap99 / 1000:>9.2f} {xp50 / 1000:>10.2f} {xp99 / 1000:>10.2f} {xp99 / ap99:>9.2f} {msgs:>7.0f} {base:>8.1f} {peak:>8.1f} {settled:>8.1f} {left:>6.1f} {o10:>10.0f} {mx:>8g} {sp:>8g}')
 PY
+if [ -n "$budget_kib" ]; then
+	n=$(wc -l <"$tmp/verdicts")
+	p1=$(awk '$2 == "PASS"' "$tmp/verdicts" | wc -l)
+	p2=$(awk '$1 == "PASS"' "$tmp/verdicts" | wc -l)
+	echo
+	echo "budget $budget: peak RSS <= budget in $p1 of $n runs; peak - base <= budget in $p2 of $n runs"
+	if [ "$p2" -eq "$n" ] && [ "$p1" -eq "$n" ]; then echo "PASS"; else echo "FAIL"; exit 1; fi
+fi

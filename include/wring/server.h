@@ -39,13 +39,17 @@ typedef struct wr_server_config {
 	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */
 	unsigned send_timeout_ms;     /* a queue over the high mark this long: cut off as above;
 	                                 10000 */
-	size_t memory_budget;         /* the whole server's queued output, reassembly and inflate
-	                                 buffers, shared evenly by the reactors. Near it (3/4) the
+	size_t memory_budget;         /* the whole server's receive rings, queued output,
+	                                 reassembly and inflate buffers: one budget for all the
+	                                 reactors (any of them may use most of it). The rings'
+	                                 size (threads x recv_buf_count x recv_buf_size) is set
+	                                 aside first (at most half). Near it (3/4) the
 	                                 connections holding the most stop being read; a new
 	                                 message that would cross it is refused (close 1013, or
 	                                 1009 when it is larger than the budget), a send gets
-	                                 -ENOMEM; past it the biggest holders are cut off (1008).
-	                                 Default: physical memory / 8, at least 64 MiB */
+	                                 -ENOMEM (the last 1/16 is kept for connections holding
+	                                 under 64 KiB); past it the biggest holders are cut off
+	                                 (1008). Default: physical memory / 8, at least 64 MiB */
 	unsigned handshake_timeout_ms;/* first request / TLS handshake; 10000 */
 	unsigned idle_timeout_ms;     /* HTTP keep-alive idle; WebSocket idle is ping-checked; 60000 */
 	unsigned ping_interval_ms;    /* WebSocket: ping after this much silence; 30000; -1u: never */

@@ -110,6 +110,7 @@ typedef struct wr_stats {
 	/* gauges: the first exact, the others as of each reactor's last 100 ms tick */
 	uint64_t send_queued_bytes;  /* output queued and not yet sent */
 	uint64_t pool_bytes;         /* protocol and transport states in use */
+	uint64_t memory_used_bytes;  /* what memory_budget counts (wring/server.h), summed */
 	uint64_t recv_buffers_kernel;/* provided receive buffers lent to the kernel */
 	uint64_t recv_buffers_total;
 	/* histograms */

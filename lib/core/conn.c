@@ -163,19 +163,27 @@ static void out_shrank(wr_conn *c)
 void wr__conn_mem_charge(wr_conn *c, ssize_t delta)
 {
 	c->mem_extra += (uint32_t)delta;
-	c->r->mem_used += (size_t)delta;
+	wr__reactor_mem_add(c->r, delta);
 	if (delta < 0)
 		c->r->mem_freed += (size_t)-delta;
 }
 
+/* A connection holding this little, with what it asks for, is not what fills the budget: the
+ * last sixteenth of it is kept for such (a canary's echo must not be refused because a flood
+ * filled the budget). */
+#define SMALL_HOLD ((size_t)64 * 1024)
+
 int wr__conn_mem_check(const wr_conn *c, size_t n)
 {
-	size_t b = c->r->cfg.mem_budget;
+	const wr_budget *b = c->r->cfg.budget;
 	if (!b)
 		return 0;
-	if (n > b)
+	if (n > b->limit)
 		return -EMSGSIZE;
-	return c->r->mem_used + n > b ? -ENOMEM : 0;
+	size_t lim = b->limit;
+	if ((size_t)c->out_bytes + c->mem_extra + n > SMALL_HOLD)
+		lim -= lim / 16;
+	return wr__reactor_mem_total(c->r) + n > lim ? -ENOMEM : 0;
 }
 
 void wr__conn_overload(wr_conn *c, int err, const char *why)
@@ -714,7 +722,7 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 		c->tr->free(c);
 	if (c->proto->free)
 		c->proto->free(c);
-	r->mem_used -= c->mem_extra; /* what the protocol did not give back itself */
+	wr__reactor_mem_add(r, -(int64_t)c->mem_extra); /* what the protocol did not give back */
 	c->mem_extra = 0;
 	c->ps = c->ts = NULL;
 	c->state = WR_CONN_FREE;

@@ -240,8 +240,9 @@ static inline void wr__conn_unit_begin(wr_conn *c)
 /* Memory the protocol holds for c besides the send queue (a reassembly or inflate buffer):
  * delta bytes more (or fewer), counted against the reactor's memory budget. */
 void wr__conn_mem_charge(wr_conn *c, ssize_t delta);
-/* Would n more bytes held for c cross the reactor's memory budget? 0 when they fit,
- * -EMSGSIZE when n alone is more than the budget, -ENOMEM when they do not fit now. */
+/* Would n more bytes held for c cross the server's memory budget? 0 when they fit,
+ * -EMSGSIZE when n alone is more than the budget, -ENOMEM when they do not fit now (for a
+ * connection that would then hold more than 64 KiB, at 15/16 of the budget already). */
 int wr__conn_mem_check(const wr_conn *c, size_t n);
 /* Call the protocol's on_writable once the queue has emptied. */
 static inline void wr__conn_want_writable(wr_conn *c)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "budget.h"
 #include "clock.h"
 #include "conn.h"
 #include "hist.h"
@@ -30,6 +31,7 @@
 #define WR_CONN_TURN_BYTES (64u * 1024u)
 #define WR_TURN_BYTES (1024u * 1024u)
 #define WR_TURN_NS 2000000u    /* a turn's time for taking in bytes */
+#define WR_CONN_SMALL_TURN 2048u /* at most this in a turn: an occasional sender (over_share) */
 #define WR_SEND_TURN_BYTES (256u * 1024u)  /* one connection's send per turn */
 #define WR_FLUSH_TURN_BYTES (1024u * 1024u) /* all sends of a turn, small ones apart */
 
@@ -54,9 +56,9 @@ typedef struct wr_reactor_config {
 	 * off (the protocol's on_overload). send_high 0: never paused. */
 	size_t send_high, send_low;
 	unsigned send_timeout_ms;
-	/* What this reactor may hold in queued output and protocol buffers (its share of the
-	 * server's budget); 0: unbounded. */
-	size_t mem_budget;
+	/* The memory budget for queued output and protocol buffers that this reactor shares
+	 * with the server's others (budget.h; borrowed, outlives the reactor). NULL: unbounded. */
+	wr_budget *budget;
 	/* Fair share per loop turn: bytes a connection takes in before its further receives
 	 * wait for the next turn, and the turn's total past which every connection that
 	 * already had some waits. 0: the defaults (WR_CONN_TURN_BYTES, WR_TURN_BYTES). */
@@ -121,7 +123,8 @@ struct wr_reactor {
 	unsigned dq_n, dq_cap;
 	/* memory: bytes held (queues and protocol buffers), connections paused for their
 	 * queue or for the budget, when memory was last handed back */
-	size_t mem_used;
+	size_t mem_used;         /* exact */
+	size_t mem_held;         /* reserved from cfg.budget: mem_used and a little more */
 	uint32_t n_paused_out, n_paused_budget;
 	uint32_t budget_since;   /* tick the reactor went over 3/4 of its budget (0: under) */
 	size_t mem_freed;        /* bytes freed since the last malloc_trim */
@@ -219,11 +222,27 @@ void wr__poster_free(wr_poster *p);
 /* Run fn(arg) on r's thread. 0 or -errno (the post is then not delivered). */
 int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *arg);
 
+/* The reactor holds d bytes more (or fewer) that the memory budget counts; the shared
+ * counter moves only when the reactor's reservation must (budget.h). */
+static inline void wr__reactor_mem_add(wr_reactor *r, int64_t d)
+{
+	r->mem_used += (size_t)d;
+	if (r->cfg.budget && wr__budget_unsettled(r->cfg.budget, r->mem_used, r->mem_held))
+		wr__budget_settle(r->cfg.budget, r->mem_used, &r->mem_held);
+}
+
+/* The whole server's memory as this reactor sees it (never under the true sum); 0 without
+ * a budget. */
+static inline size_t wr__reactor_mem_total(const wr_reactor *r)
+{
+	return r->cfg.budget ? wr__budget_used(r->cfg.budget, r->mem_used, r->mem_held) : 0;
+}
+
 /* Queued output of c grows (d > 0) or shrinks: c->out_bytes and the reactor's gauge. */
 static inline void wr__conn_out_add(wr_conn *c, int64_t d)
 {
 	c->out_bytes += (uint32_t)d;
-	c->r->mem_used += (size_t)d; /* the memory budget counts queued output */
+	wr__reactor_mem_add(c->r, d); /* the memory budget counts queued output */
 	if (c->r->stats)
 		WR_STAT_ADD(c->r->stats->send_queued, (uint64_t)d);
 }

@@ -54,6 +54,7 @@ typedef struct wr_reactor_stats {
 	uint64_t pubsub_drops, pubsub_conflations;
 	uint64_t send_queued;                  /* kept exact; the rest below at each tick */
 	uint64_t pool_bytes, rbufs_kernel, rbufs_total;
+	uint64_t mem_used;                     /* what the memory budget counts */
 	wr_hist *send_complete;                /* small shape, ns; one send in 16 */
 	wr_hist *turn;                         /* the reactor's turn_hist */
 	wr_sampler send_sample;

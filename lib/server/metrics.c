@@ -74,6 +74,7 @@ static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 	t->pubsub_conflations += L(r->pubsub_conflations);
 	t->send_queued_bytes += L(r->send_queued);
 	t->pool_bytes += L(r->pool_bytes);
+	t->memory_used_bytes += L(r->mem_used);
 	t->recv_buffers_kernel += L(r->rbufs_kernel);
 	t->recv_buffers_total += L(r->rbufs_total);
 }
@@ -370,6 +371,9 @@ char *wr_stats_text(const wr_stats *st, size_t *out_len)
 	       st->send_queued_bytes);
 	gauge1(&o, "wring_pool_bytes", "Protocol and transport state memory in use.",
 	       st->pool_bytes);
+	gauge1(&o, "wring_memory_used_bytes",
+	       "What the memory budget counts: queued output, reassembly and inflate buffers.",
+	       st->memory_used_bytes);
 	gauge1(&o, "wring_recv_buffers_kernel", "Provided receive buffers lent to the kernel.",
 	       st->recv_buffers_kernel);
 	gauge1(&o, "wring_recv_buffers_capacity", "Provided receive buffers in all.",

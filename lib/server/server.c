@@ -72,7 +72,18 @@ struct wr_server {
 	wr_fiber_http_route *http_fibers[MAX_WS_ROUTES];
 	unsigned nhttp_fibers;
 	wr_pubsub *pubsub;        /* topics across the reactors */
+	wr_budget budget;         /* memory_budget, shared by the reactors (core budget.h) */
 };
+
+/* The receive rings are memory of the server's too, touched as bursts arrive and not
+ * counted per connection: their full size is set aside from the budget, so that what the
+ * connections may hold plus the rings stays within it. The connections keep at least half
+ * of it whatever the rings' size. */
+static size_t budget_for_conns(const wr_server_config *c)
+{
+	size_t rings = (size_t)c->threads * c->recv_buf_count * c->recv_buf_size;
+	return c->memory_budget / 2 > rings ? c->memory_budget - rings : c->memory_budget / 2;
+}
 
 /* What a plaintext client gets on the TLS port instead of a bare reset. */
 static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
@@ -199,6 +210,7 @@ wr_server *wr_server_new(const wr_server_config *cfg, int *out_err)
 	pthread_cond_init(&srv->start_cond, NULL);
 	atomic_init(&srv->stop_requested, false);
 	srv->nreactors = srv->cfg.threads;
+	wr__budget_init(&srv->budget, budget_for_conns(&srv->cfg), srv->cfg.threads);
 	return srv;
 
 err_pubsub:
@@ -487,7 +499,7 @@ static int reactor_setup(srv_reactor *sr)
 		.send_high = cfg->send_high_mark,
 		.send_low = cfg->send_low_mark,
 		.send_timeout_ms = cfg->send_timeout_ms,
-		.mem_budget = cfg->memory_budget / cfg->threads,
+		.budget = &sr->srv->budget,
 		.linger_ms = cfg->close_timeout_ms < 2000 ? cfg->close_timeout_ms : 2000,
 		.stop_ms = cfg->close_timeout_ms,
 		.on_accept = on_accept,
