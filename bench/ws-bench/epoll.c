@@ -127,7 +127,7 @@ static int make_messages(edrv *d)
 	size_t n = o->size;
 	uint8_t op = o->text ? 0x1 : 0x2;
 	uint8_t *pay = malloc(n ? n : 1);
-	d->want = malloc(n + 10);
+	d->want = malloc(n + 14); /* a masked header at most: the raw echo of the frame */
 	uint8_t one[14];
 	size_t h = frame_header(one, op, n, true);
 	d->out_len = h + 4 + n;

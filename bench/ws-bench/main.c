@@ -371,6 +371,7 @@ static int run(wsb_opts *o)
 	free(prev.load);
 	free(s0);
 	free(s1);
+	free(t->hist);
 	free(sh.interval);
 	free(w.th);
 	free(w.tid);
