@@ -236,7 +236,8 @@ static int run(wsb_opts *o)
 		w.th[i] = (wsb_thread){ .idx = i, .o = o, .sh = &sh, .first_conn = given,
 		                        .nconns = o->conns / o->threads + (i < o->conns % o->threads) };
 		given += w.th[i].nconns;
-		if ((rc = pthread_create(&w.tid[i], NULL, wsb_thread_main, &w.th[i])) != 0) {
+		if ((rc = pthread_create(&w.tid[i], NULL, o->epoll ? wsb_epoll_thread_main : wsb_thread_main,
+		                          &w.th[i])) != 0) {
 			fprintf(stderr, "ws-bench: pthread_create: %s\n", strerror(rc));
 			atomic_store(&sh.abort, true);
 			for (unsigned j = 0; j < i; j++)
@@ -370,6 +371,7 @@ static int run(wsb_opts *o)
 	free(prev.load);
 	free(s0);
 	free(s1);
+	free(t->hist);
 	free(sh.interval);
 	free(w.th);
 	free(w.tid);

@@ -68,6 +68,12 @@ static void usage(FILE *f)
 	"      --hgrm FILE      latency percentile distribution, HdrHistogram text format\n"
 	"      --plot FILE.svg  latency by percentile and per second, self-contained SVG\n"
 	"  -q, --quiet          no live line on stderr\n"
+	"Other clients (ping-pong, --pipeline, --rate; a fixed -s; ws:// only):\n"
+	"      --epoll          an epoll client, one recv and one send per message and\n"
+	"                       connection (like uWebSockets' load_test); frames by hand\n"
+	"      --raw            the epoll client over plain TCP, to a raw echo\n"
+	"                       (bench/peers/raw_echo): each message is the bytes of a\n"
+	"                       client frame of -s bytes, expected back as they are\n"
 	"Several machines:\n"
 	"      --start-at T     start traffic at unix time T (once connected): agents together\n"
 	"Exit status: 0 clean run, 1 errors during the run, 2 bad usage or nothing connected.\n",
@@ -228,7 +234,7 @@ static int parse_binds(wsb_opts *o, const char *list)
 enum { O_TEXT = 256, O_BINARY, O_PIPELINE, O_RATE, O_CONNECT, O_IDLE, O_RAMP, O_PID, O_JSON,
        O_HGRM, O_PLOT, O_CA, O_INSECURE, O_NOECHO, O_PAYLOAD, O_TEMPLATE, O_OPENRATE,
        O_RECONNECT, O_BIND, O_SUBPROTO, O_ORIGIN, O_CERT, O_KEY, O_SNI, O_OUT, O_STARTAT,
-       O_DEFLATE, O_RESUME, O_FANOUT, O_PUBLISHERS, O_STATSPATH };
+       O_DEFLATE, O_RESUME, O_FANOUT, O_PUBLISHERS, O_STATSPATH, O_EPOLL, O_RAW };
 
 int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 {
@@ -270,6 +276,8 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		{ "sni", required_argument, NULL, O_SNI },
 		{ "start-at", required_argument, NULL, O_STARTAT },
 		{ "deflate", no_argument, NULL, O_DEFLATE },
+		{ "epoll", no_argument, NULL, O_EPOLL },
+		{ "raw", no_argument, NULL, O_RAW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -387,6 +395,8 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 				bad = "--start-at: a unix time in seconds (date +%s)";
 			break;
 		}
+		case O_EPOLL: o->epoll = true; break;
+		case O_RAW: o->raw = o->epoll = true; break;
 		case 'q': o->quiet = true; break;
 		case 'h':
 			usage(stdout);
@@ -419,6 +429,10 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 		bad = "--no-echo needs --rate: without echoes there is no loop to close";
 	else if (o->payload != WSB_PAY_GEN && size_given)
 		bad = "-s goes with generated messages, not --payload or --template";
+	else if (o->epoll && ((o->mode != WSB_PINGPONG && o->mode != WSB_RATE) || o->no_echo ||
+	                      o->payload != WSB_PAY_GEN || o->deflate || o->headers || o->protocols))
+		bad = "--epoll and --raw go with ping-pong or --rate echoes of generated messages "
+		      "(no --no-echo, --fanout, --payload, --template, --deflate, -H, --subprotocol)";
 	else if (!o->cert_file != !o->key_file)
 		bad = "--cert and --key go together";
 	if (bad) {
@@ -449,7 +463,13 @@ int wsb_opts_parse(int argc, char **argv, wsb_opts *o)
 	}
 	if (bind_list && parse_binds(o, bind_list) < 0)
 		return -1;
-	return wsb_payload_load(o);
+	if (wsb_payload_load(o) < 0)
+		return -1;
+	if (o->epoll && (o->tls || o->size_kind != WSB_SIZE_FIXED)) {
+		fprintf(stderr, "ws-bench: --epoll and --raw take ws:// and one fixed -s size\n");
+		return -1;
+	}
+	return 0;
 }
 
 void wsb_opts_free(wsb_opts *o)

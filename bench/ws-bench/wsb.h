@@ -78,6 +78,8 @@ typedef struct wsb_opts {
 	bool tls;                 /* wss:// */
 	const char *ca_file;      /* --ca: trust anchors for wss:// (default: the system store) */
 	bool insecure;            /* --insecure: no certificate checks */
+	bool epoll;               /* --epoll: the epoll client (epoll.c), WebSocket by hand */
+	bool raw;                 /* --raw: the epoll client over plain TCP, a frame's bytes echoed */
 	bool resume;              /* --resume: wss:// sessions resumed from tickets */
 	const char *cert_file, *key_file; /* client certificate (mutual TLS) */
 	const char *sni;          /* server name for SNI and the certificate check */
@@ -238,6 +240,8 @@ struct wsb_shared {
 };
 
 void *wsb_thread_main(void *arg);
+/* --epoll and --raw (epoll.c): one recv and one send per message per connection. */
+void *wsb_epoll_thread_main(void *arg);
 void wsb_interval_publish(wsb_shared *sh, wr_hist *h);
 
 /* ---- report (report.c, json_out.c, svg.c) ---- */
