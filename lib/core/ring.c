@@ -122,11 +122,11 @@ static int setup_buf_ring(wr_ring *r)
 	return 0;
 }
 
-bool wr__ring_knob_off(const char *name)
+bool wr__ring_knob_on(const char *name)
 {
-	/* WR_RING_OFF=settle,fixed: a kernel feature the library would use is left unused (tests
-	 * of the fallbacks, and before/after measurements). Read once per ring, at creation. */
-	const char *v = getenv("WR_RING_OFF");
+	/* WR_RING_ON=settle: a kernel path that measured no better here (README, "Kernel path")
+	 * is used, for measuring it elsewhere and for its tests. Read once per ring. */
+	const char *v = getenv("WR_RING_ON");
 	size_t n = strlen(name);
 	for (const char *p = v; p && *p; p += strcspn(p, ",")) {
 		p += *p == ',';
@@ -142,6 +142,8 @@ bool wr__ring_knob_off(const char *name)
 static bool sq_array_is_identity(const wr_ring *r)
 {
 	const struct io_uring_sq *sq = &r->ring.sq;
+	if (!sq->array)
+		return false;
 	for (unsigned i = 0; i < *sq->kring_entries; i++)
 		if (sq->array[i] != i)
 			return false;
@@ -188,7 +190,7 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	if (rc < 0)
 		goto err_ring;
 	r->settle = (r->ring.features & FEAT_REG_REG_RING) && (r->ring.features & IORING_FEAT_EXT_ARG) &&
-	            !wr__ring_knob_off("settle") && sq_array_is_identity(r);
+	            wr__ring_knob_on("settle") && sq_array_is_identity(r);
 
 	if (!r->buf_count) { /* a ring that only sends (MSG_RING posting) */
 		*out = r;

@@ -64,9 +64,9 @@ int wr__ring_submit(wr_ring *r);
  * wr__ring_submit_wait where the kernel lacks it (before 6.3), or with want <= 1, or
  * timeout_ns <= 0. */
 int wr__ring_submit_wait_for(wr_ring *r, int64_t timeout_ns, unsigned want);
-/* Is the kernel feature `name` switched off by the WR_RING_OFF environment variable (a
- * comma-separated list: settle, fixed)? */
-bool wr__ring_knob_off(const char *name);
+/* Is the kernel path `name` asked for by the WR_RING_ON environment variable (a
+ * comma-separated list; "settle": wr__ring_submit_wait_for)? */
+bool wr__ring_knob_on(const char *name);
 /* Copy up to max completions out and advance the CQ once. */
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max);
 
