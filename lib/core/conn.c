@@ -509,13 +509,6 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		c->sending_segs = (uint8_t)n;
 		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
 	}
-	/* Nothing waits for this send's completion but the segments' release: the turn may
-	 * wait a little for the next receive before reaping it. */
-	if (total == c->out_bytes &&
-	    !(c->flags & (WR_CF_WRITABLE_WANTED | WR_CF_CLOSE_AFTER_FLUSH)))
-		r->sends_whole++;
-	else
-		r->sends_rest = true;
 	c->flags |= WR_CF_SENDING;
 	c->send_ns = (uint32_t)r->now_ns;
 	c->inflight++;
@@ -528,8 +521,6 @@ void wr__conn_flush_all(wr_reactor *r)
 {
 	unsigned slot = 0;
 	size_t sent = 0;
-	r->sends_whole = 0;
-	r->sends_rest = false;
 	wr_list later;
 	wr_list_init(&later);
 	while (!wr_list_empty(&r->flush)) {

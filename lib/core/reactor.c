@@ -772,17 +772,7 @@ void wr__reactor_drain_posts(wr_reactor *r)
 static int turn(wr_reactor *r, wr_cqe *cqes)
 {
 	wr__conn_flush_all(r);
-	/* Sends to a socket with room complete inside the submit: waiting for one completion
-	 * would end the wait at once, and a second wake-up would bring the answer. When nothing
-	 * waits behind them (no more output queued, no drain callback, no close: only their
-	 * segments' release), the wait counts them and waits for one completion more: few
-	 * messages per turn cost one wake-up, not two. Timers still bound the wait, and posts,
-	 * stops and every receive are completions. Off unless WR_RING_ON=settle: it halves
-	 * the wake-ups but measured no lower CPU per message here (README). */
-	int64_t to = wait_timeout(r);
-	int rc = r->sends_whole && !r->sends_rest
-	             ? wr__ring_submit_wait_for(r->ring, to, r->sends_whole + 1)
-	             : wr__ring_submit_wait(r->ring, to);
+	int rc = wr__ring_submit_wait(r->ring, wait_timeout(r));
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 		wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
 		return rc;

@@ -111,11 +111,6 @@ struct wr_reactor {
 	uint32_t high;           /* slots [0, high) have been used: the walk for a stop */
 	wr_list flush;           /* connections with output to send this turn */
 	wr_list closed;          /* connections to free at the end of the turn */
-	/* This turn's flush: sends that took a connection's whole queue, and whether any send
-	 * left something behind it (or a drain callback, or a close, waits for its completion).
-	 * Only the first kind may wait for the next receive before being reaped (turn()). */
-	unsigned sends_whole;
-	bool sends_rest;
 	/* fairness: the turn's number and bytes, receives waiting for a later turn */
 	uint16_t turn_no;
 	bool turn_full;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wr_config.h"
@@ -17,10 +16,6 @@
 /* Newer than liburing 2.3's headers (kernel 6.12): buffers consumed piece by piece. */
 #define PBUF_RING_INC 2u            /* io_uring_buf_reg.flags (the "pad" field in 2.3) */
 #define CQE_F_BUF_MORE (1u << 4)    /* the buffer has room left and stays the kernel's */
-/* Kernel 6.3 (newer than liburing 2.3's headers): registered ring fds may register rings.
- * Here only a marker for kernels that know MSG_WAITALL on send (5.19) and wait counts with a
- * timeout argument (5.11). */
-#define FEAT_REG_REG_RING (1u << 13)
 
 /* Receive buffers are handed to the kernel a few at a time, most recently used first, and
  * (where the kernel can) consumed incrementally, many small receives packed into one buffer:
@@ -48,9 +43,6 @@ struct wr_ring {
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
 	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
 	bool defer_taskrun;   /* receives complete only inside this thread's submit */
-	/* wr__ring_submit_wait_for may wait for several completions; sends carry MSG_WAITALL
-	 * then, so that a send's completion means all of it went (or an error). */
-	bool settle;
 	long page;
 };
 
@@ -122,34 +114,6 @@ static int setup_buf_ring(wr_ring *r)
 	return 0;
 }
 
-bool wr__ring_knob_on(const char *name)
-{
-	/* WR_RING_ON=settle: a kernel path that measured no better here (README, "Kernel path")
-	 * is used, for measuring it elsewhere and for its tests. Read once per ring. */
-	const char *v = getenv("WR_RING_ON");
-	size_t n = strlen(name);
-	for (const char *p = v; p && *p; p += strcspn(p, ",")) {
-		p += *p == ',';
-		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
-			return true;
-	}
-	return false;
-}
-
-/* Our own submit (wr__ring_submit_wait_for) publishes the SQ tail itself, as liburing does
- * since 2.2, where the SQ index array maps each slot to itself once at setup. A liburing
- * that fills it per submit instead would need its own submit: the feature stays off. */
-static bool sq_array_is_identity(const wr_ring *r)
-{
-	const struct io_uring_sq *sq = &r->ring.sq;
-	if (!sq->array)
-		return false;
-	for (unsigned i = 0; i < *sq->kring_entries; i++)
-		if (sq->array[i] != i)
-			return false;
-	return true;
-}
-
 int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 {
 	if ((cfg->buf_count & (cfg->buf_count - 1)) || cfg->buf_count > 32768 ||
@@ -189,8 +153,6 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	}
 	if (rc < 0)
 		goto err_ring;
-	r->settle = (r->ring.features & FEAT_REG_REG_RING) && (r->ring.features & IORING_FEAT_EXT_ARG) &&
-	            wr__ring_knob_on("settle") && sq_array_is_identity(r);
 
 	if (!r->buf_count) { /* a ring that only sends (MSG_RING posting) */
 		*out = r;
@@ -281,14 +243,14 @@ bool wr__ring_recv_limit_refused(wr_ring *r)
 void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL | (r->settle ? MSG_WAITALL : 0));
+	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
 void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL | (r->settle ? MSG_WAITALL : 0));
+	io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -344,28 +306,6 @@ int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns)
 	                                .tv_nsec = timeout_ns % 1000000000 };
 	struct io_uring_cqe *cqe;
 	return io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
-}
-
-int wr__ring_submit_wait_for(wr_ring *r, int64_t timeout_ns, unsigned want)
-{
-	if (!r->settle || want <= 1 || timeout_ns <= 0)
-		return wr__ring_submit_wait(r, timeout_ns);
-	if (r->br)
-		refill(r);
-	/* liburing 2.3's submit-and-wait takes no count with a timeout: publish the SQ tail as
-	 * it does, and enter once. */
-	struct io_uring_sq *sq = &r->ring.sq;
-	if (sq->sqe_head != sq->sqe_tail) {
-		sq->sqe_head = sq->sqe_tail;
-		__atomic_store_n(sq->ktail, sq->sqe_tail, __ATOMIC_RELEASE);
-	}
-	unsigned n = sq->sqe_tail - __atomic_load_n(sq->khead, __ATOMIC_RELAXED);
-	struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
-	                                .tv_nsec = timeout_ns % 1000000000 };
-	struct io_uring_getevents_arg arg = { .ts = (uint64_t)(uintptr_t)&ts };
-	long rc = syscall(__NR_io_uring_enter, r->ring.ring_fd, n, want,
-	                  IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
-	return rc < 0 ? -errno : (int)rc;
 }
 
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max)

@@ -57,16 +57,6 @@ void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint
  * 0: do not wait). Returns >= 0 or -errno (-ETIME/-EINTR are normal). */
 int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns);
 int wr__ring_submit(wr_ring *r);
-/* The same, waiting for want completions (still at most timeout_ns > 0). Sends to a socket
- * with room complete inside the submit; counting them in want lets the wait go on for what
- * they were answering. Sends carry MSG_WAITALL where this is available, so that a send's
- * completion is never a short count that something waits behind. Falls back to
- * wr__ring_submit_wait where the kernel lacks it (before 6.3), or with want <= 1, or
- * timeout_ns <= 0. */
-int wr__ring_submit_wait_for(wr_ring *r, int64_t timeout_ns, unsigned want);
-/* Is the kernel path `name` asked for by the WR_RING_ON environment variable (a
- * comma-separated list; "settle": wr__ring_submit_wait_for)? */
-bool wr__ring_knob_on(const char *name);
 /* Copy up to max completions out and advance the CQ once. */
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max);
 
