@@ -4,7 +4,9 @@
  * reactor to subscribers on two reactors (in batches of 100: a burst of more publications
  * than a reactor's inbox has nodes, 1024, takes heap nodes for the excess, by design) and
  * 500 at once from a reactor's handler, and requires that not one allocation happened
- * anywhere while those publications went from the publisher to every subscriber's socket. Built without sanitizers only: ASan and TSan replace malloc
+ * anywhere while those publications went from the publisher to every subscriber's socket;
+ * then the same, one publication at a time, to 1,200 subscribers on one reactor (more than
+ * the output segments' default free list holds). Built without sanitizers only: ASan and TSan replace malloc
  * themselves, and under ASan the frame pool is off on purpose. */
 #include "tap_shim.h"
 
