@@ -4,7 +4,9 @@
  * reactor to subscribers on two reactors (in batches of 100: a burst of more publications
  * than a reactor's inbox has nodes, 1024, takes heap nodes for the excess, by design) and
  * 500 at once from a reactor's handler, and requires that not one allocation happened
- * anywhere while those publications went from the publisher to every subscriber's socket. Built without sanitizers only: ASan and TSan replace malloc
+ * anywhere while those publications went from the publisher to every subscriber's socket;
+ * then the same, one publication at a time, to 1,200 subscribers on one reactor (more than
+ * the output segments' default free list holds). Built without sanitizers only: ASan and TSan replace malloc
  * themselves, and under ASan the frame pool is off on purpose. */
 #include "tap_shim.h"
 
@@ -12,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -149,5 +152,62 @@ Test(pubsub_alloc, steady_state_publishes_allocate_nothing)
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	close(pub);
+	wr_server_free(srv);
+}
+
+/* A broadcast to more connections than a reactor's free lists keep by default (1,024 small
+ * output segments): one message per subscriber queues one small segment on each, and the
+ * periodic broadcast must find them on the free list again, not in malloc (and the heap's
+ * growth, sbrk and page faults, that came with it every message). */
+#define WIDE 1200
+
+Test(pubsub_alloc, broadcast_to_more_connections_than_the_default_free_list)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2 * WIDE + 256 && rl.rlim_max >= 2 * WIDE + 256) {
+		rl.rlim_cur = 2 * WIDE + 256;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	cr_assert_geq(rl.rlim_cur, 2 * WIDE + 256, "RLIMIT_NOFILE too low: %lu", (unsigned long)rl.rlim_cur);
+	int err;
+	srv = wr_server_new(&(wr_server_config){ .threads = 1, .ping_interval_ms = -1u }, &err);
+	cr_assert_not_null(srv);
+	cr_assert_eq(wr_server_websocket(srv, "/sub", &(wr_ws_handlers){ .on_open = sub_open }), 0);
+	uint16_t port = live_start(srv);
+	static int fds[WIDE];
+	for (nfds = 0; nfds < WIDE; nfds++) {
+		int fd = live_connect(port);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(live_ws_handshake(fd, "/sub"), 0);
+		char buf[16];
+		int op, fin;
+		cr_assert_eq(live_ws_recv(fd, &op, &fin, buf, sizeof(buf)), 5);
+		fds[nfds] = fd;
+	}
+	/* Warm up, then one message at a time, each read by every subscriber before the next:
+	 * the segments go back to the free list between broadcasts. */
+	for (int k = 0; k < 5; k++) {
+		publish(1);
+		drain(fds, 1);
+	}
+	atomic_store(&allocs, 0);
+	atomic_store(&counting, true);
+	for (int k = 0; k < 20; k++) {
+		publish(1);
+		drain(fds, 1);
+	}
+	atomic_store(&counting, false);
+	long n = atomic_load(&allocs);
+	printf("# allocations while 20 publications, one at a time, reached %d subscribers: %ld\n",
+	       nfds, n);
+	cr_assert_eq(n, 0);
+	wr_pubsub_stats st;
+	wr_server_pubsub_stats(srv, &st);
+	cr_assert_eq(st.delivered, 25u * WIDE);
+	cr_assert_eq(st.dropped + st.unrouted, 0);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 	wr_server_free(srv);
 }

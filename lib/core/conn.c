@@ -248,6 +248,8 @@ static wr_seg *seg_new(wr_reactor *r, size_t min, size_t max, bool queue_empty)
 		}
 		s->cap = SMALL_CAP;
 		s->pool = WR_SEG_POOL_SMALL;
+		if (++r->small_out > r->small_peak)
+			r->small_peak = r->small_out;
 	} else if (min <= WR_SEG_SIZE) {
 		if (r->seg_pool) {
 			s = r->seg_pool;
@@ -298,6 +300,13 @@ static void ext_release(wr_reactor *r, wr_seg *s)
 	free(s);
 }
 
+/* How many free small segments to keep: at least floor, and as many as were out at once
+ * lately (small_peak). */
+static unsigned small_keep(const wr_reactor *r, unsigned floor)
+{
+	return r->small_peak > floor ? r->small_peak : floor;
+}
+
 static void seg_release(wr_reactor *r, wr_seg *s, int status)
 {
 	if (!s->owned) {
@@ -317,7 +326,9 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 		r->seg_pool_n++;
 		return;
 	}
-	if (s->pool == WR_SEG_POOL_SMALL && r->small_pool_n < SEG_POOL_MAX * 4) {
+	if (s->pool == WR_SEG_POOL_SMALL)
+		r->small_out--;
+	if (s->pool == WR_SEG_POOL_SMALL && r->small_pool_n < small_keep(r, SEG_POOL_MAX * 4)) {
 		s->next = r->small_pool;
 		r->small_pool = s;
 		r->small_pool_n++;
@@ -746,12 +757,15 @@ void wr__conn_trim(wr_reactor *r)
 		r->mem_freed += WR_SEG_SIZE;
 		free(s);
 	}
-	while (r->small_pool_n > SEG_POOL_KEEP * 4) {
+	/* A periodic broadcast keeps its segments; a burst that does not come back lets them go
+	 * within a few trims (the peak halves per trim). */
+	while (r->small_pool_n > small_keep(r, SEG_POOL_KEEP * 4)) {
 		wr_seg *s = r->small_pool;
 		r->small_pool = s->next;
 		r->small_pool_n--;
 		free(s);
 	}
+	r->small_peak = r->small_peak / 2 > r->small_out ? r->small_peak / 2 : r->small_out;
 	while (r->ext_pool_n > SEG_POOL_KEEP * 4) {
 		wr_seg *s = r->ext_pool;
 		r->ext_pool = s->next;

@@ -155,6 +155,11 @@ struct wr_reactor {
 	unsigned seg_pool_n;
 	wr_seg *small_pool;
 	unsigned small_pool_n;
+	/* Small segments out (queued on connections), and the most out at once lately: a
+	 * broadcast to N connections takes N of them per message, so the free list keeps up to
+	 * that many between broadcasts (halved per trim while less is used) instead of freeing
+	 * them to the allocator after each one and growing the heap again for the next. */
+	unsigned small_out, small_peak;
 	wr_seg *ext_pool;        /* headers of zero-copy segments */
 	unsigned ext_pool_n;
 	/* What a protocol shares among the reactor's connections (the WebSocket layer's
