@@ -103,10 +103,62 @@ void wr__conn_recv_arm(wr_conn *c)
 {
 	if ((c->flags & WR_CF_RECV_ARMED) || ((c->flags & WR_CF_PAUSED) && c->state == WR_CONN_OPEN))
 		return;
-	wr__ring_recv_multishot(c->r->ring, c->fd, (uint32_t)c->r->cfg.conn_turn_bytes,
-	                        ud_of(c, WR_OPK_RECV));
 	c->flags |= WR_CF_RECV_ARMED;
 	c->inflight++;
+	if (!(c->flags & WR_CF_DIRECT) || !wr__conn_is_open(c)) {
+		wr__ring_recv_multishot(c->r->ring, c->fd, (uint32_t)c->r->cfg.conn_turn_bytes,
+		                        ud_of(c, WR_OPK_RECV));
+		return;
+	}
+	size_t n = 0;
+	uint8_t *p = c->proto->direct_target(c, &n);
+	if (p && n) {
+		c->flags |= WR_CF_RECV_DIRECT;
+		wr__ring_recv_into(c->r->ring, c->fd, p, n, ud_of(c, WR_OPK_RECV_INTO));
+	} else {
+		wr__ring_recv_once(c->r->ring, c->fd, ud_of(c, WR_OPK_RECV));
+	}
+}
+
+int wr__conn_want_direct(wr_conn *c, bool on)
+{
+	if (on == !!(c->flags & WR_CF_DIRECT))
+		return 0;
+	if (on && (c->tr->rewrites || !c->proto->direct_target || c->r->cfg.rx_timestamps))
+		return -ENOTSUP;
+	c->flags ^= WR_CF_DIRECT;
+	/* Entering the mode: the multishot receive would go on taking the stream into
+	 * provided buffers; it is cancelled (what it already took still comes to on_data) and
+	 * its last completion arms the next receive, a direct one. Leaving it: the single
+	 * receive in flight ends by itself, and the next one armed is a multishot again. */
+	if (on && (c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL | WR_CF_RECV_DIRECT)) ==
+	                  WR_CF_RECV_ARMED) {
+		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
+		c->inflight++;
+		c->flags |= WR_CF_RECV_CANCEL;
+	}
+	return 0;
+}
+
+void wr__conn_on_direct(wr_conn *c, int res)
+{
+	c->flags &= ~(WR_CF_RECV_ARMED | WR_CF_RECV_DIRECT | WR_CF_RECV_CANCEL);
+	c->inflight--;
+	if (c->state == WR_CONN_CLOSED)
+		return;
+	if (res > 0) {
+		/* A closing connection only drains: the bytes are not the protocol's any more. */
+		if (wr__conn_is_open(c))
+			c->proto->on_direct(c, (size_t)res);
+		if (c->state != WR_CONN_CLOSED)
+			wr__conn_recv_arm(c);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+		wr__conn_recv_arm(c);
+		return;
+	}
+	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
 
 /* A multishot receive cannot be told to hold off: pausing cancels it, and the completion of
@@ -119,7 +171,10 @@ void wr__conn_recv_update(wr_conn *c)
 		wr__conn_recv_arm(c);
 		return;
 	}
-	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL)) == WR_CF_RECV_ARMED) {
+	/* A direct receive is not cancelled: it takes no more than its target offered, and a
+	 * cancel could lose what it already took. */
+	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL | WR_CF_RECV_DIRECT)) ==
+	    WR_CF_RECV_ARMED) {
 		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
 		c->inflight++;
 		c->flags |= WR_CF_RECV_CANCEL;

@@ -447,7 +447,7 @@ static bool over_share(wr_reactor *r, wr_conn *c, bool first)
 {
 	if (c->turn_stamp != r->turn_no) {
 		bool busy = c->turn_bytes && c->turn_stamp == (uint16_t)(r->turn_no - 1);
-		c->flags = (uint16_t)((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
+		c->flags = ((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
 		c->turn_stamp = r->turn_no;
 		c->turn_bytes = 0;
 	}
@@ -641,6 +641,23 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
 
+/* Bytes received straight into the protocol's memory count against the shares as any: the
+ * next receive of the connection is armed only at this turn's submit, so one direct
+ * completion per turn, of at most what the target offered, is what it takes. */
+static void handle_direct(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
+{
+	if (cqe->res > 0 && c->state != WR_CONN_CLOSED) {
+		size_t n = (size_t)cqe->res;
+		if (r->stats)
+			WR_STAT_ADD(r->stats->bytes_in, n);
+		(void)over_share(r, c, true); /* starts the connection's count for this turn */
+		c->turn_bytes += (uint32_t)n;
+		r->turn_bytes += n;
+		c->last_active = r->tick;
+	}
+	wr__conn_on_direct(c, cqe->res);
+}
+
 static void run_post(uint64_t ud)
 {
 	wr_post *p = wr_ud_get_ptr(ud);
@@ -674,6 +691,7 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		handle_inbox(r);
 		return;
 	case WR_OPK_RECV:
+	case WR_OPK_RECV_INTO:
 	case WR_OPK_SEND:
 	case WR_OPK_CANCEL:
 	case WR_OPK_CONNECT:
@@ -687,6 +705,9 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 	switch (op) {
 	case WR_OPK_RECV:
 		handle_recv(r, c, cqe);
+		break;
+	case WR_OPK_RECV_INTO:
+		handle_direct(r, c, cqe);
 		break;
 	case WR_OPK_SEND:
 		c->inflight--;

@@ -232,6 +232,23 @@ void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_recv(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	/* The length field is 32 bits: a larger rest is asked for in several receives. */
+	io_uring_prep_recv(sqe, fd, p, len > 0x7fffffffu ? 0x7fffffffu : len, MSG_WAITALL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 bool wr__ring_recv_limit_refused(wr_ring *r)
 {
 	if (r->no_recv_limit)

@@ -40,6 +40,14 @@ void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud);
 /* A multishot receive that ends (no F_MORE) after limit bytes where the kernel can (0: no
  * limit): a connection cannot take more than that before it is armed again. */
 void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud);
+/* One receive into one provided buffer (no multishot): a connection that expects its next
+ * bytes to go elsewhere soon (a direct receive) takes them this way, since a multishot
+ * receive would have to be cancelled first. Completes like a multishot's last one. */
+void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud);
+/* One sized receive into p (not from the buffer ring), completing once len bytes are there
+ * (MSG_WAITALL) or the stream ended or failed: a large payload's rest, received where it is
+ * wanted instead of through provided buffers and a copy. */
+void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 /* A receive failed with -EINVAL: true when that was the limit (the ring stops asking for it,
  * and the receive should be armed again), false when it was something else. */
 bool wr__ring_recv_limit_refused(wr_ring *r);
