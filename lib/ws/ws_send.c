@@ -146,32 +146,50 @@ static void msg_buffer_sent(const void *data, int status, void *user)
  * limit (the connection is then cut off, and the view the handler holds must stay valid
  * until it returns), nor for what a copy serves better (copy_instead). -EAGAIN: not this
  * one, queue a copy. */
+static bool is_msg_buffer(const wr_conn *c, const wr_ws_state *s, const void *data,
+                          size_t len, wr_opcode op)
+{
+	const wr_ws_extra *x = s->x;
+	return x && x->msg.data && data == x->msg.data && len == x->msg.len && !s->pmd &&
+	       (op == WR_OP_TEXT || op == WR_OP_BINARY) && !(c->flags & WR_CF_RECV_DIRECT) &&
+	       !copy_instead(c, s, len) && c->out_bytes + len + 14 <= c->r->cfg.max_send_buffer;
+}
+
+/* The buffer moves from the protocol's memory to the send queue: counted once, as queued
+ * output. */
 static int send_msg_buffer(wr_conn *c, wr_ws_state *s, const void *data, size_t len,
                            wr_opcode op)
 {
 	wr_ws_extra *x = s->x;
-	if (!x || !x->msg.data || data != x->msg.data || len != x->msg.len ||
-	    (c->flags & WR_CF_RECV_DIRECT) || copy_instead(c, s, len) ||
-	    c->out_bytes + len + 14 > c->r->cfg.max_send_buffer)
-		return -EAGAIN;
 	uint8_t hdr[14];
 	size_t hl = wr__ws_frame_header(hdr, true, op, len, NULL);
 	int rc = wr__conn_write_ext(c, hdr, hl, data, len, msg_buffer_sent, s);
-	if (rc == 0)
-		x->msg = (wr_buf){ 0 }; /* the next message gets another (or this one back) */
-	return rc;
+	if (rc < 0)
+		return rc;
+	wr__conn_mem_charge(c, -(ssize_t)x->charged);
+	x->charged = 0;
+	x->msg = (wr_buf){ 0 }; /* the next message gets another (or this one back) */
+	return 0;
 }
 
 int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
+	/* The message the handler was given, sent back: its text was checked on the way in,
+	 * and its memory is held already. */
+	if (is_msg_buffer(c, s, data, len, op) && (s->flags & WS_OPEN) &&
+	    !(s->flags & (WS_CLOSE_SENT | WS_FRAG)) && wr__conn_is_open(c)) {
+		int rc = send_msg_buffer(c, s, data, len, op);
+		if (rc < 0)
+			return rc;
+		ws_count_out(c, s, op, 1, len);
+		return after_queue(c);
+	}
 	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
 	rc = s->pmd && !(op & 0x8) ? wr__ws_pmd_send(c, s, op, data, len) : 0;
-	if (rc == 0 && send_msg_buffer(c, s, data, len, op) == 0)
-		rc = 1;
 	if (rc == 0)
 		rc = wr__ws_queue_frame(c, s, op, data, len);
 	if (rc < 0)
