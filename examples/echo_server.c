@@ -71,8 +71,11 @@ int main(int argc, char **argv)
 	const char *threads = getenv("WR_THREADS");
 	const char *metrics = getenv("WR_METRICS");
 	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
+	/* WR_RECV_BUF: bytes per provided receive buffer (bench/large_echo.sh measures them). */
+	const char *rbuf = getenv("WR_RECV_BUF");
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
+	                         .recv_buf_size = rbuf ? (unsigned)atoi(rbuf) : 0,
 	                         .metrics_off = metrics_off,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;
