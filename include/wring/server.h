@@ -39,6 +39,11 @@ typedef struct wr_server_config {
 	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */
 	unsigned send_timeout_ms;     /* a queue over the high mark this long: cut off as above;
 	                                 10000 */
+	size_t send_zc_threshold;     /* a send of at least this many bytes goes zero-copy
+	                                 (io_uring SEND_ZC), its memory held until the kernel's
+	                                 notification; a connection whose notification says the
+	                                 kernel copied anyway (loopback does) sends plainly from
+	                                 then on. Plain TCP only. 64 KiB; (size_t)-1: never */
 	size_t memory_budget;         /* the whole server's queued output, reassembly and inflate
 	                                 buffers, shared evenly by the reactors. Near it (3/4) the
 	                                 connections holding the most stop being read; a new

@@ -547,9 +547,17 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	}
 	wr_seg *s = c->out_head;
 	size_t total = 0;
+	/* Zero-copy for a large send on a connection where the kernel has not shown it copies
+	 * anyway; with a transport that rewrites the bytes the copy is made already. */
+	size_t zc_min = r->cfg.send_zc_threshold;
+	bool zc = zc_min && !(c->flags & WR_CF_NO_ZC) && !c->tr->rewrites;
 	if (!s->next || s->len - s->off >= 65536) {
 		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
-		wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
+		zc = zc && total >= zc_min;
+		if (zc)
+			wr__ring_send_zc(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND_ZC));
+		else
+			wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
 		c->sending_segs = 1;
 	} else {
 		struct msghdr *m = &r->msgs[slot];
@@ -562,7 +570,16 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		}
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
 		c->sending_segs = (uint8_t)n;
-		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
+		zc = zc && total >= zc_min;
+		if (zc)
+			wr__ring_sendmsg_zc(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND_ZC));
+		else
+			wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
+	}
+	if (zc) {
+		c->zc_notifs++; /* until its first completion says none follows */
+		if (r->stats)
+			WR_STAT_ADD(r->stats->send_zc, 1);
 	}
 	c->flags |= WR_CF_SENDING;
 	c->send_ns = (uint32_t)r->now_ns;
@@ -635,7 +652,12 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		c->out_head = s->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
-		seg_release(c->r, s, 0);
+		if (c->zc_notifs) {
+			s->next = c->zc_held;
+			c->zc_held = s;
+		} else {
+			seg_release(c->r, s, 0);
+		}
 	}
 	out_shrank(c);
 	if (c->out_head || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
@@ -645,6 +667,35 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		if (c->proto->on_writable)
 			c->proto->on_writable(c);
 	}
+}
+
+static void zc_release(wr_conn *c, int status)
+{
+	/* Held newest first: released oldest first, so done callbacks run in send order. */
+	wr_seg *s = c->zc_held, *rev = NULL;
+	c->zc_held = NULL;
+	while (s) {
+		wr_seg *n = s->next;
+		s->next = rev;
+		rev = s;
+		s = n;
+	}
+	while (rev) {
+		wr_seg *n = rev->next;
+		seg_release(c->r, rev, status);
+		rev = n;
+	}
+}
+
+void wr__conn_on_zc_notif(wr_conn *c, bool copied)
+{
+	if (copied) {
+		c->flags |= WR_CF_NO_ZC;
+		if (c->r->stats)
+			WR_STAT_ADD(c->r->stats->send_zc_copied, 1);
+	}
+	if (c->zc_notifs && --c->zc_notifs == 0)
+		zc_release(c, 0);
 }
 
 /* ---- closing ---- */
@@ -763,6 +814,8 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	c->zc_notifs = 0; /* nothing is in flight any more */
+	zc_release(c, 0);
 	drop_output(c, -EPIPE);
 	pause_clear(c);
 	if (c->tr->free)

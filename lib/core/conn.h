@@ -131,6 +131,7 @@ enum wr_conn_flag {
 	WR_CF_DIRECT = 1u << 15,           /* direct mode: single receives, the protocol's target
 	                                      first (wr__conn_want_direct) */
 	WR_CF_RECV_DIRECT = 1u << 16,      /* the armed receive is a sized one into the target */
+	WR_CF_NO_ZC = 1u << 17,            /* the kernel copied a zero-copy send: plain sends */
 };
 #define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET | WR_CF_PAUSE_PROTO)
 
@@ -162,6 +163,10 @@ struct wr_conn {
 	uint32_t paused_since;
 	uint32_t mem_extra;
 	uint8_t sending_segs;
+	uint16_t zc_notifs;       /* zero-copy sends whose notification is still to come */
+	/* Segments sent while a notification is pending: the kernel may still read them, so
+	 * they are released (and their done callbacks run) only once none is pending. */
+	wr_seg *zc_held;
 	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };
 
@@ -297,6 +302,8 @@ void wr__conn_fail(wr_conn *c, int err, const char *why);
 /* ---- used by the reactor ---- */
 
 void wr__conn_on_sent(wr_conn *c, int res);
+/* A zero-copy send's notification: copied tells whether the kernel copied after all. */
+void wr__conn_on_zc_notif(wr_conn *c, bool copied);
 void wr__conn_recv_update(wr_conn *c);
 void wr__conn_overload(wr_conn *c, int err, const char *why);
 void wr__conn_trim(wr_reactor *r);

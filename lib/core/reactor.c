@@ -692,6 +692,7 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		return;
 	case WR_OPK_RECV:
 	case WR_OPK_RECV_INTO:
+	case WR_OPK_SEND_ZC:
 	case WR_OPK_SEND:
 	case WR_OPK_CANCEL:
 	case WR_OPK_CONNECT:
@@ -711,6 +712,20 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		break;
 	case WR_OPK_SEND:
 		c->inflight--;
+		wr__conn_on_sent(c, cqe->res);
+		break;
+	case WR_OPK_SEND_ZC:
+		/* One request, two completions: it stays in flight until its notification,
+		 * which may come after the connection closed (its memory is held till then). */
+		if (wr__cqe_notif(cqe)) {
+			c->inflight--;
+			wr__conn_on_zc_notif(c, wr__cqe_zc_copied(cqe));
+			break;
+		}
+		if (!wr__cqe_more(cqe)) { /* no notification follows (the send failed) */
+			c->inflight--;
+			wr__conn_on_zc_notif(c, false);
+		}
 		wr__conn_on_sent(c, cqe->res);
 		break;
 	case WR_OPK_CANCEL:

@@ -53,6 +53,14 @@ void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 bool wr__ring_recv_limit_refused(wr_ring *r);
 void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
 void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
+/* Zero-copy sends (SEND_ZC / SENDMSG_ZC): a first completion with the bytes sent (F_MORE set
+ * when a notification follows), then a notification (wr__cqe_notif) once the kernel no longer
+ * reads the memory: only then may it be reused. The notification tells whether the kernel
+ * copied after all (wr__cqe_zc_copied: always on loopback). */
+void wr__ring_send_zc(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
+void wr__ring_sendmsg_zc(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
+bool wr__cqe_notif(const wr_cqe *c);
+bool wr__cqe_zc_copied(const wr_cqe *c);
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud);
 void wr__ring_read(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud);
