@@ -427,21 +427,27 @@ static void ws_on_direct(wr_conn *c, size_t n)
 	on_piece(c, s, &ev, true);
 }
 
-/* After a receive: go on directly when a frame still announces a large rest, else back to
- * provided buffers. A message that starts with its header alone is admitted here, before
- * a byte of buffer is reserved for it. false when the connection was failed. */
-static bool direct_update(wr_conn *c, wr_ws_state *s)
+/* After a receive: go on directly when a frame still announces a large rest. Back to
+ * provided buffers (the multishot receive) only after a receive that had no large message
+ * in it: a stream of large messages stays in direct mode between them, since the switch
+ * costs a cancel (and, on loopback, the rest of a 64 KiB message is often in provided
+ * buffers already by the time its header is parsed). A message that starts with its
+ * header alone is admitted here, before a byte of buffer is reserved for it. false when the
+ * connection was failed. */
+static bool direct_update(wr_conn *c, wr_ws_state *s, bool large_seen)
 {
 	bool on = direct_wanted(c, s);
 	if (on && !s->parser.msg_begun && !admit_len(c, s, wr__ws_parse_data_left(&s->parser)))
 		return false;
-	wr__conn_want_direct(c, on);
+	if (on || !large_seen || !wr__conn_is_open(c))
+		wr__conn_want_direct(c, on);
 	return true;
 }
 
 static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
 	wr_ws_state *s = ws_state(c);
+	bool large_seen = false;
 	s->flags &= ~WS_PING_SENT;
 	while (n && wr__conn_is_open(c) && !(s->flags & WS_CLOSE_RCVD)) {
 		wr_ws_event ev;
@@ -452,6 +458,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 		case WR_WS_EV_NONE:
 			break;
 		case WR_WS_EV_DATA: {
+			large_seen |= ev.msg_len_hint >= DIRECT_MIN;
 			if (s->flags & WS_CLOSE_SENT)
 				break; /* closing: data is no longer delivered */
 			if (!admit(c, s, &ev))
@@ -487,7 +494,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 			return;
 		}
 	}
-	direct_update(c, s);
+	direct_update(c, s, large_seen);
 }
 
 static void ws_on_timer(wr_conn *c)
