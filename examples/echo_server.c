@@ -73,12 +73,12 @@ int main(int argc, char **argv)
 	bool metrics_off = metrics && strcmp(metrics, "0") == 0;
 	/* WR_RECV_BUF: bytes per provided receive buffer (bench/large_echo.sh measures them). */
 	const char *rbuf = getenv("WR_RECV_BUF");
-	/* WR_SEND_ZC: zero-copy send threshold in bytes (-1: never), for the same. */
+	/* WR_SEND_ZC: zero-copy send threshold in bytes (0: never, the default). */
 	const char *zc = getenv("WR_SEND_ZC");
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .recv_buf_size = rbuf ? (unsigned)atoi(rbuf) : 0,
-	                         .send_zc_threshold = zc ? (size_t)strtoll(zc, NULL, 0) : 0,
+	                         .send_zc_threshold = zc ? (size_t)strtoull(zc, NULL, 0) : 0,
 	                         .metrics_off = metrics_off,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
 	int err;

@@ -43,7 +43,10 @@ typedef struct wr_server_config {
 	                                 (io_uring SEND_ZC), its memory held until the kernel's
 	                                 notification; a connection whose notification says the
 	                                 kernel copied anyway (loopback does) sends plainly from
-	                                 then on. Plain TCP only. 64 KiB; (size_t)-1: never */
+	                                 then on. Plain TCP only. 0 (default): never — the
+	                                 notification of a send to a peer that stops reading
+	                                 does not come until TCP gives up, and the connection's
+	                                 slot and memory wait for it (README) */
 	size_t memory_budget;         /* the whole server's queued output, reassembly and inflate
 	                                 buffers, shared evenly by the reactors. Near it (3/4) the
 	                                 connections holding the most stop being read; a new

@@ -84,9 +84,6 @@ static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: te
  * uWebSockets' 64 KiB maxBackpressure and what 1 MiB messages need to stream without
  * stalls (README, "Fair under attack"). */
 #define WR_DEFAULT_SEND_HIGH (1u << 20)
-/* Measured on loopback (README, "Large messages"): the kernel copies there, and one zero-copy
- * send per connection shows it; on a NIC, sends this large are where zero-copy pays. */
-#define WR_DEFAULT_SEND_ZC (64u * 1024u)
 
 /* Fill in defaults; -EINVAL for a config that cannot work. */
 static int config_defaults(wr_server_config *c)
@@ -123,8 +120,6 @@ static int config_defaults(wr_server_config *c)
 		c->send_low_mark = c->send_high_mark / 4;
 	if (!c->send_timeout_ms)
 		c->send_timeout_ms = 10000;
-	if (!c->send_zc_threshold)
-		c->send_zc_threshold = WR_DEFAULT_SEND_ZC;
 	if (!c->memory_budget) {
 		/* An eighth of the machine's memory, and never under 64 MiB. */
 		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -471,7 +466,7 @@ static int reactor_setup(srv_reactor *sr)
 		.recv_buf_count = cfg->recv_buf_count,
 		.recv_buf_size = cfg->recv_buf_size,
 		.max_send_buffer = cfg->max_send_buffer,
-		.send_zc_threshold = cfg->send_zc_threshold == (size_t)-1 ? 0 : cfg->send_zc_threshold,
+		.send_zc_threshold = cfg->send_zc_threshold,
 		.send_high = cfg->send_high_mark,
 		.send_low = cfg->send_low_mark,
 		.send_timeout_ms = cfg->send_timeout_ms,
