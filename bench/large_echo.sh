@@ -111,8 +111,9 @@ for s in scen:
             line += "".join(f" {res[name][k][0]:.2f} |" for k in (2, 3, 4))
         print(line)
     b, a = res["before"], res["after"]
-    line = f"| {size} × {conns} | after ÷ before | {a[0][0]/b[0][0]:.2f} | {a[1][0]/b[1][0]:.2f} |"
+    q = lambda x, y: f"{x/y:.2f}" if y and y == y and x == x else "n/a"
+    line = f"| {size} × {conns} | after ÷ before | {q(a[0][0], b[0][0])} | {q(a[1][0], b[1][0])} |"
     if ops:
-        line += "".join(f" {a[k][0]/b[k][0]:.2f} |" for k in (2, 3, 4))
+        line += "".join(f" {q(a[k][0], b[k][0])} |" for k in (2, 3, 4))
     print(line)
 EOF
