@@ -95,8 +95,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "WR_MEMORY_BUDGET: a size in bytes, or with K, M or G, e.g. 64M\n");
 		return 2;
 	}
+	/* WR_RECV_BUF: bytes per provided receive buffer (bench/large_echo.sh measures them). */
+	const char *rbuf = getenv("WR_RECV_BUF");
+	/* WR_SEND_ZC: zero-copy send threshold in bytes (0: never, the default). */
+	const char *zc = getenv("WR_SEND_ZC");
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
+	                         .recv_buf_size = rbuf ? (unsigned)atoi(rbuf) : 0,
+	                         .send_zc_threshold = zc ? (size_t)strtoull(zc, NULL, 0) : 0,
 	                         .metrics_off = metrics_off,
 	                         .memory_budget = budget_bytes,
 	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")

@@ -39,6 +39,14 @@ typedef struct wr_server_config {
 	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */
 	unsigned send_timeout_ms;     /* a queue over the high mark this long: cut off as above;
 	                                 10000 */
+	size_t send_zc_threshold;     /* a send of at least this many bytes goes zero-copy
+	                                 (io_uring SEND_ZC), its memory held until the kernel's
+	                                 notification; a connection whose notification says the
+	                                 kernel copied anyway (loopback does) sends plainly from
+	                                 then on. Plain TCP only. 0 (default): never — the
+	                                 notification of a send to a peer that stops reading
+	                                 does not come until TCP gives up, and the connection's
+	                                 slot and memory wait for it (README) */
 	size_t memory_budget;         /* the whole server's receive rings, queued output,
 	                                 reassembly and inflate buffers: one budget for all the
 	                                 reactors (any of them may use most of it). The rings'

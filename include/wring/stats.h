@@ -104,6 +104,9 @@ typedef struct wr_stats {
 	uint64_t socket_bytes_in, socket_bytes_out;
 	uint64_t cutoffs;            /* backpressure: WebSocket (also in the routes) and HTTP */
 	uint64_t tls_full, tls_resumed;
+	/* zero-copy sends (send_zc_threshold), and their notifications that said the kernel
+	   copied anyway (always on loopback; then the connection sends plainly) */
+	uint64_t send_zc, send_zc_copied;
 	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
 	/* pub/sub: counted by the pub/sub layer through its hook (0 without one) */
 	uint64_t pubsub_drops, pubsub_conflations;

@@ -103,10 +103,62 @@ void wr__conn_recv_arm(wr_conn *c)
 {
 	if ((c->flags & WR_CF_RECV_ARMED) || ((c->flags & WR_CF_PAUSED) && c->state == WR_CONN_OPEN))
 		return;
-	wr__ring_recv_multishot(c->r->ring, c->fd, (uint32_t)c->r->cfg.conn_turn_bytes,
-	                        ud_of(c, WR_OPK_RECV));
 	c->flags |= WR_CF_RECV_ARMED;
 	c->inflight++;
+	if (!(c->flags & WR_CF_DIRECT) || !wr__conn_is_open(c)) {
+		wr__ring_recv_multishot(c->r->ring, c->fd, (uint32_t)c->r->cfg.conn_turn_bytes,
+		                        ud_of(c, WR_OPK_RECV));
+		return;
+	}
+	size_t n = 0;
+	uint8_t *p = c->proto->direct_target(c, &n);
+	if (p && n) {
+		c->flags |= WR_CF_RECV_DIRECT;
+		wr__ring_recv_into(c->r->ring, c->fd, p, n, ud_of(c, WR_OPK_RECV_INTO));
+	} else {
+		wr__ring_recv_once(c->r->ring, c->fd, ud_of(c, WR_OPK_RECV));
+	}
+}
+
+int wr__conn_want_direct(wr_conn *c, bool on)
+{
+	if (on == !!(c->flags & WR_CF_DIRECT))
+		return 0;
+	if (on && (c->tr->rewrites || !c->proto->direct_target || c->r->cfg.rx_timestamps))
+		return -ENOTSUP;
+	c->flags ^= WR_CF_DIRECT;
+	/* Entering the mode: the multishot receive would go on taking the stream into
+	 * provided buffers; it is cancelled (what it already took still comes to on_data) and
+	 * its last completion arms the next receive, a direct one. Leaving it: the single
+	 * receive in flight ends by itself, and the next one armed is a multishot again. */
+	if (on && (c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL | WR_CF_RECV_DIRECT)) ==
+	                  WR_CF_RECV_ARMED) {
+		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
+		c->inflight++;
+		c->flags |= WR_CF_RECV_CANCEL;
+	}
+	return 0;
+}
+
+void wr__conn_on_direct(wr_conn *c, int res)
+{
+	c->flags &= ~(WR_CF_RECV_ARMED | WR_CF_RECV_DIRECT | WR_CF_RECV_CANCEL);
+	c->inflight--;
+	if (c->state == WR_CONN_CLOSED)
+		return;
+	if (res > 0) {
+		/* A closing connection only drains: the bytes are not the protocol's any more. */
+		if (wr__conn_is_open(c))
+			c->proto->on_direct(c, (size_t)res);
+		if (c->state != WR_CONN_CLOSED)
+			wr__conn_recv_arm(c);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+		wr__conn_recv_arm(c);
+		return;
+	}
+	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
 
 /* A multishot receive cannot be told to hold off: pausing cancels it, and the completion of
@@ -119,7 +171,10 @@ void wr__conn_recv_update(wr_conn *c)
 		wr__conn_recv_arm(c);
 		return;
 	}
-	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL)) == WR_CF_RECV_ARMED) {
+	/* A direct receive is not cancelled: it takes no more than its target offered, and a
+	 * cancel could lose what it already took. */
+	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL | WR_CF_RECV_DIRECT)) ==
+	    WR_CF_RECV_ARMED) {
 		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));
 		c->inflight++;
 		c->flags |= WR_CF_RECV_CANCEL;
@@ -511,9 +566,17 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	}
 	wr_seg *s = c->out_head;
 	size_t total = 0;
+	/* Zero-copy for a large send on a connection where the kernel has not shown it copies
+	 * anyway; with a transport that rewrites the bytes the copy is made already. */
+	size_t zc_min = r->cfg.send_zc_threshold;
+	bool zc = zc_min && !(c->flags & WR_CF_NO_ZC) && !c->tr->rewrites;
 	if (!s->next || s->len - s->off >= 65536) {
 		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
-		wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
+		zc = zc && total >= zc_min;
+		if (zc)
+			wr__ring_send_zc(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND_ZC));
+		else
+			wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
 		c->sending_segs = 1;
 	} else {
 		struct msghdr *m = &r->msgs[slot];
@@ -526,7 +589,16 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		}
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
 		c->sending_segs = (uint8_t)n;
-		wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
+		zc = zc && total >= zc_min;
+		if (zc)
+			wr__ring_sendmsg_zc(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND_ZC));
+		else
+			wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
+	}
+	if (zc) {
+		c->zc_notifs++; /* until its first completion says none follows */
+		if (r->stats)
+			WR_STAT_ADD(r->stats->send_zc, 1);
 	}
 	c->flags |= WR_CF_SENDING;
 	c->send_ns = (uint32_t)r->now_ns;
@@ -599,7 +671,12 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		c->out_head = s->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
-		seg_release(c->r, s, 0);
+		if (c->zc_notifs) {
+			s->next = c->zc_held;
+			c->zc_held = s;
+		} else {
+			seg_release(c->r, s, 0);
+		}
 	}
 	out_shrank(c);
 	if (c->out_head || (c->flags & WR_CF_CLOSE_AFTER_FLUSH))
@@ -609,6 +686,35 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		if (c->proto->on_writable)
 			c->proto->on_writable(c);
 	}
+}
+
+static void zc_release(wr_conn *c, int status)
+{
+	/* Held newest first: released oldest first, so done callbacks run in send order. */
+	wr_seg *s = c->zc_held, *rev = NULL;
+	c->zc_held = NULL;
+	while (s) {
+		wr_seg *n = s->next;
+		s->next = rev;
+		rev = s;
+		s = n;
+	}
+	while (rev) {
+		wr_seg *n = rev->next;
+		seg_release(c->r, rev, status);
+		rev = n;
+	}
+}
+
+void wr__conn_on_zc_notif(wr_conn *c, bool copied)
+{
+	if (copied) {
+		c->flags |= WR_CF_NO_ZC;
+		if (c->r->stats)
+			WR_STAT_ADD(c->r->stats->send_zc_copied, 1);
+	}
+	if (c->zc_notifs && --c->zc_notifs == 0)
+		zc_release(c, 0);
 }
 
 /* ---- closing ---- */
@@ -727,6 +833,8 @@ static void conn_free(wr_reactor *r, wr_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	c->zc_notifs = 0; /* nothing is in flight any more */
+	zc_release(c, 0);
 	drop_output(c, -EPIPE);
 	pause_clear(c);
 	if (c->tr->free)

@@ -47,6 +47,15 @@ typedef struct wr_proto {
 	void (*on_shutdown)(wr_conn *c);
 	/* Release ps; the connection's slot is about to be reused. */
 	void (*free)(wr_conn *c);
+	/* Direct receive (wr__conn_want_direct): where the next bytes of the stream should land,
+	 * at most *out_n of them; NULL when the protocol has nothing to receive there now (the
+	 * next bytes then come through a provided buffer, to on_data). The memory must stay
+	 * put until on_direct, or until the connection is freed (a closed connection's receive
+	 * may still be in flight). */
+	uint8_t *(*direct_target)(wr_conn *c, size_t *out_n);
+	/* n bytes (1..what direct_target offered) landed at the target; called only on an open
+	 * connection. */
+	void (*on_direct)(wr_conn *c, size_t n);
 } wr_proto;
 
 /* How the bytes travel: plain TCP or TLS. */
@@ -119,6 +128,10 @@ enum wr_conn_flag {
 	WR_CF_UNIT = 1u << 12,             /* the next byte queued begins a unit (a frame) */
 	WR_CF_BUSY = 1u << 13,             /* took bytes in the turn before this one too */
 	WR_CF_PAUSE_PROTO = 1u << 14,       /* the protocol asked for no more input for now */
+	WR_CF_DIRECT = 1u << 15,           /* direct mode: single receives, the protocol's target
+	                                      first (wr__conn_want_direct) */
+	WR_CF_RECV_DIRECT = 1u << 16,      /* the armed receive is a sized one into the target */
+	WR_CF_NO_ZC = 1u << 17,            /* the kernel copied a zero-copy send: plain sends */
 };
 #define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET | WR_CF_PAUSE_PROTO)
 
@@ -138,7 +151,7 @@ struct wr_conn {
 	int fd;
 	uint32_t deadline;        /* tick at which the timer fires; valid with WR_CF_TIMER */
 	uint32_t last_active;     /* tick of the last received bytes */
-	uint16_t flags;
+	uint32_t flags;
 	uint16_t inflight;        /* requests in the ring that name this connection */
 	/* Fairness and memory (reactor.h): bytes taken in during the turn turn_stamp, receive
 	 * completions set aside for later turns, the tick the queue passed its high mark, bytes
@@ -150,6 +163,10 @@ struct wr_conn {
 	uint32_t paused_since;
 	uint32_t mem_extra;
 	uint8_t sending_segs;
+	uint16_t zc_notifs;       /* zero-copy sends whose notification is still to come */
+	/* Segments sent while a notification is pending: the kernel may still read them, so
+	 * they are released (and their done callbacks run) only once none is pending. */
+	wr_seg *zc_held;
 	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };
 
@@ -176,6 +193,15 @@ uint64_t wr__conn_ref(const wr_conn *c);
 wr_conn *wr__conn_from_ref(wr_reactor *r, uint64_t ref);
 /* Start receiving (multishot); the reactor re-arms it as needed from then on. */
 void wr__conn_recv_arm(wr_conn *c);
+/* Direct receive: the protocol expects a large piece (a frame's payload) next, and wants it in
+ * its own memory rather than through provided buffers and a copy. In direct mode every
+ * receive is a single one (no multishot to cancel when the next large piece shows): a sized
+ * receive at proto->direct_target when it offers one, else one provided buffer to on_data.
+ * Leaving the mode (on false) goes back to the multishot receive. 0, or -ENOTSUP when the
+ * transport rewrites the bytes (TLS) or receives carry timestamps: receiving stays as it
+ * is. Pauses, shares and closing apply as to any receive; a direct one in flight is never
+ * cancelled (it is bounded by what the target offered). */
+int wr__conn_want_direct(wr_conn *c, bool on);
 /* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
  * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
  * or start again. TCP's own window then holds the peer back. */
@@ -277,10 +303,14 @@ void wr__conn_fail(wr_conn *c, int err, const char *why);
 /* ---- used by the reactor ---- */
 
 void wr__conn_on_sent(wr_conn *c, int res);
+/* A zero-copy send's notification: copied tells whether the kernel copied after all. */
+void wr__conn_on_zc_notif(wr_conn *c, bool copied);
 void wr__conn_recv_update(wr_conn *c);
 void wr__conn_overload(wr_conn *c, int err, const char *why);
 void wr__conn_trim(wr_reactor *r);
 void wr__conn_on_bytes(wr_conn *c, uint8_t *p, size_t n);
+/* A direct receive completed with res (bytes at the target, or -errno / 0 for the end). */
+void wr__conn_on_direct(wr_conn *c, int res);
 void wr__conn_flush_all(wr_reactor *r);
 void wr__conn_free_closed(wr_reactor *r);
 void wr__conn_release_all(wr_reactor *r);

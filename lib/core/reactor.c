@@ -455,7 +455,7 @@ static bool over_share(wr_reactor *r, wr_conn *c, bool first)
 	if (c->turn_stamp != r->turn_no) {
 		bool busy = c->turn_bytes > WR_CONN_SMALL_TURN &&
 		            c->turn_stamp == (uint16_t)(r->turn_no - 1);
-		c->flags = (uint16_t)((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
+		c->flags = ((c->flags & ~WR_CF_BUSY) | (busy ? WR_CF_BUSY : 0));
 		c->turn_stamp = r->turn_no;
 		c->turn_bytes = 0;
 	}
@@ -664,6 +664,23 @@ static void handle_recv(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 	wr__conn_abort(c, res, res == 0 ? "connection closed" : wr_strerror(res));
 }
 
+/* Bytes received straight into the protocol's memory count against the shares as any: the
+ * next receive of the connection is armed only at this turn's submit, so one direct
+ * completion per turn, of at most what the target offered, is what it takes. */
+static void handle_direct(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
+{
+	if (cqe->res > 0 && c->state != WR_CONN_CLOSED) {
+		size_t n = (size_t)cqe->res;
+		if (r->stats)
+			WR_STAT_ADD(r->stats->bytes_in, n);
+		(void)over_share(r, c, true); /* starts the connection's count for this turn */
+		c->turn_bytes += (uint32_t)n;
+		r->turn_bytes += n;
+		c->last_active = r->tick;
+	}
+	wr__conn_on_direct(c, cqe->res);
+}
+
 static void run_post(uint64_t ud)
 {
 	wr_post *p = wr_ud_get_ptr(ud);
@@ -699,6 +716,8 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 		handle_inbox(r);
 		return;
 	case WR_OPK_RECV:
+	case WR_OPK_RECV_INTO:
+	case WR_OPK_SEND_ZC:
 	case WR_OPK_SEND:
 	case WR_OPK_CANCEL:
 	case WR_OPK_CONNECT:
@@ -713,8 +732,25 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 	case WR_OPK_RECV:
 		handle_recv(r, c, cqe);
 		break;
+	case WR_OPK_RECV_INTO:
+		handle_direct(r, c, cqe);
+		break;
 	case WR_OPK_SEND:
 		c->inflight--;
+		wr__conn_on_sent(c, cqe->res);
+		break;
+	case WR_OPK_SEND_ZC:
+		/* One request, two completions: it stays in flight until its notification,
+		 * which may come after the connection closed (its memory is held till then). */
+		if (wr__cqe_notif(cqe)) {
+			c->inflight--;
+			wr__conn_on_zc_notif(c, wr__cqe_zc_copied(cqe));
+			break;
+		}
+		if (!wr__cqe_more(cqe)) { /* no notification follows (the send failed) */
+			c->inflight--;
+			wr__conn_on_zc_notif(c, false);
+		}
 		wr__conn_on_sent(c, cqe->res);
 		break;
 	case WR_OPK_CANCEL:

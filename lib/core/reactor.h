@@ -51,6 +51,10 @@ typedef struct wr_reactor_config {
 	unsigned recv_buf_count;   /* power of 2 */
 	unsigned recv_buf_size;
 	size_t max_send_buffer;    /* past it wr__conn_over_limit is true */
+	/* A send of at least this many bytes goes zero-copy (SEND_ZC), its memory held until
+	 * the kernel's notification; a connection whose notification says the kernel copied
+	 * anyway (loopback) sends plainly from then on. 0: never. */
+	size_t send_zc_threshold;
 	/* Inward backpressure: a queue past send_high stops the connection's receiving until
 	 * it is back under send_low; one that stays past send_high for send_timeout_ms is cut
 	 * off (the protocol's on_overload). send_high 0: never paused. */

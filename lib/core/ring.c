@@ -16,6 +16,10 @@
 /* Newer than liburing 2.3's headers (kernel 6.12): buffers consumed piece by piece. */
 #define PBUF_RING_INC 2u            /* io_uring_buf_reg.flags (the "pad" field in 2.3) */
 #define CQE_F_BUF_MORE (1u << 4)    /* the buffer has room left and stays the kernel's */
+/* Newer than liburing 2.3's headers (kernel 6.2): a zero-copy send's notification says whether
+ * the kernel copied after all (loopback always does). */
+#define SEND_ZC_REPORT_USAGE (1u << 3)      /* sqe->ioprio of SEND_ZC / SENDMSG_ZC */
+#define NOTIF_USAGE_ZC_COPIED (1u << 31)    /* in the notification's res */
 
 /* Receive buffers are handed to the kernel a few at a time, most recently used first, and
  * (where the kernel can) consumed incrementally, many small receives packed into one buffer:
@@ -239,6 +243,23 @@ void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_recv(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	/* The length field is 32 bits: a larger rest is asked for in several receives. */
+	io_uring_prep_recv(sqe, fd, p, len > 0x7fffffffu ? 0x7fffffffu : len, MSG_WAITALL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 bool wr__ring_recv_limit_refused(wr_ring *r)
 {
 	if (r->no_recv_limit)
@@ -252,6 +273,31 @@ void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
 	struct io_uring_sqe *sqe = get_sqe(r);
 	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_send_zc(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_send_zc(sqe, fd, p, len, MSG_NOSIGNAL, SEND_ZC_REPORT_USAGE);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void wr__ring_sendmsg_zc(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_NOSIGNAL);
+	sqe->ioprio |= SEND_ZC_REPORT_USAGE;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+bool wr__cqe_notif(const wr_cqe *c)
+{
+	return c->flags & IORING_CQE_F_NOTIF;
+}
+
+bool wr__cqe_zc_copied(const wr_cqe *c)
+{
+	return (uint32_t)c->res & NOTIF_USAGE_ZC_COPIED;
 }
 
 void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)

@@ -40,11 +40,27 @@ void wr__ring_accept_multishot(wr_ring *r, int fd, uint64_t ud);
 /* A multishot receive that ends (no F_MORE) after limit bytes where the kernel can (0: no
  * limit): a connection cannot take more than that before it is armed again. */
 void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud);
+/* One receive into one provided buffer (no multishot): a connection that expects its next
+ * bytes to go elsewhere soon (a direct receive) takes them this way, since a multishot
+ * receive would have to be cancelled first. Completes like a multishot's last one. */
+void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud);
+/* One sized receive into p (not from the buffer ring), completing once len bytes are there
+ * (MSG_WAITALL) or the stream ended or failed: a large payload's rest, received where it is
+ * wanted instead of through provided buffers and a copy. */
+void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 /* A receive failed with -EINVAL: true when that was the limit (the ring stops asking for it,
  * and the receive should be armed again), false when it was something else. */
 bool wr__ring_recv_limit_refused(wr_ring *r);
 void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
 void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
+/* Zero-copy sends (SEND_ZC / SENDMSG_ZC): a first completion with the bytes sent (F_MORE set
+ * when a notification follows), then a notification (wr__cqe_notif) once the kernel no longer
+ * reads the memory: only then may it be reused. The notification tells whether the kernel
+ * copied after all (wr__cqe_zc_copied: always on loopback). */
+void wr__ring_send_zc(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
+void wr__ring_sendmsg_zc(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
+bool wr__cqe_notif(const wr_cqe *c);
+bool wr__cqe_zc_copied(const wr_cqe *c);
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud);
 void wr__ring_read(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 void wr__ring_cancel_fd(wr_ring *r, int fd, uint64_t ud);

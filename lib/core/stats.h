@@ -50,6 +50,7 @@ typedef struct wr_reactor_stats {
 	uint64_t bytes_in, bytes_out;          /* at the socket */
 	uint64_t cutoffs;
 	uint64_t tls_full, tls_resumed;
+	uint64_t send_zc, send_zc_copied;      /* zero-copy sends; notifications that say copied */
 	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
 	uint64_t pubsub_drops, pubsub_conflations;
 	uint64_t send_queued;                  /* kept exact; the rest below at each tick */

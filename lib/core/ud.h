@@ -17,6 +17,8 @@ enum wr_op {
 	WR_OPK_POST,     /* MSG_RING from another thread: payload is a wr_post pointer */
 	WR_OPK_MSG_SENT, /* our side of a MSG_RING */
 	WR_OPK_INBOX,    /* MSG_RING from a sender: the reactor's inbox has posts (inbox.h) */
+	WR_OPK_RECV_INTO,/* a sized receive into the protocol's memory (wr__conn_want_direct) */
+	WR_OPK_SEND_ZC,  /* a zero-copy send: its completion, then its notification */
 };
 
 #define WR_UD_GEN_MASK 0xffffffu

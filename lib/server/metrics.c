@@ -68,6 +68,8 @@ static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 	t->cutoffs += L(r->cutoffs);
 	t->tls_full += L(r->tls_full);
 	t->tls_resumed += L(r->tls_resumed);
+	t->send_zc += L(r->send_zc);
+	t->send_zc_copied += L(r->send_zc_copied);
 	for (unsigned k = 0; k < WR_STATS_PARSE_ERRORS; k++)
 		t->parse_errors[k] += L(r->parse_errors[k]);
 	t->pubsub_drops += L(r->pubsub_drops);
@@ -358,6 +360,11 @@ char *wr_stats_text(const wr_stats *st, size_t *out_len)
 	put(&o, "wring_tls_handshakes_total{kind=\"full\"} %llu\n", (unsigned long long)st->tls_full);
 	put(&o, "wring_tls_handshakes_total{kind=\"resumed\"} %llu\n",
 	    (unsigned long long)st->tls_resumed);
+	family(&o, "wring_send_zc_total", "counter",
+	       "Zero-copy sends, and those the kernel reported it copied anyway.");
+	put(&o, "wring_send_zc_total{result=\"sent\"} %llu\n", (unsigned long long)st->send_zc);
+	put(&o, "wring_send_zc_total{result=\"copied\"} %llu\n",
+	    (unsigned long long)st->send_zc_copied);
 	family(&o, "wring_parse_errors_total", "counter", "Bad input from peers, by kind.");
 	for (unsigned k = 0; k < WR_STATS_PARSE_ERRORS; k++)
 		put(&o, "wring_parse_errors_total{kind=\"%s\"} %llu\n", perr_names[k],

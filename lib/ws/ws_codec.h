@@ -91,6 +91,10 @@ void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
  * max_msg: 1009; invalid UTF-8 in text (as soon as seen) or close reason: 1007; bad close code
  * or a 1-byte close payload: 1002. */
 size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev);
+/* Payload bytes of the current text/binary/continuation frame still to come (0 outside one):
+ * what a caller may receive elsewhere and then pass to wr__ws_parse as one piece, which is
+ * then all payload (one DATA event at buf, or an error). */
+uint32_t wr__ws_parse_data_left(const wr_ws_parser *p);
 
 /* Frame header into out (2..14 bytes); mask NULL for unmasked (server) frames. */
 size_t wr__ws_frame_header(uint8_t out[14], bool fin, wr_opcode op, uint64_t len,

@@ -3,6 +3,7 @@
  * reporting on_close exactly once. Sending is in ws_send.c, the server handshake in
  * ws_upgrade.c. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -211,8 +212,10 @@ static void deliver_piece(wr_conn *c, wr_ws_state *s, wr_ws_extra *x, wr_opcode 
 }
 
 /* A piece of a message that came in several: gathered, or on a streaming route past the
- * limit handed on as it is. false when the connection was failed. */
-static bool on_piece(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+ * limit handed on as it is. in_place: the piece was received straight into the message
+ * buffer, right after what was gathered (a direct receive). false when the connection was
+ * failed. */
+static bool on_piece(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev, bool in_place)
 {
 	wr_ws_extra *x = wr__ws_extra(c, s);
 	if (!x) {
@@ -228,15 +231,27 @@ static bool on_piece(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 		x->streaming = true;
 		if (!ev->msg_start && x->msg.len)
 			deliver_piece(c, s, x, ev->opcode, x->msg.data, x->msg.len, true);
-		msg_done(c, x);
+		if (!in_place)
+			msg_done(c, x);
 		if (!wr__conn_is_open(c))
 			return false;
 	}
 	if (x->streaming) {
 		deliver_piece(c, s, x, ev->opcode, ev->data, ev->len, !ev->msg_end);
+		if (in_place) { /* the buffer held only this piece: the next one goes there too */
+			x->msg.len = 0;
+			if (ev->msg_end)
+				msg_done(c, x);
+		}
 		return true;
 	}
-	int rc = wr__ws_gather(&x->msg, ev);
+	int rc = 0;
+	if (in_place) {
+		x->msg.len += ev->len;
+		rc = ev->msg_end;
+	} else {
+		rc = wr__ws_gather(&x->msg, ev);
+	}
 	msg_charge(c, x);
 	if (rc < 0) {
 		fail(c, s, WR_CLOSE_TOO_BIG, "out of memory");
@@ -320,11 +335,9 @@ static bool deliver_inflated(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 /* A message that must be held (reassembled or inflated) begins: refused when holding it
  * would cross the server's memory budget — 1009 when it could never fit, 1013 (try again
  * later) when it does not fit now. false when the connection was failed. */
-static bool admit(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+static bool admit_len(wr_conn *c, wr_ws_state *s, uint64_t len)
 {
-	if (!ev->msg_start || (ev->msg_end && !ev->compressed))
-		return true;
-	int rc = wr__conn_mem_check(c, (size_t)ev->msg_len_hint);
+	int rc = wr__conn_mem_check(c, (size_t)len);
 	if (rc == 0)
 		return true;
 	if (rc == -EMSGSIZE)
@@ -334,9 +347,107 @@ static bool admit(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
 	return false;
 }
 
+static bool admit(wr_conn *c, wr_ws_state *s, const wr_ws_event *ev)
+{
+	if (!ev->msg_start || (ev->msg_end && !ev->compressed))
+		return true;
+	return admit_len(c, s, ev->msg_len_hint);
+}
+
+/* ---- large payloads: the rest of a frame received straight into the message buffer ----
+ * Once a frame announces more payload than the receive in hand held, the rest is received
+ * with one sized receive per step into the message buffer, right after what was gathered,
+ * and unmasked and checked there (wr__conn_want_direct), instead of passing through provided
+ * buffers and being copied. Below DIRECT_MIN provided buffers do as well. A step is the
+ * connection's receive share per turn (at least DIRECT_MIN): the buffer grows by at most a
+ * step beyond what the peer has sent, so announcing a huge frame and then trickling gets
+ * no memory for free. Compressed messages keep the inflate path; TLS the ring path. */
+#define DIRECT_MIN (16u * 1024u)
+
+static bool direct_wanted(const wr_conn *c, const wr_ws_state *s)
+{
+	return wr__conn_is_open(c) && !(s->flags & (WS_CLOSE_SENT | WS_CLOSE_RCVD)) &&
+	       !s->parser.compressed && wr__ws_parse_data_left(&s->parser) >= DIRECT_MIN;
+}
+
+static uint8_t *ws_direct_target(wr_conn *c, size_t *out_n)
+{
+	wr_ws_state *s = ws_state(c);
+	if (!direct_wanted(c, s))
+		return NULL;
+	wr_ws_extra *x = wr__ws_extra(c, s);
+	if (!x)
+		return NULL; /* the ring path reports the shortage */
+	if (!s->parser.msg_begun)
+		x->msg.len = 0; /* no piece of this message was seen: it starts here */
+	size_t step = c->r->cfg.conn_turn_bytes > DIRECT_MIN ? c->r->cfg.conn_turn_bytes : DIRECT_MIN;
+	size_t left = wr__ws_parse_data_left(&s->parser);
+	size_t n = left < step ? left : step;
+	if (x->msg.cap - x->msg.len < n) {
+		/* Doubling, but never past the frame's end: a 9 MiB message takes 9 MiB, not
+		 * 16, against the budget. */
+		size_t cap = x->msg.cap * 2, end = x->msg.len + left;
+		if (cap > end)
+			cap = end;
+		if (cap < x->msg.len + n)
+			cap = x->msg.len + n;
+		uint8_t *d = realloc(x->msg.data, cap);
+		if (!d)
+			return NULL;
+		x->msg.data = d;
+		x->msg.cap = cap;
+	}
+	msg_charge(c, x);
+	*out_n = n;
+	return x->msg.data + x->msg.len;
+}
+
+static void ws_on_direct(wr_conn *c, size_t n)
+{
+	wr_ws_state *s = ws_state(c);
+	wr_ws_extra *x = s->x;
+	uint8_t *p = x->msg.data + x->msg.len;
+	s->flags &= ~WS_PING_SENT;
+	/* The bytes are all payload of the current frame: the parser unmasks them in place
+	 * (in cache-sized steps), checks UTF-8 (1007 as soon as a bad byte is in) and says
+	 * whether the message ends here. */
+	wr_ws_event ev;
+	size_t used = wr__ws_parse(&s->parser, p, n, &ev);
+	if (ev.type == WR_WS_EV_ERROR) {
+		count_bad_input(c, ev.close_code);
+		fail(c, s, ev.close_code, ev.error ? ev.error : "protocol error");
+		return;
+	}
+	if (used != n || ev.type != WR_WS_EV_DATA || ev.data != p) {
+		fail(c, s, WR_CLOSE_INTERNAL_ERROR, "direct receive out of step");
+		return;
+	}
+	if (s->flags & WS_CLOSE_SENT)
+		return; /* closing: data is no longer delivered */
+	on_piece(c, s, &ev, true);
+}
+
+/* After a receive: go on directly when a frame still announces a large rest. Back to
+ * provided buffers (the multishot receive) only after a receive that had no large message
+ * in it: a stream of large messages stays in direct mode between them, since the switch
+ * costs a cancel (and, on loopback, the rest of a 64 KiB message is often in provided
+ * buffers already by the time its header is parsed). A message that starts with its
+ * header alone is admitted here, before a byte of buffer is reserved for it. false when the
+ * connection was failed. */
+static bool direct_update(wr_conn *c, wr_ws_state *s, bool large_seen)
+{
+	bool on = direct_wanted(c, s);
+	if (on && !s->parser.msg_begun && !admit_len(c, s, wr__ws_parse_data_left(&s->parser)))
+		return false;
+	if (on || !large_seen || !wr__conn_is_open(c))
+		wr__conn_want_direct(c, on);
+	return true;
+}
+
 static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 {
 	wr_ws_state *s = ws_state(c);
+	bool large_seen = false;
 	s->flags &= ~WS_PING_SENT;
 	while (n && wr__conn_is_open(c) && !(s->flags & WS_CLOSE_RCVD)) {
 		wr_ws_event ev;
@@ -347,6 +458,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 		case WR_WS_EV_NONE:
 			break;
 		case WR_WS_EV_DATA: {
+			large_seen |= ev.msg_len_hint >= DIRECT_MIN;
 			if (s->flags & WS_CLOSE_SENT)
 				break; /* closing: data is no longer delivered */
 			if (!admit(c, s, &ev))
@@ -360,7 +472,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 				deliver(c, s, ev.opcode, ev.data, ev.len); /* zero-copy: a view of the ring buffer */
 				break;
 			}
-			if (!on_piece(c, s, &ev))
+			if (!on_piece(c, s, &ev, false))
 				return;
 			break;
 		}
@@ -382,6 +494,7 @@ static void ws_on_data(wr_conn *c, uint8_t *p, size_t n)
 			return;
 		}
 	}
+	direct_update(c, s, large_seen);
 }
 
 static void ws_on_timer(wr_conn *c)
@@ -461,6 +574,8 @@ static const wr_proto ws_proto = {
 	.on_overload = ws_on_overload,
 	.on_shutdown = ws_on_shutdown,
 	.free = wr__ws_state_free,
+	.direct_target = ws_direct_target,
+	.on_direct = ws_on_direct,
 };
 
 /* ---- the client role ---- */

@@ -9,6 +9,9 @@
 
 #include "ws_codec.h"
 
+/* Payload is unmasked and validated this much at a time (well inside L1/L2). */
+#define DATA_STEP (16u * 1024u)
+
 enum {
 	ST_HDR,    /* gathering a frame header */
 	ST_DATA,   /* text/binary/continuation payload */
@@ -267,6 +270,11 @@ static size_t control_event(wr_ws_parser *p, const uint8_t *data, size_t len, wr
 	return ret;
 }
 
+uint32_t wr__ws_parse_data_left(const wr_ws_parser *p)
+{
+	return p->state == ST_DATA ? p->frame_left : 0;
+}
+
 size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 {
 	size_t pos = 0;
@@ -349,22 +357,27 @@ size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev)
 				out_len = 0;
 				out_start = !p->msg_begun;
 			}
-			if (n > 0) {
+			/* In cache-sized steps: a large payload (a direct receive's chunk) is
+			 * unmasked, moved and validated while it is still in the cache, not read
+			 * from memory once per pass. */
+			for (size_t done = 0; done < n;) {
+				size_t k = n - done < DATA_STEP ? n - done : DATA_STEP;
 				if (p->masked) {
-					wr__unmask(src, n, p->mask, p->mask_phase);
-					p->mask_phase = (uint8_t)((p->mask_phase + n) & 3);
+					wr__unmask(src + done, k, p->mask, p->mask_phase);
+					p->mask_phase = (uint8_t)((p->mask_phase + k) & 3);
 				}
-				if (out + out_len != src)
-					memmove(out + out_len, src, n);
+				if (out + out_len != src + done)
+					memmove(out + out_len, src + done, k);
 				if (p->msg_opcode == WR_OP_TEXT && !p->compressed &&
-				    wr__utf8_feed(&p->utf8, out + out_len, n) < 0)
+				    wr__utf8_feed(&p->utf8, out + out_len, k) < 0)
 					return fail(p, ev, WR_CLOSE_INVALID_DATA, ERR_TEXT_UTF8,
-					            pos + n);
-				out_len += n;
-				pos += n;
-				p->frame_left -= (uint32_t)n;
-				p->msg_len += (uint32_t)n;
+					            pos + done + k);
+				out_len += k;
+				done += k;
 			}
+			pos += n;
+			p->frame_left -= (uint32_t)n;
+			p->msg_len += (uint32_t)n;
 			if (p->frame_left > 0)
 				goto emit; /* buffer exhausted mid-frame */
 			p->state = ST_HDR;

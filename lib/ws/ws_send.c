@@ -2,6 +2,7 @@
  * output (masked on the way in the client role), large payloads can go out from the caller's
  * buffer, shared frames are encoded once for many receivers. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,10 +123,69 @@ static int after_queue(wr_conn *c)
 	return 0;
 }
 
+static bool copy_instead(const wr_conn *c, const wr_ws_state *s, size_t len);
+
+/* The send is done with a message buffer: it becomes the connection's message buffer again
+ * when that has none (the usual echo: no allocation and no page faults per message), else it
+ * goes. Runs before the connection's state is freed (conn.c drops output before the
+ * protocol's free), so user, the WebSocket state, is still there. */
+static void msg_buffer_sent(const void *data, int status, void *user)
+{
+	wr_ws_state *s = user;
+	wr_ws_extra *x = s->x;
+	if (x && !x->msg.data) {
+		x->msg = (wr_buf){ .data = (uint8_t *)data, .cap = malloc_usable_size((void *)data) };
+		return;
+	}
+	free((void *)data);
+}
+
+/* The echo path: a handler sending back the message it was handed from the message buffer
+ * (one that came in pieces, or by direct receive) sends that buffer as it is, no copy: the
+ * send queue takes it over, and it comes back once sent. Not when the queue would pass its
+ * limit (the connection is then cut off, and the view the handler holds must stay valid
+ * until it returns), nor for what a copy serves better (copy_instead). -EAGAIN: not this
+ * one, queue a copy. */
+static bool is_msg_buffer(const wr_conn *c, const wr_ws_state *s, const void *data,
+                          size_t len, wr_opcode op)
+{
+	const wr_ws_extra *x = s->x;
+	return x && x->msg.data && data == x->msg.data && len == x->msg.len && !s->pmd &&
+	       (op == WR_OP_TEXT || op == WR_OP_BINARY) && !(c->flags & WR_CF_RECV_DIRECT) &&
+	       !copy_instead(c, s, len) && c->out_bytes + len + 14 <= c->r->cfg.max_send_buffer;
+}
+
+/* The buffer moves from the protocol's memory to the send queue: counted once, as queued
+ * output. */
+static int send_msg_buffer(wr_conn *c, wr_ws_state *s, const void *data, size_t len,
+                           wr_opcode op)
+{
+	wr_ws_extra *x = s->x;
+	uint8_t hdr[14];
+	size_t hl = wr__ws_frame_header(hdr, true, op, len, NULL);
+	int rc = wr__conn_write_ext(c, hdr, hl, data, len, msg_buffer_sent, s);
+	if (rc < 0)
+		return rc;
+	wr__conn_mem_charge(c, -(ssize_t)x->charged);
+	x->charged = 0;
+	x->msg = (wr_buf){ 0 }; /* the next message gets another (or this one back) */
+	return 0;
+}
+
 int wr_ws_send(wr_ws *ws, const void *data, size_t len, wr_opcode op)
 {
 	wr_conn *c = ws_conn(ws);
 	wr_ws_state *s = ws_state(c);
+	/* The message the handler was given, sent back: its text was checked on the way in,
+	 * and its memory is held already. */
+	if (is_msg_buffer(c, s, data, len, op) && (s->flags & WS_OPEN) &&
+	    !(s->flags & (WS_CLOSE_SENT | WS_FRAG)) && wr__conn_is_open(c)) {
+		int rc = send_msg_buffer(c, s, data, len, op);
+		if (rc < 0)
+			return rc;
+		ws_count_out(c, s, op, 1, len);
+		return after_queue(c);
+	}
 	int rc = check_send(c, s, op, data, len);
 	if (rc < 0)
 		return rc;
