@@ -360,8 +360,9 @@ Test(large, budget_refuses_a_header_that_came_alone)
 {
 	int err;
 	n_close = 0;
+	/* a small ring: the rings' size is set aside from the budget first */
 	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
-	                                         .memory_budget = 5u << 20 }, &err);
+	                                         .recv_buf_count = 16, .memory_budget = 5u << 20 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
 	uint16_t port = live_start(srv);
@@ -402,8 +403,9 @@ Test(large, a_trickling_huge_frame_gets_no_memory_for_free, .timeout = 60)
 {
 	int err;
 	n_close = 0;
+	/* a small ring: the rings' size is set aside from the budget first */
 	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
-	                                         .memory_budget = 16u << 20,
+	                                         .recv_buf_count = 16, .memory_budget = 16u << 20,
 	                                         .max_message_bytes = 32u << 20 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
