@@ -331,6 +331,18 @@ static int garbage_pre(unsigned conns, unsigned secs)
 	return one_status("garbage-pre", junk, sizeof(junk), 400, 0, conns, secs);
 }
 
+/* 1 when connection i's close code is one of allowed (0-ended); else 0, and the code is
+ * noted in bad (as far as it goes). */
+static unsigned tally(int code, const int *allowed, unsigned i, char *bad, size_t size, size_t *bl)
+{
+	for (const int *a = allowed; *a; a++)
+		if (code == *a)
+			return 1;
+	if (*bl < 200)
+		*bl += (size_t)snprintf(bad + *bl, size - *bl, " #%u:%d", i, code);
+	return 0;
+}
+
 /* ws connections, one payload each, the Close code checked against an allowed set. */
 static int per_conn(const char *name, unsigned conns, unsigned secs,
                     size_t (*make)(unsigned i, uint8_t *out, const int **allowed))
@@ -351,13 +363,7 @@ static int per_conn(const char *name, unsigned conns, unsigned secs,
 		size_t len = make(i, out, &allowed);
 		send_all(fd, out, len);
 		int code = close_code(fd, 5000);
-		bool ok = false;
-		for (const int *a = allowed; *a; a++)
-			ok |= code == *a;
-		if (ok)
-			good++;
-		else if (bl < 200)
-			bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, " #%u:%d", i, code);
+		good += tally(code, allowed, i, bad, sizeof(bad), &bl);
 		close(fd);
 	}
 	bool ok = n == conns && good == n;
@@ -397,13 +403,7 @@ static int garbage_post(unsigned conns, unsigned secs)
 			code = close_code(fd, sent ? 20 : 500);
 			chunk = sizeof(junk);
 		}
-		bool ok = false;
-		for (const int *a = cgarbage; *a; a++)
-			ok |= code == *a;
-		if (ok)
-			good++;
-		else if (bl < 200)
-			bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, " #%u:%d", i, code);
+		good += tally(code, cgarbage, i, bad, sizeof(bad), &bl);
 		close(fd);
 	}
 	bool ok = n == conns && good == n;

@@ -77,6 +77,17 @@ static void refill(wr_ring *r)
 		io_uring_buf_ring_advance(r->br, (int)n);
 }
 
+/* The buffers' bookkeeping arrays (free(NULL) for those never allocated). */
+static void free_books(wr_ring *r)
+{
+	free(r->stack);
+	free(r->used);
+	free(r->hold);
+	free(r->ended);
+	free(r->cold);
+	free(r->stacked);
+}
+
 /* liburing 2.3 lacks io_uring_setup_buf_ring: map the ring memory and register it here. */
 static int setup_buf_ring(wr_ring *r)
 {
@@ -176,13 +187,7 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	return 0;
 
 err_br:
-	/* What setup_buf_ring allocated before it failed (free(NULL) for what it did not). */
-	free(r->stack);
-	free(r->used);
-	free(r->hold);
-	free(r->ended);
-	free(r->cold);
-	free(r->stacked);
+	free_books(r); /* what setup_buf_ring allocated before it failed */
 	munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
 err_bufs:
 	io_uring_queue_exit(&r->ring);
@@ -200,12 +205,7 @@ void wr__ring_free(wr_ring *r)
 		munmap(r->br, r->br_bytes);
 	if (r->bufs)
 		munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
-	free(r->stack);
-	free(r->used);
-	free(r->hold);
-	free(r->ended);
-	free(r->cold);
-	free(r->stacked);
+	free_books(r);
 	free(r);
 }
 
