@@ -6,6 +6,11 @@
 
 int wr__buf_reserve(wr_buf *b, size_t more)
 {
+	return wr__buf_reserve_upto(b, more, SIZE_MAX);
+}
+
+int wr__buf_reserve_upto(wr_buf *b, size_t more, size_t most)
+{
 	if (b->cap - b->len >= more)
 		return 0;
 	if (more > SIZE_MAX / 2 - b->len)
@@ -13,6 +18,8 @@ int wr__buf_reserve(wr_buf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap - b->len < more)
 		cap *= 2;
+	if (cap > most)
+		cap = most > b->len + more ? most : b->len + more;
 	uint8_t *p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;

@@ -15,6 +15,9 @@ typedef struct wr_buf {
 
 /* Make room for `more` bytes past len; returns 0 or -ENOMEM (buffer unchanged). */
 int wr__buf_reserve(wr_buf *b, size_t more);
+/* As wr__buf_reserve, but the doubling stops at most bytes in all (a message whose size is
+ * known takes that, not the next power of two); never less than len + more. */
+int wr__buf_reserve_upto(wr_buf *b, size_t more, size_t most);
 int wr__buf_append(wr_buf *b, const void *p, size_t n);
 /* Drop the first n bytes. */
 void wr__buf_consume(wr_buf *b, size_t n);

@@ -3,7 +3,6 @@
  * reporting on_close exactly once. Sending is in ws_send.c, the server handshake in
  * ws_upgrade.c. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -383,20 +382,9 @@ static uint8_t *ws_direct_target(wr_conn *c, size_t *out_n)
 	size_t step = c->r->cfg.conn_turn_bytes > DIRECT_MIN ? c->r->cfg.conn_turn_bytes : DIRECT_MIN;
 	size_t left = wr__ws_parse_data_left(&s->parser);
 	size_t n = left < step ? left : step;
-	if (x->msg.cap - x->msg.len < n) {
-		/* Doubling, but never past the frame's end: a 9 MiB message takes 9 MiB, not
-		 * 16, against the budget. */
-		size_t cap = x->msg.cap * 2, end = x->msg.len + left;
-		if (cap > end)
-			cap = end;
-		if (cap < x->msg.len + n)
-			cap = x->msg.len + n;
-		uint8_t *d = realloc(x->msg.data, cap);
-		if (!d)
-			return NULL;
-		x->msg.data = d;
-		x->msg.cap = cap;
-	}
+	/* Never past the frame's end: a 9 MiB message takes 9 MiB, not 16, against the budget. */
+	if (wr__buf_reserve_upto(&x->msg, n, x->msg.len + left) < 0)
+		return NULL;
 	msg_charge(c, x);
 	*out_n = n;
 	return x->msg.data + x->msg.len;

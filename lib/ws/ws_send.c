@@ -144,8 +144,8 @@ static void msg_buffer_sent(const void *data, int status, void *user)
  * (one that came in pieces, or by direct receive) sends that buffer as it is, no copy: the
  * send queue takes it over, and it comes back once sent. Not when the queue would pass its
  * limit (the connection is then cut off, and the view the handler holds must stay valid
- * until it returns), nor for what a copy serves better (copy_instead). -EAGAIN: not this
- * one, queue a copy. */
+ * until it returns), nor for what a copy serves better (copy_instead): false, and the
+ * caller queues a copy. */
 static bool is_msg_buffer(const wr_conn *c, const wr_ws_state *s, const void *data,
                           size_t len, wr_opcode op)
 {
