@@ -3,8 +3,9 @@
  * it is. These tests feed frames in hand-cut pieces over a raw socket — split headers, a rest
  * in many pieces, every mask rotation at the switch, fragments, frames after a large one in
  * the same write, bad UTF-8 after the switch, the message limit, the memory budget (1009 and
- * 1013 for a header that came alone), a peer that announces a huge frame and trickles,
- * closes and stops while a sized receive is in flight — and check every byte that comes back;
+ * 1013 for a header that came alone), a peer that announces a huge frame and trickles, a slow
+ * sender that the idle ping must not take for idle, closes and stops while a sized receive
+ * is in flight — and check every byte that comes back;
  * then the paths that must not take the direct receive (TLS, permessage-deflate) and a fiber
  * reading large messages with wr_ws_read. Run under ASan too: the message buffer handed to
  * the send queue must live until its send ends. */
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "live.h"
@@ -429,6 +431,98 @@ Test(large, a_trickling_huge_frame_gets_no_memory_for_free, .timeout = 60)
 	close(b);
 	close(a);
 	free(bf);
+	free(f);
+	free(p);
+	stop();
+}
+
+/* Idle pings and a frame's rest received directly: the sized receive reports nothing until
+ * its target is full, yet a sender that is slow but live must not look idle. */
+#define IDLE_MS 300
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The rest of f after its first `head` bytes, in 1000-byte pieces every 60 ms, with a pause of
+ * pause_ms after the piece at half way. */
+static void trickle(int fd, const uint8_t *f, size_t fl, size_t head, unsigned pause_ms)
+{
+	cr_assert_eq(live_send(fd, f, head), 0);
+	for (size_t off = head; off < fl; off += 1000) {
+		usleep(60000);
+		if (pause_ms && off >= fl / 2 && off < fl / 2 + 1000)
+			usleep(pause_ms * 1000);
+		cr_assert_eq(live_send(fd, f + off, fl - off < 1000 ? fl - off : 1000), 0);
+	}
+}
+
+/* The echo of p[0..n) after any number of pings (the peer cannot answer one in the middle of
+ * a frame); returns how many pings came first. */
+static int echo_after_pings(int fd, const uint8_t *p, size_t n)
+{
+	uint8_t *got = malloc(n + 1);
+	int op = 0, fin = 0, pings = 0;
+	ssize_t k;
+	while ((k = live_ws_recv(fd, &op, &fin, got, n + 1)) >= 0 && op == 9)
+		pings++;
+	cr_assert_eq(k, (ssize_t)n, "echo of %zu bytes: got %zd (opcode %d)", n, k, op);
+	cr_assert_eq(op, 2);
+	cr_assert(memcmp(got, p, n) == 0, "echo differs");
+	free(got);
+	return pings;
+}
+
+/* Every piece comes well within the ping interval, the whole frame over several of them:
+ * no ping, no close, and the echo byte for byte (the pieces the idle checks took out of the
+ * sized receive in between included). A pause of 1.5 intervals half way may draw a ping but
+ * no close. A peer that stops half way is pinged, then closed after another interval. */
+Test(large, a_slow_sender_is_not_idle_a_stalled_one_is, .timeout = 60)
+{
+	int err;
+	n_close = last_close = n_msg = 0;
+	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	                                         .ping_interval_ms = IDLE_MS }, &err);
+	cr_assert_not_null(srv);
+	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
+	uint16_t port = live_start(srv);
+	size_t n = 40000, fl;
+	uint8_t *p = pattern(n, 31);
+	uint8_t *f = frame(true, 2, p, n, 0x0f1e2d3cu, &fl);
+
+	int fd = ws_open(port);
+	uint64_t t0 = now_ms();
+	trickle(fd, f, fl, 2000, 0);
+	cr_assert_gt(now_ms() - t0, 4 * IDLE_MS, "the frame must take several intervals");
+	cr_assert_eq(echo_after_pings(fd, p, n), 0, "a live sender was pinged as idle");
+	trickle(fd, f, fl, 2000, IDLE_MS * 3 / 2);
+	cr_assert_leq(echo_after_pings(fd, p, n), 1);
+	/* Still open and in step. */
+	live_ws_send(fd, 1, 2, p, 100);
+	expect_echo(fd, 2, p, 100);
+	cr_assert_eq(atomic_load(&n_close), 0);
+	close(fd); /* silent from here on, it would be pinged and closed too */
+	for (int i = 0; i < 200 && atomic_load(&n_close) < 1; i++)
+		usleep(5000);
+	cr_assert_eq(atomic_load(&n_close), 1);
+
+	int b = ws_open(port);
+	cr_assert_eq(live_send(b, f, 2000), 0);
+	t0 = now_ms();
+	uint8_t buf[64];
+	int op = 0, fin = 0;
+	cr_assert_eq(live_ws_recv(b, &op, &fin, buf, sizeof(buf)), 0);
+	cr_assert_eq(op, 9, "a ping, not opcode %d", op);
+	cr_assert(live_wait_eof(b, 3000), "a stalled sender kept open");
+	cr_assert_geq(now_ms() - t0, 2 * IDLE_MS - 100);
+	for (int i = 0; i < 200 && atomic_load(&n_close) < 2; i++)
+		usleep(5000);
+	cr_assert_eq(atomic_load(&n_close), 2);
+	cr_assert_eq(last_close, WR_CLOSE_ABNORMAL);
+	close(b);
 	free(f);
 	free(p);
 	stop();

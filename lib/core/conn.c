@@ -140,6 +140,19 @@ int wr__conn_want_direct(wr_conn *c, bool on)
 	return 0;
 }
 
+bool wr__conn_direct_settle(wr_conn *c)
+{
+	if (!(c->flags & WR_CF_RECV_DIRECT))
+		return false;
+	if (!(c->flags & WR_CF_RECV_CANCEL)) {
+		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV_INTO), ud_of(c, WR_OPK_CANCEL));
+		c->inflight++;
+		c->flags |= WR_CF_RECV_CANCEL;
+	}
+	c->flags |= WR_CF_TIMER_HELD;
+	return true;
+}
+
 void wr__conn_on_direct(wr_conn *c, int res)
 {
 	c->flags &= ~(WR_CF_RECV_ARMED | WR_CF_RECV_DIRECT | WR_CF_RECV_CANCEL);
@@ -171,8 +184,7 @@ void wr__conn_recv_update(wr_conn *c)
 		wr__conn_recv_arm(c);
 		return;
 	}
-	/* A direct receive is not cancelled: it takes no more than its target offered, and a
-	 * cancel could lose what it already took. */
+	/* A direct receive is not cancelled: it takes no more than its target offered. */
 	if ((c->flags & (WR_CF_RECV_ARMED | WR_CF_RECV_CANCEL | WR_CF_RECV_DIRECT)) ==
 	    WR_CF_RECV_ARMED) {
 		wr__ring_cancel_ud(c->r->ring, ud_of(c, WR_OPK_RECV), ud_of(c, WR_OPK_CANCEL));

@@ -132,6 +132,8 @@ enum wr_conn_flag {
 	                                      first (wr__conn_want_direct) */
 	WR_CF_RECV_DIRECT = 1u << 16,      /* the armed receive is a sized one into the target */
 	WR_CF_NO_ZC = 1u << 17,            /* the kernel copied a zero-copy send: plain sends */
+	WR_CF_TIMER_HELD = 1u << 18,       /* the timer came due with a direct receive pending:
+	                                      it fires once that receive has reported */
 };
 #define WR_CF_PAUSED (WR_CF_PAUSE_OUT | WR_CF_PAUSE_TURN | WR_CF_PAUSE_BUDGET | WR_CF_PAUSE_PROTO)
 
@@ -199,9 +201,16 @@ void wr__conn_recv_arm(wr_conn *c);
  * receive at proto->direct_target when it offers one, else one provided buffer to on_data.
  * Leaving the mode (on false) goes back to the multishot receive. 0, or -ENOTSUP when the
  * transport rewrites the bytes (TLS) or receives carry timestamps: receiving stays as it
- * is. Pauses, shares and closing apply as to any receive; a direct one in flight is never
- * cancelled (it is bounded by what the target offered). */
+ * is. Pauses, shares and closing apply as to any receive; a direct one in flight is not
+ * cancelled for them (it is bounded by what the target offered), only to settle it before a
+ * timer judges the connection (wr__conn_direct_settle). */
 int wr__conn_want_direct(wr_conn *c, bool on);
+/* A direct receive reports nothing until its target is full, so a slow but live sender looks
+ * idle while one is pending. If one is: cancel it (a cancelled MSG_WAITALL receive reports
+ * the bytes it already took, which count as received and go to on_direct; the receive then
+ * goes on from there) and hold the timer until it has reported (true). false: nothing
+ * pending, fire the timer now. */
+bool wr__conn_direct_settle(wr_conn *c);
 /* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
  * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
  * or start again. TCP's own window then holds the peer back. */

@@ -276,13 +276,22 @@ void wr__timer_cancel(wr_conn *c)
 	}
 }
 
-static void timer_fire(wr_conn *c)
+static void timer_run(wr_conn *c)
 {
-	c->flags &= ~WR_CF_TIMER;
 	if (c->state == WR_CONN_LINGER)
 		wr__conn_abort(c, 0, "linger timeout"); /* the peer never closed: enough */
 	else if (c->state == WR_CONN_OPEN && c->proto->on_timer)
 		c->proto->on_timer(c);
+}
+
+static void timer_fire(wr_conn *c)
+{
+	c->flags &= ~WR_CF_TIMER;
+	/* The protocol judges the connection (idle?) only once a pending direct receive has
+	 * reported what it took. */
+	if (c->state == WR_CONN_OPEN && c->proto->on_timer && wr__conn_direct_settle(c))
+		return;
+	timer_run(c);
 }
 
 static void check_stalls(wr_reactor *r);
@@ -679,6 +688,14 @@ static void handle_direct(wr_reactor *r, wr_conn *c, const wr_cqe *cqe)
 		c->last_active = r->tick;
 	}
 	wr__conn_on_direct(c, cqe->res);
+	/* A timer held for this receive's report (wr__conn_direct_settle) runs now, unless it
+	 * was armed anew meanwhile; the next direct receive, armed already, is not cancelled
+	 * again for it. */
+	if (c->flags & WR_CF_TIMER_HELD) {
+		c->flags &= ~WR_CF_TIMER_HELD;
+		if (!(c->flags & WR_CF_TIMER))
+			timer_run(c);
+	}
 }
 
 static void run_post(uint64_t ud)
