@@ -6,7 +6,13 @@
  *
  * A reactor made with metrics off has no stats (r->stats NULL): every site checks that one
  * pointer. Per-route figures are the protocols' own (ws_stats.h, http_stats.h): they live
- * with the route, one per reactor, each on its own cache lines. */
+ * with the route, one per reactor, each on its own cache lines.
+ *
+ * The core knows no protocol, and neither do its counters: a layer above that counts per
+ * reactor (a kind of handshake, a message dropped) takes slots of `counter`, named in its
+ * own header; the server's metrics, which see every layer, map the slots to exported names
+ * and check that no two layers took the same one. refused and parse_errors are indexed by
+ * the public kinds (wring/stats.h). */
 #ifndef WR_LIB_STATS_H
 #define WR_LIB_STATS_H
 
@@ -19,6 +25,9 @@
 #define WR_STAT_ADD(lv, n) __atomic_store_n(&(lv), (lv) + (n), __ATOMIC_RELAXED)
 #define WR_STAT_SET(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
 #define WR_STAT_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
+
+/* Counter slots for the layers above (wr_reactor_stats.counter). */
+#define WR_STATS_COUNTERS 8u
 
 /* Sampling, a thread's own: events until the next one measured, drawn uniformly from
  * 1..2*every-1 (mean `every`), so that no periodic pattern in the traffic aliases with it. */
@@ -49,10 +58,9 @@ typedef struct wr_reactor_stats {
 	uint64_t refused[WR_STATS_REFUSALS];
 	uint64_t bytes_in, bytes_out;          /* at the socket */
 	uint64_t cutoffs;
-	uint64_t tls_full, tls_resumed;
 	uint64_t send_zc, send_zc_copied;      /* zero-copy sends; notifications that say copied */
 	uint64_t parse_errors[WR_STATS_PARSE_ERRORS];
-	uint64_t pubsub_drops, pubsub_conflations;
+	uint64_t counter[WR_STATS_COUNTERS];   /* the layers above's, by slot */
 	uint64_t send_queued;                  /* kept exact; the rest below at each tick */
 	uint64_t pool_bytes, rbufs_kernel, rbufs_total;
 	uint64_t mem_used;                     /* what the memory budget counts */

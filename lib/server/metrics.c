@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "tls.h"
 
 #define L WR_STAT_LOAD
 
@@ -55,6 +56,18 @@ void wr_stats_free(wr_stats *st)
 	free(s);
 }
 
+/* The counter slots the layers took in the reactor's stats (core stats.h): each layer picks
+ * its own without seeing the others, so they are checked here, where all are seen. Distinct
+ * slots' bits add up to their union, without a carry; a slot out of range takes bit 31. */
+#define TAKEN(F) F(WR_TLS_COUNT_FULL) F(WR_TLS_COUNT_RESUMED) F(WR_WS_COUNT_PUBSUB_DROPS) \
+                 F(WR_WS_COUNT_PUBSUB_CONFLATIONS)
+#define SLOT(k) ((k) < WR_STATS_COUNTERS ? 1u << (k) : 1u << 31)
+#define PLUS_SLOT(k) + SLOT(k)
+#define OR_SLOT(k) | SLOT(k)
+_Static_assert(WR_STATS_COUNTERS < 31 && (0 TAKEN(PLUS_SLOT)) == (0 TAKEN(OR_SLOT)) &&
+               !((0 TAKEN(OR_SLOT)) & 1u << 31),
+               "counter slots: two layers took the same one, or one is out of range");
+
 static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 {
 	/* freed read before accepted: a connection is never seen gone without its accept */
@@ -66,14 +79,14 @@ static void add_reactor(wr_stats *t, const wr_reactor_stats *r)
 	t->socket_bytes_in += L(r->bytes_in);
 	t->socket_bytes_out += L(r->bytes_out);
 	t->cutoffs += L(r->cutoffs);
-	t->tls_full += L(r->tls_full);
-	t->tls_resumed += L(r->tls_resumed);
+	t->tls_full += L(r->counter[WR_TLS_COUNT_FULL]);
+	t->tls_resumed += L(r->counter[WR_TLS_COUNT_RESUMED]);
 	t->send_zc += L(r->send_zc);
 	t->send_zc_copied += L(r->send_zc_copied);
 	for (unsigned k = 0; k < WR_STATS_PARSE_ERRORS; k++)
 		t->parse_errors[k] += L(r->parse_errors[k]);
-	t->pubsub_drops += L(r->pubsub_drops);
-	t->pubsub_conflations += L(r->pubsub_conflations);
+	t->pubsub_drops += L(r->counter[WR_WS_COUNT_PUBSUB_DROPS]);
+	t->pubsub_conflations += L(r->counter[WR_WS_COUNT_PUBSUB_CONFLATIONS]);
 	t->send_queued_bytes += L(r->send_queued);
 	t->pool_bytes += L(r->pool_bytes);
 	t->memory_used_bytes += L(r->mem_used);

@@ -449,9 +449,9 @@ static void tls_on_bytes(wr_conn *c, uint8_t *p, size_t n)
 		t->established = true;
 		if (c->r->stats) {
 			if (wolfSSL_session_reused(t->ssl))
-				WR_STAT_ADD(c->r->stats->tls_resumed, 1);
+				WR_STAT_ADD(c->r->stats->counter[WR_TLS_COUNT_RESUMED], 1);
 			else
-				WR_STAT_ADD(c->r->stats->tls_full, 1);
+				WR_STAT_ADD(c->r->stats->counter[WR_TLS_COUNT_FULL], 1);
 		}
 		/* Handshake hashes and arrays are dead weight on a long-lived connection. */
 		wolfSSL_FreeHandshakeResources(t->ssl);

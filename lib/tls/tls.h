@@ -18,6 +18,10 @@
 
 struct wr_tls_ctx;
 
+/* Handshakes by kind, in the reactor's counter slots (core stats.h; the server's metrics
+ * export them as wring_tls_handshakes_total). */
+enum { WR_TLS_COUNT_FULL = 0, WR_TLS_COUNT_RESUMED = 1 };
+
 /* What the layer above tells TLS. Strings are copied by wr__tls_ctx_new. */
 typedef struct wr_tls_opts {
 	const char *alpn;        /* protocols, comma-separated ("http/1.1"); NULL: no ALPN */

@@ -43,14 +43,17 @@ static inline void wr__stats_count(uint64_t *msgs, uint64_t *bytes, unsigned op,
 wr_route_stats *wr__route_stats_new(unsigned reactors, unsigned sample_every);
 void wr__route_stats_free(wr_route_stats *rs, unsigned reactors);
 
-/* The pub/sub layer's hook: messages dropped for a slow subscriber, and messages replaced by
- * a newer one before they went out (conflated), on the reactor whose stats st are (NULL:
- * metrics off). Exported as wring_pubsub_drops_total and wring_pubsub_conflations_total. */
+/* The pub/sub layer's counter slots in the reactor's stats (core stats.h), and its hook:
+ * messages dropped for a slow subscriber, and messages replaced by a newer one before they
+ * went out (conflated), on the reactor whose stats st are (NULL: metrics off). Exported as
+ * wring_pubsub_drops_total and wring_pubsub_conflations_total. */
+enum { WR_WS_COUNT_PUBSUB_DROPS = 2, WR_WS_COUNT_PUBSUB_CONFLATIONS = 3 };
+
 static inline void wr__stats_pubsub(wr_reactor_stats *st, uint64_t drops, uint64_t conflations)
 {
 	if (st) {
-		WR_STAT_ADD(st->pubsub_drops, drops);
-		WR_STAT_ADD(st->pubsub_conflations, conflations);
+		WR_STAT_ADD(st->counter[WR_WS_COUNT_PUBSUB_DROPS], drops);
+		WR_STAT_ADD(st->counter[WR_WS_COUNT_PUBSUB_CONFLATIONS], conflations);
 	}
 }
 
