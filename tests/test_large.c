@@ -671,6 +671,62 @@ Test(large, tls_keeps_the_ring_path)
 }
 #endif
 
+/* Caller's buffers sent zero-copy, several in one send: the segments the kernel may still
+ * read are held until the notification, and their done callbacks then run in send order.
+ * Sent from on_open, so that they go out with the handshake's answer in the connection's
+ * first send (loopback copies, and its first notification turns zero-copy off). */
+enum { ZC_BUFS = 8, ZC_LEN = 5000 };
+static uint8_t *zc_bufs[ZC_BUFS];
+static atomic_int zc_order[ZC_BUFS], zc_n, zc_bad;
+
+static void zc_done(const void *data, int status, void *user)
+{
+	int i = (int)(intptr_t)user;
+	if (status != 0 || data != zc_bufs[i])
+		atomic_store(&zc_bad, 1);
+	int k = atomic_fetch_add(&zc_n, 1);
+	if (k < ZC_BUFS)
+		atomic_store(&zc_order[k], i);
+}
+
+static void zc_burst(wr_ws *ws, const wr_req *req, void *user)
+{
+	for (int i = 0; i < ZC_BUFS; i++)
+		if (wr_ws_send_zc(ws, zc_bufs[i], ZC_LEN, WR_OP_BINARY, zc_done, (void *)(intptr_t)i))
+			atomic_store(&zc_bad, 1);
+}
+
+Test(large, zero_copy_done_callbacks_run_in_send_order)
+{
+	int err;
+	zc_n = zc_bad = 0;
+	for (int i = 0; i < ZC_BUFS; i++)
+		zc_bufs[i] = pattern(ZC_LEN, 90 + (unsigned)i);
+	srv = wr_server_new(&(wr_server_config){ .threads = 1, .send_zc_threshold = 1 }, &err);
+	cr_assert_not_null(srv);
+	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_open = zc_burst }), 0);
+	uint16_t port = live_start(srv);
+	for (int round = 0; round < 3; round++) {
+		zc_n = 0;
+		for (int i = 0; i < ZC_BUFS; i++)
+			zc_order[i] = -1;
+		int fd = ws_open(port);
+		for (int i = 0; i < ZC_BUFS; i++)
+			expect_echo(fd, 2, zc_bufs[i], ZC_LEN);
+		for (int i = 0; i < 400 && atomic_load(&zc_n) < ZC_BUFS; i++)
+			usleep(5000);
+		cr_assert_eq(atomic_load(&zc_n), ZC_BUFS);
+		cr_assert_eq(atomic_load(&zc_bad), 0);
+		for (int i = 0; i < ZC_BUFS; i++)
+			cr_assert_eq(atomic_load(&zc_order[i]), i, "the %dth done callback was buffer %d",
+			             i, atomic_load(&zc_order[i]));
+		close(fd);
+	}
+	stop();
+	for (int i = 0; i < ZC_BUFS; i++)
+		free(zc_bufs[i]);
+}
+
 /* Zero-copy sends (a threshold of 1 byte: every send of a connection goes SEND_ZC until the
  * kernel says it copied, which loopback does at the first notification; sends already in
  * flight by then, several per connection with 1 MiB echoes cut in per-turn pieces, keep

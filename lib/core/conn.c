@@ -578,35 +578,32 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	}
 	wr_seg *s = c->out_head;
 	size_t total = 0;
+	struct msghdr *m = NULL;
+	if (!s->next || s->len - s->off >= 65536) {
+		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
+		c->sending_segs = 1;
+	} else {
+		struct iovec *iov = r->iovs[slot];
+		unsigned n = 0;
+		for (wr_seg *t = s; t && n < WR_IOV_PER_SEND && total < WR_SEND_TURN_BYTES;
+		     t = t->next, n++) {
+			iov[n].iov_base = t->data + t->off;
+			iov[n].iov_len = t->len - t->off;
+			total += iov[n].iov_len;
+		}
+		m = &r->msgs[slot];
+		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
+		c->sending_segs = (uint8_t)n;
+	}
 	/* Zero-copy for a large send on a connection where the kernel has not shown it copies
 	 * anyway; with a transport that rewrites the bytes the copy is made already. */
 	size_t zc_min = r->cfg.send_zc_threshold;
-	bool zc = zc_min && !(c->flags & WR_CF_NO_ZC) && !c->tr->rewrites;
-	if (!s->next || s->len - s->off >= 65536) {
-		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
-		zc = zc && total >= zc_min;
-		if (zc)
-			wr__ring_send_zc(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND_ZC));
-		else
-			wr__ring_send(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND));
-		c->sending_segs = 1;
-	} else {
-		struct msghdr *m = &r->msgs[slot];
-		struct iovec *iov = r->iovs[slot];
-		unsigned n = 0;
-		for (; s && n < WR_IOV_PER_SEND && total < WR_SEND_TURN_BYTES; s = s->next, n++) {
-			iov[n].iov_base = s->data + s->off;
-			iov[n].iov_len = s->len - s->off;
-			total += iov[n].iov_len;
-		}
-		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
-		c->sending_segs = (uint8_t)n;
-		zc = zc && total >= zc_min;
-		if (zc)
-			wr__ring_sendmsg_zc(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND_ZC));
-		else
-			wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
-	}
+	bool zc = zc_min && total >= zc_min && !(c->flags & WR_CF_NO_ZC) && !c->tr->rewrites;
+	uint64_t ud = ud_of(c, zc ? WR_OPK_SEND_ZC : WR_OPK_SEND);
+	if (m)
+		wr__ring_sendmsg(r->ring, c->fd, m, zc, ud);
+	else
+		wr__ring_send(r->ring, c->fd, s->data + s->off, total, zc, ud);
 	if (zc) {
 		c->zc_notifs++; /* until its first completion says none follows */
 		if (r->stats)
@@ -684,7 +681,10 @@ void wr__conn_on_sent(wr_conn *c, int res)
 		if (!c->out_head)
 			c->out_tail = NULL;
 		if (c->zc_notifs) {
-			s->next = c->zc_held;
+			wr_seg *tail = c->zc_held; /* a ring: the tail's next is the head */
+			s->next = tail ? tail->next : s;
+			if (tail)
+				tail->next = s;
 			c->zc_held = s;
 		} else {
 			seg_release(c->r, s, 0);
@@ -700,21 +700,17 @@ void wr__conn_on_sent(wr_conn *c, int res)
 	}
 }
 
+/* Released oldest first, so done callbacks run in send order. */
 static void zc_release(wr_conn *c, int status)
 {
-	/* Held newest first: released oldest first, so done callbacks run in send order. */
-	wr_seg *s = c->zc_held, *rev = NULL;
+	wr_seg *tail = c->zc_held, *s = tail ? tail->next : NULL;
 	c->zc_held = NULL;
+	if (tail)
+		tail->next = NULL;
 	while (s) {
 		wr_seg *n = s->next;
-		s->next = rev;
-		rev = s;
+		seg_release(c->r, s, status);
 		s = n;
-	}
-	while (rev) {
-		wr_seg *n = rev->next;
-		seg_release(c->r, rev, status);
-		rev = n;
 	}
 }
 

@@ -167,7 +167,8 @@ struct wr_conn {
 	uint8_t sending_segs;
 	uint16_t zc_notifs;       /* zero-copy sends whose notification is still to come */
 	/* Segments sent while a notification is pending: the kernel may still read them, so
-	 * they are released (and their done callbacks run) only once none is pending. */
+	 * they are released (and their done callbacks run) only once none is pending. A ring in
+	 * send order, held by its newest: the tail's next is the oldest. */
 	wr_seg *zc_held;
 	uint32_t send_ns;         /* the turn time of the send in flight, mod 2^32 ns (metrics) */
 };

@@ -268,25 +268,25 @@ bool wr__ring_recv_limit_refused(wr_ring *r)
 	return true;
 }
 
-void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
+void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, bool zc, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL);
+	if (zc)
+		io_uring_prep_send_zc(sqe, fd, p, len, MSG_NOSIGNAL, SEND_ZC_REPORT_USAGE);
+	else
+		io_uring_prep_send(sqe, fd, p, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
-void wr__ring_send_zc(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud)
+void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, bool zc, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_send_zc(sqe, fd, p, len, MSG_NOSIGNAL, SEND_ZC_REPORT_USAGE);
-	io_uring_sqe_set_data64(sqe, ud);
-}
-
-void wr__ring_sendmsg_zc(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_NOSIGNAL);
-	sqe->ioprio |= SEND_ZC_REPORT_USAGE;
+	if (zc) {
+		io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_NOSIGNAL);
+		sqe->ioprio |= SEND_ZC_REPORT_USAGE;
+	} else {
+		io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+	}
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -298,13 +298,6 @@ bool wr__cqe_notif(const wr_cqe *c)
 bool wr__cqe_zc_copied(const wr_cqe *c)
 {
 	return (uint32_t)c->res & NOTIF_USAGE_ZC_COPIED;
-}
-
-void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = get_sqe(r);
-	io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, ud);
 }
 
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud)

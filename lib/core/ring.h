@@ -51,14 +51,13 @@ void wr__ring_recv_into(wr_ring *r, int fd, void *p, size_t len, uint64_t ud);
 /* A receive failed with -EINVAL: true when that was the limit (the ring stops asking for it,
  * and the receive should be armed again), false when it was something else. */
 bool wr__ring_recv_limit_refused(wr_ring *r);
-void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
-void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
-/* Zero-copy sends (SEND_ZC / SENDMSG_ZC): a first completion with the bytes sent (F_MORE set
- * when a notification follows), then a notification (wr__cqe_notif) once the kernel no longer
- * reads the memory: only then may it be reused. The notification tells whether the kernel
- * copied after all (wr__cqe_zc_copied: always on loopback). */
-void wr__ring_send_zc(wr_ring *r, int fd, const void *p, size_t len, uint64_t ud);
-void wr__ring_sendmsg_zc(wr_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
+/* A send of p[0..len), or of msg's iovecs, zc: zero-copy (SEND_ZC / SENDMSG_ZC): a first
+ * completion with the bytes sent (F_MORE set when a notification follows), then a
+ * notification (wr__cqe_notif) once the kernel no longer reads the memory: only then may it
+ * be reused. The notification tells whether the kernel copied after all (wr__cqe_zc_copied:
+ * always on loopback). */
+void wr__ring_send(wr_ring *r, int fd, const void *p, size_t len, bool zc, uint64_t ud);
+void wr__ring_sendmsg(wr_ring *r, int fd, const struct msghdr *msg, bool zc, uint64_t ud);
 bool wr__cqe_notif(const wr_cqe *c);
 bool wr__cqe_zc_copied(const wr_cqe *c);
 void wr__ring_connect(wr_ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t ud);
