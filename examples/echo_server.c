@@ -8,14 +8,13 @@
  * every message instead of one in 64.
  * WR_MEMORY_BUDGET=64M: the server's memory budget (wr_server_config.memory_budget; bytes,
  * or with a K, M or G suffix for KiB, MiB, GiB; default physical memory / 8). */
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wring.h>
 
-static wr_server *srv;
+#include "serve.h"
 
 /* The page echoes a text, a binary, a 1.25 MiB message and 500 KB of JSON (what
  * permessage-deflate, which browsers offer, is for), then closes with 4000; the outcome
@@ -51,12 +50,6 @@ static const char page[] =
 	"  window.wrResult = res;\n"
 	"};\n"
 	"</script>\n";
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
 
 static void index_page(wr_req *req, wr_res *res, void *user)
 {
@@ -108,12 +101,9 @@ int main(int argc, char **argv)
 	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")
 	                                         ? (unsigned)atoi(getenv("WR_METRICS_SAMPLE")) : 0,
 	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
-	int err;
-	srv = wr_server_new(&cfg, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	wr_server *srv = example_server_new(&cfg);
+	if (!srv)
 		return 1;
-	}
 	wr_server_get(srv, "/", index_page, NULL);
 	if (!metrics_off)
 		wr_server_metrics(srv, "/metrics");
@@ -125,17 +115,5 @@ int main(int argc, char **argv)
 	const wr_ws_handlers echo = { .on_message = on_message, .deflate = deflate };
 	wr_server_websocket(srv, "/ws", &echo);
 	wr_server_websocket(srv, "/canary", &echo);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
-	printf("Listening on port %u...\n", wr_server_port(srv));
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	return example_serve(srv, port, "");
 }

@@ -6,18 +6,11 @@
  *               an unauthorised client never gets a WebSocket at all.
  * Usage: fiber_auth_server [port] (default 8080). Any non-empty Authorization value is
  * accepted: checking it is the application's business. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <wring.h>
 
-static wr_server *srv;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
+#include "serve.h"
 
 static bool authorized(const wr_req *req)
 {
@@ -58,26 +51,11 @@ static void strict(wr_ws *ws, const wr_req *req, void *user)
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
-	int err;
-	srv = wr_server_new(NULL, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	wr_server *srv = example_server_new(NULL);
+	if (!srv)
 		return 1;
-	}
 	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = seed_pattern });
 	wr_server_websocket_fiber(srv, "/ws-strict", &(wr_ws_fiber){
 		.on_upgrade = refuse_unauthorized, .handler = strict });
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
-	printf("Listening on port %u...\n", wr_server_port(srv));
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	return example_serve(srv, port, "");
 }

@@ -6,19 +6,12 @@
  *   /ws-slow   a conversation with a pause: waits 100 ms before each answer
  * Usage: fiber_echo_server [port] (default 8080). WR_THREADS sets the reactors; WR_DEFLATE
  * as for echo_server. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wring.h>
 
-static wr_server *srv;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
+#include "serve.h"
 
 static void echo(wr_ws *ws, const wr_req *req, void *user)
 {
@@ -57,12 +50,9 @@ int main(int argc, char **argv)
 	int port = argc > 1 ? atoi(argv[1]) : 8080;
 	const char *threads = getenv("WR_THREADS");
 	wr_server_config cfg = { .threads = threads ? (unsigned)atoi(threads) : 0 };
-	int err;
-	srv = wr_server_new(&cfg, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	wr_server *srv = example_server_new(&cfg);
+	if (!srv)
 		return 1;
-	}
 	/* permessage-deflate as in echo_server: accepted when offered; WR_DEFLATE=0 refuses it,
 	 * WR_DEFLATE=shared uses one compressor per reactor. */
 	const char *dfl = getenv("WR_DEFLATE");
@@ -72,17 +62,5 @@ int main(int argc, char **argv)
 	wr_server_websocket_fiber(srv, "/ws-auth", &(wr_ws_fiber){ .on_upgrade = need_auth,
 	                                                          .handler = greet_then_echo });
 	wr_server_websocket_fiber(srv, "/ws-slow", &(wr_ws_fiber){ .handler = slow_echo });
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
-	printf("Listening on port %u...\n", wr_server_port(srv));
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	return example_serve(srv, port, "");
 }

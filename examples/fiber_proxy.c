@@ -5,19 +5,13 @@
  * proxy; either side's close ends the relay and closes the other.
  * Usage: fiber_proxy [port] [upstream] (defaults 8081, ws://127.0.0.1:8080/ws). The
  * upstream's refusal (say 401) is passed on to the client as a close 1014 with the reason. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <wring.h>
 
-static wr_server *srv;
-static const char *upstream = "ws://127.0.0.1:8080/ws";
+#include "serve.h"
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
+static const char *upstream = "ws://127.0.0.1:8080/ws";
 
 static void relay(wr_ws *ws, const wr_req *req, void *user)
 {
@@ -53,27 +47,14 @@ int main(int argc, char **argv)
 	int port = argc > 1 ? atoi(argv[1]) : 8081;
 	if (argc > 2)
 		upstream = argv[2];
-	int err;
-	srv = wr_server_new(NULL, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	wr_server *srv = example_server_new(NULL);
+	if (!srv)
 		return 1;
-	}
 	/* Each side negotiates permessage-deflate on its own: the client with us (accepted when
 	 * offered), we with the upstream (not offered: a relay on loopback gains nothing). */
 	wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = relay,
 		.deflate = { .enable = true } });
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
-	printf("Listening on port %u, relaying to %s...\n", wr_server_port(srv), upstream);
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	char note[300];
+	snprintf(note, sizeof(note), ", relaying to %s", upstream);
+	return example_serve(srv, port, note);
 }

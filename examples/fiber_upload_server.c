@@ -7,19 +7,12 @@
  *                           wr_req_body, up to max_body_bytes (WR_MAX_BODY bytes, default
  *                           1 MiB; past it 413)
  * Usage: fiber_upload_server [port] (default 8080). WR_THREADS sets the reactors. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wring.h>
 
-static wr_server *srv;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
+#include "serve.h"
 
 static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
 {
@@ -78,26 +71,11 @@ int main(int argc, char **argv)
 	const char *threads = getenv("WR_THREADS"), *max_body = getenv("WR_MAX_BODY");
 	wr_server_config cfg = { .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .max_body_bytes = max_body ? strtoull(max_body, NULL, 10) : 0 };
-	int err;
-	srv = wr_server_new(&cfg, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	wr_server *srv = example_server_new(&cfg);
+	if (!srv)
 		return 1;
-	}
 	wr_server_route_fiber(srv, "POST", "/upload", &(wr_http_fiber){ .handler = upload });
 	wr_server_route_fiber(srv, "GET", "/download/:mib", &(wr_http_fiber){ .handler = download });
 	wr_server_post(srv, "/upload-buffered", upload_buffered, NULL);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
-	printf("Listening on port %u...\n", wr_server_port(srv));
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	return example_serve(srv, port, "");
 }

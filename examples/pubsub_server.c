@@ -10,7 +10,6 @@
  * every topic (default drop, 1024); WR_DEFLATE=1 or shared accepts permessage-deflate. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <wring.h>
+
+#include "serve.h"
 
 static wr_server *srv;
 static atomic_bool stopping;
@@ -38,13 +39,6 @@ static const char page[] =
 	"};\n"
 	"ws.onclose = e => { log.textContent += `\\nclosed ${e.code}`; };\n"
 	"</script>\n";
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	atomic_store(&stopping, true);
-	wr_server_stop(srv);
-}
 
 static void index_page(wr_req *req, wr_res *res, void *user)
 {
@@ -185,12 +179,9 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	int err;
-	srv = wr_server_new(&cfg, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s\n", wr_strerror(err));
+	srv = example_server_new(&cfg);
+	if (!srv)
 		return 1;
-	}
 	wr_topic_config tc = {
 		.policy = !pol || !strcmp(pol, "drop") ? WR_TOPIC_DROP_OLDEST
 		          : !strcmp(pol, "conflate")   ? WR_TOPIC_CONFLATE
@@ -207,20 +198,14 @@ int main(int argc, char **argv)
 	                                                     .on_message = pub_message,
 	                                                     .on_close = pub_close,
 	                                                     .deflate = dc });
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	int rc = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (rc < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(rc));
-		wr_server_free(srv);
+	if (example_start(srv, port) < 0)
 		return 1;
-	}
 	printf("pubsub_server on port %u, %u reactors\n", wr_server_port(srv), wr_server_threads(srv));
 	fflush(stdout);
 	unsigned ms = tick ? (unsigned)atoi(tick) : 250;
 	pthread_t th;
 	bool have_ticker = ms && pthread_create(&th, NULL, ticker, &ms) == 0;
-	rc = wr_server_wait(srv);
+	int rc = wr_server_wait(srv);
 	atomic_store(&stopping, true);
 	if (have_ticker)
 		pthread_join(th, NULL);

@@ -2,18 +2,11 @@
  * echoes text as text and binary as binary; GET /health answers over HTTPS.
  * Usage: wss_echo_server [port [cert.pem [key.pem]]] (default 8443 cert.pem key.pem).
  * examples/make-cert.sh makes a self-signed pair for localhost. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <wring.h>
 
-static wr_server *srv;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	wr_server_stop(srv);
-}
+#include "serve.h"
 
 static void on_message(wr_ws *ws, wr_msg msg, void *user)
 {
@@ -32,28 +25,13 @@ int main(int argc, char **argv)
 		.cert_file = argc > 2 ? argv[2] : "cert.pem",
 		.key_file = argc > 3 ? argv[3] : "key.pem",
 	};
-	int err;
-	srv = wr_server_new(&(wr_server_config){ .tls = &tls }, &err);
-	if (!srv) {
-		fprintf(stderr, "wr_server_new: %s (%s, %s)\n", wr_strerror(err), tls.cert_file,
-		        tls.key_file);
+	wr_server *srv = example_server_new(&(wr_server_config){ .tls = &tls });
+	if (!srv)
 		return 1;
-	}
 	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_message });
 	wr_server_get(srv, "/health", health, NULL);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = wr_server_start(srv, "0.0.0.0", (uint16_t)port);
-	if (err < 0) {
-		fprintf(stderr, "listen: %s\n", wr_strerror(err));
-		wr_server_free(srv);
-		return 1;
-	}
 	char tls_line[160];
 	wr_tls_describe(tls_line, sizeof(tls_line));
-	printf("Listening on port %u (wss)...\nTLS: %s\n", wr_server_port(srv), tls_line);
-	fflush(stdout);
-	err = wr_server_wait(srv);
-	wr_server_free(srv);
-	return err < 0 ? 1 : 0;
+	printf("TLS: %s\n", tls_line);
+	return example_serve(srv, port, " (wss)");
 }
