@@ -566,12 +566,14 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	}
 	wr_seg *s = c->out_head;
 	size_t total = 0;
+	bool waited = false; /* a caller's buffer whose completion callback someone waits for */
 	/* Zero-copy for a large send on a connection where the kernel has not shown it copies
 	 * anyway; with a transport that rewrites the bytes the copy is made already. */
 	size_t zc_min = r->cfg.send_zc_threshold;
 	bool zc = zc_min && !(c->flags & WR_CF_NO_ZC) && !c->tr->rewrites;
 	if (!s->next || s->len - s->off >= 65536) {
 		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
+		waited = s->done != NULL;
 		zc = zc && total >= zc_min;
 		if (zc)
 			wr__ring_send_zc(r->ring, c->fd, s->data + s->off, total, ud_of(c, WR_OPK_SEND_ZC));
@@ -586,6 +588,7 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 			iov[n].iov_base = s->data + s->off;
 			iov[n].iov_len = s->len - s->off;
 			total += iov[n].iov_len;
+			waited |= s->done != NULL;
 		}
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
 		c->sending_segs = (uint8_t)n;
@@ -595,6 +598,14 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		else
 			wr__ring_sendmsg(r->ring, c->fd, m, ud_of(c, WR_OPK_SEND));
 	}
+	/* Only our own segments' release waits for this send's completion (the whole queue
+	 * went, plainly: no more output behind it, no drain callback, no close, no caller's
+	 * completion callback): the turn's wait may go on past it (turn(), cfg.settle_us). */
+	if (!zc && total == c->out_bytes && !waited &&
+	    !(c->flags & (WR_CF_WRITABLE_WANTED | WR_CF_CLOSE_AFTER_FLUSH)))
+		r->quiet_sends++;
+	else
+		r->loud_sends = true;
 	if (zc) {
 		c->zc_notifs++; /* until its first completion says none follows */
 		if (r->stats)
@@ -612,6 +623,8 @@ void wr__conn_flush_all(wr_reactor *r)
 {
 	unsigned slot = 0;
 	size_t sent = 0;
+	r->quiet_sends = 0;
+	r->loud_sends = false;
 	wr_list later;
 	wr_list_init(&later);
 	while (!wr_list_empty(&r->flush)) {

@@ -95,6 +95,8 @@ static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: te
  * uWebSockets' 64 KiB maxBackpressure and what 1 MiB messages need to stream without
  * stalls (README, "Fair under attack"). */
 #define WR_DEFAULT_SEND_HIGH (1u << 20)
+/* The settling wait's bound (turn(), lib/core/reactor.c): measured in the README. */
+#define WR_DEFAULT_SETTLE_US 50u
 
 /* Fill in defaults; -EINVAL for a config that cannot work. */
 static int config_defaults(wr_server_config *c)
@@ -151,6 +153,10 @@ static int config_defaults(wr_server_config *c)
 		c->backlog = 4096;
 	if (!c->metrics_sample)
 		c->metrics_sample = 64;
+	if (!c->settle_us)
+		c->settle_us = WR_DEFAULT_SETTLE_US;
+	if (c->settle_us > 1000 && c->settle_us != (unsigned)-1)
+		c->settle_us = 1000;
 	if (c->metrics_sample > (1u << 20))
 		c->metrics_sample = 1u << 20;
 	/* A day is "forever" for a timer wheel of 100 ms ticks, and keeps tick arithmetic far from
@@ -509,6 +515,7 @@ static int reactor_setup(srv_reactor *sr)
 		.user = sr,
 		.stats = sr->srv->stats ? &sr->srv->stats[sr->idx] : NULL,
 		.rx_timestamps = cfg->kernel_timestamps && !cfg->metrics_off,
+		.settle_us = cfg->settle_us == (unsigned)-1 ? 0 : cfg->settle_us,
 	};
 	int r = wr__reactor_new(&rc, &sr->r);
 	if (r < 0)
