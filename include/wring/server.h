@@ -85,8 +85,8 @@ typedef struct wr_server_config {
 	                                 before it takes what has come: with one message in
 	                                 flight per connection, an echo and the next message cost
 	                                 one wake-up instead of two (kernel 6.12+, else off;
-	                                 README, "The life of a loop turn"). 50; -1u: never;
-	                                 at most 1000 */
+	                                 README, "The life of a loop turn": it measured no
+	                                 better here). 0 (default) or -1u: never; at most 1000 */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL
