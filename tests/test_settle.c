@@ -38,12 +38,12 @@ static const wr_ws_handlers handlers = {
 
 static wr_server *srv;
 
-static uint16_t start(unsigned settle_us)
+static uint16_t start(unsigned settle_us, unsigned ping_ms)
 {
 	n_close = n_pong = 0;
 	last_reason[0] = 0;
 	int err;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .ping_interval_ms = 200,
+	srv = wr_server_new(&(wr_server_config){ .threads = 1, .ping_interval_ms = ping_ms,
 	                                         .settle_us = settle_us },
 	                    &err);
 	cr_assert_not_null(srv, "wr_server_new: %d", err);
@@ -98,7 +98,8 @@ static void *load_run(void *arg)
  * every ping arrives, every pong is taken (on_pong), the idle one is never closed. */
 static void idle_pings_under_load(unsigned settle_us)
 {
-	uint16_t port = start(settle_us);
+	/* 400 ms: a pong this test thread sends late on a loaded machine must not look lost. */
+	uint16_t port = start(settle_us, 400);
 	int idle = ws_open(port);
 	struct load l = { .fd = ws_open(port) };
 	pthread_t th;
@@ -112,9 +113,9 @@ static void idle_pings_under_load(unsigned settle_us)
 		cr_assert_eq(live_ws_send(idle, 1, 10, buf, (size_t)n), 0);
 		/* The pong is taken before the next ping is due (a lost one closes the connection
 		 * with "ping timeout" one interval later). */
-		for (int i = 0; i < 200 && atomic_load(&n_pong) <= round; i++)
+		for (int i = 0; i < 300 && atomic_load(&n_pong) <= round; i++)
 			usleep(1000);
-		cr_assert_gt(atomic_load(&n_pong), round, "round %d: pong not taken within 200 ms",
+		cr_assert_gt(atomic_load(&n_pong), round, "round %d: pong not taken within 300 ms",
 		             round);
 	}
 	atomic_store(&l.stop, true);
@@ -132,11 +133,12 @@ Test(settle, idle_pings_answered_under_load) { idle_pings_under_load(1000); }
 Test(settle, idle_pings_answered_under_load_wait_off) { idle_pings_under_load((unsigned)-1); }
 
 /* One echo (a quiet send: the turn then waits for one completion more, which never comes),
- * then silence: the idle-ping timer still fires on time, 200 ms plus at most two 100 ms
- * ticks, and a silent peer is closed one interval later. Three connections in turn. */
+ * then silence: the idle-ping timer still fires on time, the 200 ms interval within a 100 ms
+ * tick either way (activity is stamped in ticks) and some slack, and a silent peer is closed
+ * one interval later. Three connections in turn. */
 static void timer_on_time(unsigned settle_us)
 {
-	uint16_t port = start(settle_us);
+	uint16_t port = start(settle_us, 200);
 	for (int k = 0; k < 3; k++) {
 		int fd = ws_open(port);
 		char buf[64];
@@ -147,7 +149,7 @@ static void timer_on_time(unsigned settle_us)
 		ssize_t n = live_ws_recv(fd, &op, &fin, buf, sizeof(buf));
 		int64_t dt = now_ms() - t0;
 		cr_assert(n >= 0 && op == 9, "no ping (n %zd op %d)", n, op);
-		cr_assert(dt >= 150 && dt <= 500, "ping after %lld ms, not 200-400", (long long)dt);
+		cr_assert(dt >= 90 && dt <= 500, "ping after %lld ms, not 100-400", (long long)dt);
 		t0 = now_ms();
 		cr_assert(live_wait_eof(fd, 3000), "silent peer kept open");
 		dt = now_ms() - t0;
@@ -168,7 +170,7 @@ Test(settle, timers_fire_on_time_wait_off) { timer_on_time((unsigned)-1); }
  * second connection keeps one in flight. */
 static void pipelined(unsigned settle_us)
 {
-	uint16_t port = start(settle_us);
+	uint16_t port = start(settle_us, 200);
 	int fd = ws_open(port);
 	struct load l = { .fd = ws_open(port) };
 	pthread_t th;
