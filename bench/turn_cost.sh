@@ -9,6 +9,8 @@
 #   msgs/s      ws-bench's rate (noisy when other work shares the cores)
 # Given a second build (BASE=dir), both servers run the same loads in turn, the same
 # ws-bench (from WR_BUILD) driving both, and each figure gets its ratio new ÷ base.
+# BASE_ENV="VAR=value ..." runs the base with those variables set (the same build as new when
+# BASE is not given), e.g. BASE_ENV=WR_SETTLE_US=off WR_SETTLE_US=1000 for the settling wait.
 #   bench/turn_cost.sh [RUNS]      WR_BUILD=build-dev BASE=/path/to/other/build
 # Every server is stopped by its PID; every run is bounded (-d 3 s, 30 s at most).
 set -euo pipefail
@@ -21,6 +23,8 @@ bench=$build/bench/ws-bench/ws-bench
 command -v perf >/dev/null || { echo "turn_cost: needs perf (linux-perf)" >&2; exit 2; }
 builds=(new); declare -A server=([new]=$build/examples/echo_server)
 if [ -n "${BASE:-}" ]; then builds=(base new); server[base]=$BASE/examples/echo_server; fi
+if [ -n "${BASE_ENV:-}" ] && [ -z "${BASE:-}" ]; then builds=(base new); server[base]=${server[new]}; fi
+declare -A senv=([new]="" [base]="${BASE_ENV:-}")
 
 tmp=$(mktemp -d /tmp/wring-turn.XXXXXX)
 spid='' ppid=''
@@ -39,7 +43,8 @@ loads=("pp1|-c 1 -s 16" "pp4|-c 4 -s 16" "pp100|-c 100 -s 16" "pipe8|-c 100 -s 1
        "1k|-c 100 -s 1k" "64k|-c 100 -s 64k")
 one_run() { # build, load args -> "msgs_per_turn enter_per_msg cpu_ns_per_msg rate"
 	local port; port=$(free_port)
-	WR_THREADS=1 "${server[$1]}" "$port" >"$tmp/server.log" 2>&1 &
+	# shellcheck disable=SC2086
+	env WR_THREADS=1 ${senv[$1]} "${server[$1]}" "$port" >"$tmp/server.log" 2>&1 &
 	spid=$!
 	for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 	local t0; t0=$(turns "$port")

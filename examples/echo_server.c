@@ -92,6 +92,8 @@ int main(int argc, char **argv)
 	const char *rbuf = getenv("WR_RECV_BUF");
 	/* WR_SEND_ZC: zero-copy send threshold in bytes (0: never, the default). */
 	const char *zc = getenv("WR_SEND_ZC");
+	/* WR_SETTLE_US: the settling wait (wr_server_config.settle_us; "off": never). */
+	const char *settle = getenv("WR_SETTLE_US");
 	wr_server_config cfg = { .max_message_bytes = argc > 2 ? strtoull(argv[2], NULL, 0) : 0,
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .recv_buf_size = rbuf ? (unsigned)atoi(rbuf) : 0,
@@ -100,7 +102,10 @@ int main(int argc, char **argv)
 	                         .memory_budget = budget_bytes,
 	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")
 	                                         ? (unsigned)atoi(getenv("WR_METRICS_SAMPLE")) : 0,
-	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL };
+	                         .kernel_timestamps = getenv("WR_KERNEL_TS") != NULL,
+	                         .settle_us = !settle ? 0
+	                                    : strcmp(settle, "off") == 0 ? (unsigned)-1
+	                                                                 : (unsigned)atoi(settle) };
 	wr_server *srv = example_server_new(&cfg);
 	if (!srv)
 		return 1;

@@ -79,6 +79,14 @@ typedef struct wr_server_config {
 	size_t topic_send_mark;       /* pub/sub: past this many bytes queued on a subscriber's
 	                                 connection, publications wait unsent in its queue, where
 	                                 the topic's policy applies; 64 KiB */
+	unsigned settle_us;           /* a loop turn whose sends all took their connection's
+	                                 whole queue (nothing waits for their completion) waits
+	                                 for one completion more than them, up to this long
+	                                 before it takes what has come: with one message in
+	                                 flight per connection, an echo and the next message cost
+	                                 one wake-up instead of two (kernel 6.12+, else off;
+	                                 README, "The life of a loop turn": it measured no
+	                                 better here). 0 (default) or -1u: never; at most 1000 */
 } wr_server_config;
 
 /* Create a server. cfg is borrowed until the call returns (NULL: all defaults). Returns NULL

@@ -578,9 +578,11 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 	}
 	wr_seg *s = c->out_head;
 	size_t total = 0;
+	bool waited = false; /* a caller's buffer whose completion callback someone waits for */
 	struct msghdr *m = NULL;
 	if (!s->next || s->len - s->off >= 65536) {
 		total = s->len - s->off < WR_SEND_TURN_BYTES ? s->len - s->off : WR_SEND_TURN_BYTES;
+		waited = s->done != NULL;
 		c->sending_segs = 1;
 	} else {
 		struct iovec *iov = r->iovs[slot];
@@ -590,6 +592,7 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 			iov[n].iov_base = t->data + t->off;
 			iov[n].iov_len = t->len - t->off;
 			total += iov[n].iov_len;
+			waited |= t->done != NULL;
 		}
 		m = &r->msgs[slot];
 		*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = n };
@@ -604,6 +607,14 @@ static size_t flush_one(wr_reactor *r, wr_conn *c, unsigned slot)
 		wr__ring_sendmsg(r->ring, c->fd, m, zc, ud);
 	else
 		wr__ring_send(r->ring, c->fd, s->data + s->off, total, zc, ud);
+	/* Only our own segments' release waits for this send's completion (the whole queue
+	 * went, plainly: no more output behind it, no drain callback, no close, no caller's
+	 * completion callback): the turn's wait may go on past it (turn(), cfg.settle_us). */
+	if (!zc && total == c->out_bytes && !waited &&
+	    !(c->flags & (WR_CF_WRITABLE_WANTED | WR_CF_CLOSE_AFTER_FLUSH)))
+		r->quiet_sends++;
+	else
+		r->loud_sends = true;
 	if (zc) {
 		c->zc_notifs++; /* until its first completion says none follows */
 		if (r->stats)
@@ -621,6 +632,8 @@ void wr__conn_flush_all(wr_reactor *r)
 {
 	unsigned slot = 0;
 	size_t sent = 0;
+	r->quiet_sends = 0;
+	r->loud_sends = false;
 	wr_list later;
 	wr_list_init(&later);
 	while (!wr_list_empty(&r->flush)) {

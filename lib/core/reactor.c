@@ -849,7 +849,15 @@ void wr__reactor_drain_posts(wr_reactor *r)
 static int turn(wr_reactor *r, wr_cqe *cqes)
 {
 	wr__conn_flush_all(r);
-	int rc = wr__ring_submit_wait(r->ring, wait_timeout(r));
+	/* A send to a socket with room completes inside the submit, and a wait for one
+	 * completion would end at once with it alone: the answer to it, the next message, would
+	 * take a second wake-up. When every send of the turn is quiet (conn.c), the wait counts
+	 * them and waits for one completion more, but never past settle_us with something to
+	 * take, nor past the next timer (wait_timeout). */
+	int64_t to = wait_timeout(r);
+	int rc = r->quiet_sends && !r->loud_sends
+	             ? wr__ring_submit_settle(r->ring, to, r->quiet_sends + 1, r->cfg.settle_us)
+	             : wr__ring_submit_wait(r->ring, to);
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 		wr__log("reactor %u: submit: %s", r->cfg.idx, wr_strerror(rc));
 		return rc;

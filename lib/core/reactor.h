@@ -83,6 +83,11 @@ typedef struct wr_reactor_config {
 	/* Take the kernel's software receive timestamp of every receive (SO_TIMESTAMPING,
 	 * multishot recvmsg): wr__reactor_rx_ns gives it to the protocols. */
 	bool rx_timestamps;
+	/* A turn whose sends are all ones nothing waits for (quiet: the whole queue went) waits
+	 * for one completion more than them, for up to this long before it takes what has come
+	 * (wr__ring_submit_settle): with one message in flight per connection, the answer's
+	 * send and the next message then cost one wake-up, not two. 0: off. */
+	unsigned settle_us;
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
@@ -117,6 +122,10 @@ struct wr_reactor {
 	uint32_t high;           /* slots [0, high) have been used: the walk for a stop */
 	wr_list flush;           /* connections with output to send this turn */
 	wr_list closed;          /* connections to free at the end of the turn */
+	/* This turn's flush: sends whose completion nothing waits for, and whether there was
+	 * any other (then the turn's wait returns at its first completion, as always). */
+	unsigned quiet_sends;
+	bool loud_sends;
 	/* fairness: the turn's number and bytes, receives waiting for a later turn */
 	uint16_t turn_no;
 	bool turn_full;

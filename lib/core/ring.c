@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wr_config.h"
@@ -20,6 +21,10 @@
  * the kernel copied after all (loopback always does). */
 #define SEND_ZC_REPORT_USAGE (1u << 3)      /* sqe->ioprio of SEND_ZC / SENDMSG_ZC */
 #define NOTIF_USAGE_ZC_COPIED (1u << 31)    /* in the notification's res */
+/* Newer than liburing 2.3's headers (kernel 6.12): a wait for several completions that, once
+ * min_wait_usec (io_uring_getevents_arg's "pad" in 2.3) has passed, returns with whatever
+ * has come, if anything has (wr__ring_submit_settle). */
+#define FEAT_MIN_TIMEOUT (1u << 15)
 
 /* Receive buffers are handed to the kernel a few at a time, most recently used first, and
  * (where the kernel can) consumed incrementally, many small receives packed into one buffer:
@@ -47,6 +52,7 @@ struct wr_ring {
 	unsigned target;      /* how many to keep there; doubles when it runs dry */
 	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
 	bool defer_taskrun;   /* receives complete only inside this thread's submit */
+	bool min_wait;        /* wr__ring_submit_settle can bound its extra wait (6.12+) */
 	long page;
 };
 
@@ -129,6 +135,20 @@ static int setup_buf_ring(wr_ring *r)
 	return 0;
 }
 
+/* wr__ring_submit_settle publishes the SQ tail itself, as liburing 2.3's submit does: that
+ * relies on the SQ index array mapping each slot to itself, which liburing sets up once (since
+ * 2.2). Checked, not assumed: a liburing that fills it per submit leaves the feature off. */
+static bool sq_array_is_identity(const wr_ring *r)
+{
+	const struct io_uring_sq *sq = &r->ring.sq;
+	if (!sq->array || (r->ring.flags & IORING_SETUP_SQPOLL))
+		return false;
+	for (unsigned i = 0; i < *sq->kring_entries; i++)
+		if (sq->array[i] != i)
+			return false;
+	return true;
+}
+
 int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 {
 	if ((cfg->buf_count & (cfg->buf_count - 1)) || cfg->buf_count > 32768 ||
@@ -168,6 +188,8 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 	}
 	if (rc < 0)
 		goto err_ring;
+	r->min_wait = (r->ring.features & FEAT_MIN_TIMEOUT) && (r->ring.features & IORING_FEAT_EXT_ARG) &&
+	              sq_array_is_identity(r);
 
 	if (!r->buf_count) { /* a ring that only sends (MSG_RING posting) */
 		*out = r;
@@ -352,6 +374,33 @@ int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns)
 	                                .tv_nsec = timeout_ns % 1000000000 };
 	struct io_uring_cqe *cqe;
 	return io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+}
+
+bool wr__ring_can_settle(const wr_ring *r)
+{
+	return r->min_wait;
+}
+
+int wr__ring_submit_settle(wr_ring *r, int64_t timeout_ns, unsigned want, unsigned min_us)
+{
+	if (!r->min_wait || want <= 1 || !min_us || timeout_ns <= 0)
+		return wr__ring_submit_wait(r, timeout_ns);
+	if (r->br)
+		refill(r);
+	/* liburing 2.3 has no min-wait submit: publish the SQ tail as its submit does, and enter
+	 * once, submitting and waiting. */
+	struct io_uring_sq *sq = &r->ring.sq;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		__atomic_store_n(sq->ktail, sq->sqe_tail, __ATOMIC_RELEASE);
+	}
+	unsigned n = sq->sqe_tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
+	                                .tv_nsec = timeout_ns % 1000000000 };
+	struct io_uring_getevents_arg arg = { .ts = (uint64_t)(uintptr_t)&ts, .pad = min_us };
+	long rc = syscall(__NR_io_uring_enter, r->ring.ring_fd, n, want,
+	                  IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+	return rc < 0 ? -errno : (int)rc;
 }
 
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max)

@@ -72,6 +72,16 @@ void wr__ring_msg(wr_ring *r, int target_fd, uint64_t payload, int32_t res, uint
  * 0: do not wait). Returns >= 0 or -errno (-ETIME/-EINTR are normal). */
 int wr__ring_submit_wait(wr_ring *r, int64_t timeout_ns);
 int wr__ring_submit(wr_ring *r);
+/* The same, but waiting for want completions where the kernel can bound that (6.12+,
+ * IORING_FEAT_MIN_TIMEOUT): once min_us has passed, the wait returns with whatever completions
+ * there are, if any, and otherwise goes on for the first one, at most timeout_ns in all.
+ * A turn whose sends complete inside the submit (a socket with room) counts them in want, so
+ * that its wait goes on for what they answer instead of returning at once with only them:
+ * the wait ends at want completions, at min_us with what has come, or at timeout_ns with
+ * nothing, whichever is first. Where the kernel cannot (wr__ring_can_settle false), or
+ * with want <= 1, min_us 0 or timeout_ns <= 0: wr__ring_submit_wait. */
+int wr__ring_submit_settle(wr_ring *r, int64_t timeout_ns, unsigned want, unsigned min_us);
+bool wr__ring_can_settle(const wr_ring *r);
 /* Copy up to max completions out and advance the CQ once. */
 unsigned wr__ring_reap(wr_ring *r, wr_cqe *out, unsigned max);
 
