@@ -415,6 +415,29 @@ static void on_send(worker *w, conn *c, int res, unsigned flags)
 		post_send(w, c);
 }
 
+/* -R: does this kernel take IORING_RECVSEND_FIXED_BUF on a plain (copying) send? One byte
+ * over a socket pair, before any connection. */
+static int probe_send_fixed(worker *w)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	struct io_uring_sqe *s = sqe_get(w);
+	io_uring_prep_send(s, sv[0], w->bufs, 1, MSG_NOSIGNAL);
+	s->ioprio |= IORING_RECVSEND_FIXED_BUF;
+	s->buf_index = 0;
+	io_uring_sqe_set_data64(s, ud(OP_NONE, 0));
+	struct io_uring_cqe *cqe;
+	int rc = io_uring_submit_and_wait(&w->ring, 1);
+	if (rc >= 0 && (rc = io_uring_peek_cqe(&w->ring, &cqe)) == 0) {
+		rc = cqe->res < 0 ? cqe->res : 0;
+		io_uring_cqe_seen(&w->ring, cqe);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return rc;
+}
+
 static int setup(worker *w)
 {
 	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -484,6 +507,10 @@ static int setup(worker *w)
 		struct iovec iov = { .iov_base = w->bufs, .iov_len = (size_t)BUF_COUNT * BUF_SIZE };
 		if ((rc = io_uring_register_buffers(&w->ring, &iov, 1)) < 0) {
 			fprintf(stderr, "raw_echo: -R/-Z: registered buffer: %s\n", strerror(-rc));
+			return -1;
+		}
+		if (opt.send_mode == SEND_FIXED && (rc = probe_send_fixed(w)) < 0) {
+			fprintf(stderr, "raw_echo: -R: a send from a registered buffer: %s\n", strerror(-rc));
 			return -1;
 		}
 	}
