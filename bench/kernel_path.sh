@@ -11,9 +11,11 @@
 #   Z, z   SEND_ZC from a registered buffer / from plain memory (the buffer back at the notif)
 #   B      receive bundles; S send bundles; BS both
 #   b4k, b4kB  4 KiB receive buffers without and with receive bundles (a 1 KiB or 64 KiB
-#          message then spans buffers: where a bundle saves completions)
+#          message then spans buffers: where a bundle saves completions); b16k, b16kB the
+#          same with wring's buffer size. A bNkB variant's ratios are to bNk, the rest to base.
 # Loads (100 connections, ws-bench --raw, the epoll client): pp 16 B ping-pong, pipe 16 B
-# pipelined 16 deep, k1 1 KiB, b64k 64 KiB. Each variant runs each load RUNS times (default
+# pipelined 16 deep, k1 1 KiB, b64k 64 KiB (and, by name only, k12, k16, k32: 12, 16 and
+# 32 KiB, sizes wring receives without its direct receive). Each variant runs each load RUNS times (default
 # 3), variants alternating within a round so that drifting load falls on all; a fresh server
 # per run. Printed per load and variant: median msgs/s and server CPU per message (ws-bench
 # --server-pid: utime+stime from /proc over the window ÷ messages), and both as ratios to
@@ -32,9 +34,10 @@ for x in "$bench" "$raw"; do
 	[ -x "$x" ] || { echo "kernel_path: $x not built (ninja -C $build)" >&2; exit 2; }
 done
 declare -A vflags=([base]="" [F]="-F" [R]="-R" [Z]="-Z" [z]="-z" [B]="-B" [S]="-S" [BS]="-B -S"
-                   [b4k]="-b 4096" [b4kB]="-b 4096 -B")
+                   [b4k]="-b 4096" [b4kB]="-b 4096 -B" [b16k]="-b 16384" [b16kB]="-b 16384 -B")
 declare -A largs=([pp]="-c 100 -s 16" [pipe]="-c 100 -s 16 --pipeline 16" [k1]="-c 100 -s 1k"
-                  [b64k]="-c 100 -s 64k")
+                  [b64k]="-c 100 -s 64k" [k12]="-c 100 -s 12k" [k16]="-c 100 -s 16k"
+                  [k32]="-c 100 -s 32k")
 read -r -a variants <<<"${VARIANTS:-base F R Z z B S BS b4k b4kB}"
 read -r -a loads <<<"${LOADS:-pp pipe k1 b64k}"
 perf_ok=0
@@ -132,8 +135,9 @@ def counts(l, v):
 print(f"{'load':5} {'variant':7} {'msgs/s median [min-max]':>30} {'cpu ns/msg [min-max]':>24}"
       f" {'msgs/s÷base':>11} {'cpu÷base':>8} {'syscalls/msg':>12} {'cqes/msg':>8}")
 for l in loads:
-    base = cell(l, "base")
     for v in variants:
+        rv = v[:-1] if v.startswith("b") and v.endswith("B") else "base"
+        base = cell(l, rv)
         ref = f"{tmp}/{l}.{v}.refused"
         if os.path.exists(ref):
             print(f"{l:5} {v:7} refused: {open(ref).read().strip()}"); continue
@@ -149,5 +153,6 @@ for l in loads:
               f" {rr} {cr} {ks}{err}")
 print("base: the raw echo as bench/compare runs it; F direct descriptors; R plain send from a registered")
 print("buffer; Z/z SEND_ZC registered/plain; B receive bundles; S send bundles; b4k 4 KiB buffers (b4kB")
-print("with receive bundles; compare b4kB with b4k). ratio < 1 in cpu÷base, > 1 in msgs/s÷base: a gain.")
+print("with receive bundles, its ratios to b4k; b16k, b16kB the same at 16 KiB). ratio < 1 in cpu÷base,")
+print("> 1 in msgs/s÷base: a gain.")
 PY
