@@ -83,6 +83,7 @@ typedef struct wr_reactor_config {
 	/* Take the kernel's software receive timestamp of every receive (SO_TIMESTAMPING,
 	 * multishot recvmsg): wr__reactor_rx_ns gives it to the protocols. */
 	bool rx_timestamps;
+	bool recv_bundles;       /* ask the ring for receive bundles (wr_ring_config) */
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */
