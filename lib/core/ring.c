@@ -60,6 +60,7 @@ struct wr_ring {
 	uint16_t *order;
 	uint32_t add_pos, khead;
 	wr_cqe *split;
+	uint64_t bundled;     /* completions that filled more than one buffer */
 	long page;
 };
 
@@ -468,9 +469,12 @@ const wr_cqe *wr__ring_recv_split(wr_ring *r, const wr_cqe *cqe, unsigned *out_n
 			pos++;
 	}
 	r->khead = pos;
+	r->bundled += n > 1;
 	*out_n = n;
 	return r->split;
 }
+
+uint64_t wr__ring_bundled(const wr_ring *r) { return r->bundled; }
 
 static void buf_back(wr_ring *r, unsigned bid)
 {

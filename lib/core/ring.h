@@ -88,6 +88,8 @@ uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint
  * without bundles, or for one buffer, cqe itself): each is then handled as a receive
  * completion of its own. All but the last carry F_MORE. The array lives until the next call. */
 const wr_cqe *wr__ring_recv_split(wr_ring *r, const wr_cqe *cqe, unsigned *out_n);
+/* Receive completions that filled more than one buffer, so far (0 without bundles). */
+uint64_t wr__ring_bundled(const wr_ring *r);
 /* Done with a receive completion (any res): its buffer, if it has one, goes back to the
  * free stack once the kernel is done with it too. */
 void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);
