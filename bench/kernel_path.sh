@@ -33,12 +33,16 @@ raw=$build/bench/peers/raw_echo
 for x in "$bench" "$raw"; do
 	[ -x "$x" ] || { echo "kernel_path: $x not built (ninja -C $build)" >&2; exit 2; }
 done
+# wring's echo_server (one reactor) under the same loads through ws-bench --epoll (the client
+# --raw is), without and with what was built into it: wB is receive bundles (WR_RECV_BUNDLES=1),
+# its ratios to w.
+declare -A wenv=([w]="WR_RECV_BUNDLES=0" [wB]="WR_RECV_BUNDLES=1")
 declare -A vflags=([base]="" [F]="-F" [R]="-R" [Z]="-Z" [z]="-z" [B]="-B" [S]="-S" [BS]="-B -S"
                    [b4k]="-b 4096" [b4kB]="-b 4096 -B" [b16k]="-b 16384" [b16kB]="-b 16384 -B")
 declare -A largs=([pp]="-c 100 -s 16" [pipe]="-c 100 -s 16 --pipeline 16" [k1]="-c 100 -s 1k"
                   [b64k]="-c 100 -s 64k" [k12]="-c 100 -s 12k" [k16]="-c 100 -s 16k"
                   [k32]="-c 100 -s 32k")
-read -r -a variants <<<"${VARIANTS:-base F R Z z B S BS b4k b4kB}"
+read -r -a variants <<<"${VARIANTS:-base F R Z z B S BS b4k b4kB w wB}"
 read -r -a loads <<<"${LOADS:-pp pipe k1 b64k}"
 perf_ok=0
 if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
@@ -60,11 +64,16 @@ free_port() {
 # start VARIANT -> sets spid and port; returns 1 when the server refused to start
 start() {
 	port=$(free_port)
-	# shellcheck disable=SC2086
-	"$raw" ${vflags[$1]} "$port" >"$tmp/server.log" 2>&1 &
+	if [ -n "${wenv[$1]:-}" ]; then
+		# shellcheck disable=SC2086
+		env ${wenv[$1]} WR_THREADS=1 "$build/examples/echo_server" "$port" >"$tmp/server.log" 2>&1 &
+	else
+		# shellcheck disable=SC2086
+		"$raw" ${vflags[$1]} "$port" >"$tmp/server.log" 2>&1 &
+	fi
 	spid=$!
 	for _ in $(seq 100); do
-		grep -q Listening "$tmp/server.log" 2>/dev/null && return 0
+		grep -q -i listening "$tmp/server.log" 2>/dev/null && return 0
 		kill -0 "$spid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -72,6 +81,7 @@ start() {
 	spid=''
 	return 1
 }
+client() { if [ -n "${wenv[$1]:-}" ]; then echo --epoll --binary; else echo --raw; fi; }
 stop_server() {
 	kill -TERM "$spid" 2>/dev/null || true
 	wait "$spid" 2>/dev/null || true
@@ -88,7 +98,7 @@ for l in "${loads[@]}"; do
 				continue
 			fi
 			# shellcheck disable=SC2086
-			timeout 30 "$bench" -q --json -d "$dur" -w 0.5 --raw --server-pid "$spid" ${largs[$l]} \
+			timeout 30 "$bench" -q --json -d "$dur" -w 0.5 $(client "$v") --server-pid "$spid" ${largs[$l]} \
 				"ws://127.0.0.1:$port/ws" >"$tmp/$l.$v.$r.json" 2>"$tmp/$l.$v.$r.err" || true
 			stop_server
 			sleep 0.2
@@ -101,7 +111,7 @@ for l in "${loads[@]}"; do
 			start "$v" || continue
 			# shellcheck disable=SC2086
 			perf stat -x, -e raw_syscalls:sys_enter,io_uring:io_uring_complete -p "$spid" \
-				-o "$tmp/$l.$v.perf" -- timeout 30 "$bench" -q --json -d 2 -w 0.3 --raw ${largs[$l]} \
+				-o "$tmp/$l.$v.perf" -- timeout 30 "$bench" -q --json -d 2 -w 0.3 $(client "$v") ${largs[$l]} \
 				"ws://127.0.0.1:$port/ws" >"$tmp/$l.$v.pjson" 2>/dev/null || true
 			stop_server
 		done
@@ -136,7 +146,7 @@ print(f"{'load':5} {'variant':7} {'msgs/s median [min-max]':>30} {'cpu ns/msg [m
       f" {'msgs/s÷base':>11} {'cpu÷base':>8} {'syscalls/msg':>12} {'cqes/msg':>8}")
 for l in loads:
     for v in variants:
-        rv = v[:-1] if v.startswith("b") and v.endswith("B") else "base"
+        rv = v[:-1] if (v.startswith("b") or v == "wB") and v.endswith("B") else "base"
         base = cell(l, rv)
         ref = f"{tmp}/{l}.{v}.refused"
         if os.path.exists(ref):
@@ -154,5 +164,6 @@ for l in loads:
 print("base: the raw echo as bench/compare runs it; F direct descriptors; R plain send from a registered")
 print("buffer; Z/z SEND_ZC registered/plain; B receive bundles; S send bundles; b4k 4 KiB buffers (b4kB")
 print("with receive bundles, its ratios to b4k; b16k, b16kB the same at 16 KiB). ratio < 1 in cpu÷base,")
-print("> 1 in msgs/s÷base: a gain.")
+print("> 1 in msgs/s÷base: a gain. w: wring's echo_server under --epoll (its ratio to base: wring ÷ the")
+print("raw echo), wB: the same with receive bundles, its ratios to w.")
 PY

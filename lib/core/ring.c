@@ -277,8 +277,8 @@ void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud)
 	io_uring_prep_recv(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
-	if (r->bundle)
-		sqe->ioprio |= RECVSEND_BUNDLE;
+	/* no bundle: this receive is there to take one buffer before a direct receive takes the
+	 * rest of a large frame; a bundle would pull that rest through the ring and a copy */
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
