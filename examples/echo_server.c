@@ -98,6 +98,9 @@ int main(int argc, char **argv)
 	                         .threads = threads ? (unsigned)atoi(threads) : 0,
 	                         .recv_buf_size = rbuf ? (unsigned)atoi(rbuf) : 0,
 	                         .send_zc_threshold = zc ? (size_t)strtoull(zc, NULL, 0) : 0,
+	                         /* WR_RECV_BUNDLES=1: receive bundles (bench/kernel_path.sh) */
+	                         .recv_bundles = getenv("WR_RECV_BUNDLES") != NULL &&
+	                                         strcmp(getenv("WR_RECV_BUNDLES"), "1") == 0,
 	                         .metrics_off = metrics_off,
 	                         .memory_budget = budget_bytes,
 	                         .metrics_sample = getenv("WR_METRICS_SAMPLE")

@@ -4,6 +4,11 @@
  * with -ENOMEM, throttles then cuts the biggest holder; never-reading floods do not starve
  * another connection. Behaviour and counts are asserted here; times and figures (and the RSS
  * left after a burst) are bench/fairness's. */
+/* Built twice: test_fair with receive bundles off, test_fair_bundles with them forced on
+ * (-DWR_TEST_BUNDLES=1). */
+#ifndef WR_TEST_BUNDLES
+#define WR_TEST_BUNDLES 0
+#endif
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -77,6 +82,7 @@ static uint16_t start(wr_server_config cfg)
 	reset();
 	int err;
 	cfg.threads = 1;
+	cfg.recv_bundles = WR_TEST_BUNDLES;
 	srv = wr_server_new(&cfg, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);

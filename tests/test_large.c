@@ -9,6 +9,11 @@
  * then the paths that must not take the direct receive (TLS, permessage-deflate) and a fiber
  * reading large messages with wr_ws_read. Run under ASan too: the message buffer handed to
  * the send queue must live until its send ends. */
+/* Built twice: test_large with receive bundles off, test_large_bundles with them forced on
+ * (-DWR_TEST_BUNDLES=1): every case, the close and cut-off paths among them, runs both ways. */
+#ifndef WR_TEST_BUNDLES
+#define WR_TEST_BUNDLES 0
+#endif
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -50,7 +55,7 @@ static uint16_t start(void)
 	n_close = last_close = n_msg = 0;
 	int err;
 	/* Small receive buffers, so that a frame's rest is often more than is in hand. */
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096 }, &err);
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
 	return live_start(srv);
@@ -284,7 +289,7 @@ Test(large, close_and_stop_while_a_sized_receive_is_in_flight)
 Test(large, message_limit_still_applies)
 {
 	int err;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .max_message_bytes = 100000 }, &err);
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .max_message_bytes = 100000 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
 	uint16_t port = live_start(srv);
@@ -363,7 +368,7 @@ Test(large, budget_refuses_a_header_that_came_alone)
 	int err;
 	n_close = 0;
 	/* a small ring: the rings' size is set aside from the budget first */
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096,
 	                                         .recv_buf_count = 16, .memory_budget = 5u << 20 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
@@ -406,7 +411,7 @@ Test(large, a_trickling_huge_frame_gets_no_memory_for_free, .timeout = 60)
 	int err;
 	n_close = 0;
 	/* a small ring: the rings' size is set aside from the budget first */
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096,
 	                                         .recv_buf_count = 16, .memory_budget = 16u << 20,
 	                                         .max_message_bytes = 32u << 20 }, &err);
 	cr_assert_not_null(srv);
@@ -553,7 +558,7 @@ Test(large, streamed_pieces_of_a_frame_over_the_limit)
 	streamed = malloc(2u << 20);
 	streamed_len = 0;
 	streamed_end = streamed_bad = 0;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096,
 	                                         .max_message_bytes = 64u * 1024u }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_piece,
@@ -589,7 +594,7 @@ static void fiber_echo(wr_ws *ws, const wr_req *req, void *user)
 Test(large, fiber_reads_large_messages)
 {
 	int err;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096 }, &err);
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket_fiber(srv, "/ws", &(wr_ws_fiber){ .handler = fiber_echo }), 0);
 	uint16_t port = live_start(srv);
@@ -637,7 +642,7 @@ static void client_echo(const char *url, const wr_client_options *o, bool deflat
 Test(large, deflate_keeps_the_inflate_path)
 {
 	int err;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096 }, &err);
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096 }, &err);
 	cr_assert_not_null(srv);
 	wr_ws_handlers h = handlers;
 	h.deflate = (wr_deflate_config){ .enable = true };
@@ -657,7 +662,7 @@ Test(large, tls_keeps_the_ring_path)
 	int err;
 	wr_tls_config stls = { .cert_file = live_cert_file(0, "cert.pem"),
 	                       .key_file = live_cert_file(1, "key.pem") };
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096,
 	                                         .tls = &stls }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);
@@ -736,7 +741,7 @@ Test(large, zero_copy_sends_hold_their_memory_until_the_notification, .timeout =
 {
 	int err;
 	n_close = 0;
-	srv = wr_server_new(&(wr_server_config){ .threads = 1, .recv_buf_size = 4096,
+	srv = wr_server_new(&(wr_server_config){ .recv_bundles = WR_TEST_BUNDLES, .threads = 1, .recv_buf_size = 4096,
 	                                         .send_zc_threshold = 1 }, &err);
 	cr_assert_not_null(srv);
 	cr_assert_eq(wr_server_websocket(srv, "/ws", &handlers), 0);

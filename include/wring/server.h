@@ -39,6 +39,10 @@ typedef struct wr_server_config {
 	size_t send_low_mark;         /* ... until its queue is back under this; high / 4 */
 	unsigned send_timeout_ms;     /* a queue over the high mark this long: cut off as above;
 	                                 10000 */
+	bool recv_bundles;            /* receive bundles (kernel 6.10+; without them, or with
+	                                 kernel_timestamps, receives go on as before): one
+	                                 receive completion for all the buffers it filled.
+	                                 Off by default (README, "The kernel path") */
 	size_t send_zc_threshold;     /* a send of at least this many bytes goes zero-copy
 	                                 (io_uring SEND_ZC), its memory held until the kernel's
 	                                 notification; a connection whose notification says the

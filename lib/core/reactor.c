@@ -80,6 +80,7 @@ int wr__reactor_new(const wr_reactor_config *cfg, wr_reactor **out)
 		.buf_size = cfg->recv_buf_size,
 		.single_issuer = true,
 		.rx_timestamps = cfg->rx_timestamps,
+		.recv_bundle = cfg->recv_bundles,
 	};
 	rc = wr__ring_new(&rc_cfg, &r->ring);
 	if (rc < 0)
@@ -746,9 +747,14 @@ static void dispatch(wr_reactor *r, const wr_cqe *cqe)
 	if (!c)
 		return; /* stale: the connection was freed and its slot reused */
 	switch (op) {
-	case WR_OPK_RECV:
-		handle_recv(r, c, cqe);
+	case WR_OPK_RECV: {
+		/* a bundle, one completion per buffer: each is a receive as any */
+		unsigned n;
+		const wr_cqe *part = wr__ring_recv_split(r->ring, cqe, &n);
+		for (unsigned i = 0; i < n; i++)
+			handle_recv(r, c, &part[i]);
 		break;
+	}
 	case WR_OPK_RECV_INTO:
 		handle_direct(r, c, cqe);
 		break;

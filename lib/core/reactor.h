@@ -88,6 +88,7 @@ typedef struct wr_reactor_config {
 	 * (wr__ring_submit_settle): with one message in flight per connection, the answer's
 	 * send and the next message then cost one wake-up, not two. 0: off. */
 	unsigned settle_us;
+	bool recv_bundles;       /* ask the ring for receive bundles (wr_ring_config) */
 } wr_reactor_config;
 
 /* Work posted to a reactor from any thread, carried by a MSG_RING completion. */

@@ -1,5 +1,6 @@
 #include "ring.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <liburing.h>
@@ -25,6 +26,10 @@
  * min_wait_usec (io_uring_getevents_arg's "pad" in 2.3) has passed, returns with whatever
  * has come, if anything has (wr__ring_submit_settle). */
 #define FEAT_MIN_TIMEOUT (1u << 15)
+/* Newer than liburing 2.3's headers (kernel 6.10): one receive fills several buffers. */
+#define RECVSEND_BUNDLE (1u << 4)           /* sqe->ioprio of RECV */
+#define FEAT_RECVSEND_BUNDLE (1u << 14)
+#define SPLIT_MAX 1024u                     /* the kernel's cap on a bundle's buffers (UIO_MAXIOV) */
 
 /* Receive buffers are handed to the kernel a few at a time, most recently used first, and
  * (where the kernel can) consumed incrementally, many small receives packed into one buffer:
@@ -53,6 +58,15 @@ struct wr_ring {
 	bool no_recv_limit;   /* the kernel refused a byte limit on a multishot receive */
 	bool defer_taskrun;   /* receives complete only inside this thread's submit */
 	bool min_wait;        /* wr__ring_submit_settle can bound its extra wait (6.12+) */
+	/* Receive bundles: a completion's bytes run from its buffer on through the buffers that
+	 * followed it in the kernel's ring, so the ring's order is kept (order[], by position)
+	 * with the kernel's head (khead: positions it has used up), and a completion is split
+	 * into one per buffer (split[]) before anyone sees it. */
+	bool bundle;
+	uint16_t *order;
+	uint32_t add_pos, khead;
+	wr_cqe *split;
+	uint64_t bundled;     /* completions that filled more than one buffer */
 	long page;
 };
 
@@ -77,6 +91,8 @@ static void refill(wr_ring *r)
 		r->stacked[bid] = 0;
 		io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->buf_size, r->buf_size, bid,
 		                      r->buf_mask, (int)n++);
+		if (r->order)
+			r->order[r->add_pos++ & r->buf_mask] = (uint16_t)bid;
 		r->out++;
 	}
 	if (n)
@@ -92,6 +108,8 @@ static void free_books(wr_ring *r)
 	free(r->ended);
 	free(r->cold);
 	free(r->stacked);
+	free(r->order);
+	free(r->split);
 }
 
 /* liburing 2.3 lacks io_uring_setup_buf_ring: map the ring memory and register it here. */
@@ -108,7 +126,12 @@ static int setup_buf_ring(wr_ring *r)
 	r->ended = calloc(r->buf_count, sizeof(*r->ended));
 	r->cold = calloc(r->buf_count, sizeof(*r->cold));
 	r->stacked = calloc(r->buf_count, sizeof(*r->stacked));
-	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold || !r->stacked) {
+	if (r->bundle) {
+		r->order = calloc(r->buf_count, sizeof(*r->order));
+		r->split = calloc(r->buf_count < SPLIT_MAX ? r->buf_count : SPLIT_MAX, sizeof(*r->split));
+	}
+	if (!r->stack || !r->used || !r->hold || !r->ended || !r->cold || !r->stacked ||
+	    (r->bundle && (!r->order || !r->split))) {
 		munmap(mem, r->br_bytes);
 		r->br = NULL;
 		return -ENOMEM;
@@ -181,6 +204,9 @@ int wr__ring_new(const wr_ring_config *cfg, wr_ring **out)
 		rc = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
 		if (rc == 0) {
 			r->defer_taskrun = (f & IORING_SETUP_DEFER_TASKRUN) != 0;
+			/* recvmsg (timestamps) takes no bundles */
+			r->bundle = cfg->recv_bundle && !cfg->rx_timestamps &&
+			            (r->ring.features & FEAT_RECVSEND_BUNDLE);
 			break;
 		}
 		if (rc != -EINVAL)
@@ -258,6 +284,8 @@ void wr__ring_recv_multishot(wr_ring *r, int fd, uint32_t limit, uint64_t ud)
 		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
+	if (r->bundle)
+		sqe->ioprio |= RECVSEND_BUNDLE;
 	/* Kernel 6.17: sqe->optlen, which is file_index in liburing 2.3's sqe, caps the bytes
 	 * of one multishot receive; older kernels refuse it (-EINVAL) and go without. */
 	if (!r->no_recv_limit)
@@ -271,6 +299,8 @@ void wr__ring_recv_once(wr_ring *r, int fd, uint64_t ud)
 	io_uring_prep_recv(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
+	/* no bundle: this receive is there to take one buffer before a direct receive takes the
+	 * rest of a large frame; a bundle would pull that rest through the ring and a copy */
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -455,6 +485,38 @@ uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint
 	*out_len = (size_t)cqe->res;
 	return p;
 }
+
+const wr_cqe *wr__ring_recv_split(wr_ring *r, const wr_cqe *cqe, unsigned *out_n)
+{
+	*out_n = 1;
+	if (!r->bundle || cqe->res <= 0 || !(cqe->flags & IORING_CQE_F_BUFFER))
+		return cqe;
+	/* The first buffer takes what room it had left (all of it without incremental
+	 * consumption), each next one from its start; all but the last are used up, the last
+	 * too unless the kernel says it goes on filling it. */
+	uint32_t left = (uint32_t)cqe->res, pos = r->khead;
+	unsigned n = 0, max = r->buf_count < SPLIT_MAX ? r->buf_count : SPLIT_MAX;
+	/* the completion's buffer is the one at the kernel's head, or the order was lost */
+	assert(r->order[pos & r->buf_mask] == cqe->flags >> 16);
+	for (; left && n < max; n++) {
+		unsigned bid = r->order[pos & r->buf_mask];
+		uint32_t room = r->buf_size - (n == 0 && r->inc ? r->used[bid] : 0);
+		uint32_t take = left < room ? left : room;
+		left -= take;
+		uint32_t fl = (uint32_t)bid << 16 | IORING_CQE_F_BUFFER;
+		fl |= left ? (1u << 1) /* F_MORE: not the request's last */
+		           : cqe->flags & ((1u << 1) | CQE_F_BUF_MORE);
+		r->split[n] = (wr_cqe){ .ud = cqe->ud, .res = (int32_t)take, .flags = fl };
+		if (left || !r->inc || !(cqe->flags & CQE_F_BUF_MORE))
+			pos++;
+	}
+	r->khead = pos;
+	r->bundled += n > 1;
+	*out_n = n;
+	return r->split;
+}
+
+uint64_t wr__ring_bundled(const wr_ring *r) { return r->bundled; }
 
 static void buf_back(wr_ring *r, unsigned bid)
 {

@@ -28,6 +28,9 @@ typedef struct wr_ring_config {
 	 * timestamp (the caller sets SO_TIMESTAMPING on the sockets); buffers are then used
 	 * whole, not incrementally. */
 	bool rx_timestamps;
+	/* Receive bundles where the kernel has them (6.10+; not with rx_timestamps): one
+	 * completion for all the buffers one receive filled, split by wr__ring_recv_split. */
+	bool recv_bundle;
 } wr_ring_config;
 
 /* Returns 0 with *out set, or -errno (-ENOSYS/-EINVAL: kernel too old for provided-buffer
@@ -90,6 +93,12 @@ static inline bool wr__cqe_more(const wr_cqe *c) { return c->flags & (1U << 1); 
  * (*out_len: 0 for a recvmsg's end of stream); *out_rx_ns: the kernel's receive timestamp,
  * CLOCK_REALTIME ns, or 0 without one. */
 uint8_t *wr__ring_recv_data(wr_ring *r, const wr_cqe *cqe, size_t *out_len, uint64_t *out_rx_ns);
+/* A receive completion as one completion per buffer it filled, in order (*out_n of them;
+ * without bundles, or for one buffer, cqe itself): each is then handled as a receive
+ * completion of its own. All but the last carry F_MORE. The array lives until the next call. */
+const wr_cqe *wr__ring_recv_split(wr_ring *r, const wr_cqe *cqe, unsigned *out_n);
+/* Receive completions that filled more than one buffer, so far (0 without bundles). */
+uint64_t wr__ring_bundled(const wr_ring *r);
 /* Done with a receive completion (any res): its buffer, if it has one, goes back to the
  * free stack once the kernel is done with it too. */
 void wr__ring_recv_done(wr_ring *r, const wr_cqe *cqe);

@@ -502,6 +502,7 @@ static int reactor_setup(srv_reactor *sr)
 		.recv_buf_size = cfg->recv_buf_size,
 		.max_send_buffer = cfg->max_send_buffer,
 		.send_zc_threshold = cfg->send_zc_threshold,
+		.recv_bundles = cfg->recv_bundles,
 		.send_high = cfg->send_high_mark,
 		.send_low = cfg->send_low_mark,
 		.send_timeout_ms = cfg->send_timeout_ms,

@@ -62,6 +62,51 @@ for th in 1 2; do
 	stop "$HOLD"
 done
 
+# The kernel-path switches (bench/kernel_path.sh measures them): each one echoes every byte
+# in order, large and pipelined, on one thread and on two, and exits 0 on SIGTERM. A switch
+# this kernel does not have is refused at start-up, with the reason, and nothing listens:
+# -R (a copying send from a registered buffer) is refused by 6.18; the bundles need 6.10.
+bundles=0
+case $(uname -r) in [0-5].*|6.[0-9].*) ;; *) bundles=1 ;; esac
+for sw in "-F" "-Z" "-z" "-B" "-S" "-B -S" "-b 4096 -B -S -F" "-t 2 -F -B -S -Z"; do
+	PORT=$(free_port)
+	# shellcheck disable=SC2086
+	start "raw_sw" "$RAW" $sw "$PORT"
+	RPID=$LAST_PID
+	if [ $bundles = 0 ] && [[ $sw == *[BS]* ]]; then
+		sleep 1
+		check "raw_echo $sw: refused at start-up on a kernel without bundles ($(uname -r))" \
+			grep -q "no send/receive bundles" "$WR_TMP/raw_sw.log"
+		stop "$RPID"
+		continue
+	fi
+	wait_log raw_sw "Listening on port"
+	check "raw_echo $sw: 1 B to 3 MiB and 200 pipelined writes echoed byte for byte on 8 connections" \
+		timeout 60 "$PY" "$T/echo_check.py" "$PORT" 8
+	bench rawsw -q --json -d 1 -w 0.2 --raw -c 20 -s 16 --pipeline 4 "ws://127.0.0.1:$PORT/ws"
+	check "raw_echo $sw: ws-bench --raw pipelined: clean run, every message back" judge '
+ok = j["errors"]["total"] == 0 and j["sent_total"] == j["received_total"] > 0
+print(j["sent_total"], j["received_total"], j["errors"])' j="$T/rawsw.json"
+	stop "$RPID"
+	rc=$?
+	check "raw_echo $sw: SIGTERM: exit 0 (rc $rc)" test "$rc" -eq 0
+done
+PORT=$(free_port)
+start raw_r "$RAW" -R "$PORT"
+RPID=$LAST_PID
+for _ in $(seq 40); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$RPID" 2>/dev/null; then # a kernel that takes it: it echoes like the rest
+	wait_log raw_r "Listening on port"
+	check "raw_echo -R: accepted by this kernel, echoes byte for byte" \
+		timeout 60 "$PY" "$T/echo_check.py" "$PORT" 4
+	stop "$RPID"
+else
+	stop "$RPID"
+	rc=$?
+	check "raw_echo -R: refused at start-up with the reason (exit $rc)" \
+		sh -c "test $rc -eq 1 && grep -q -- '-R: a send from a registered buffer' '$WR_TMP/raw_r.log'"
+fi
+
 PORT=$(free_port)
 start raw "$RAW" "$PORT"
 RPID=$LAST_PID
