@@ -202,6 +202,10 @@ void wr__conn_recv_arm(wr_conn *c);
  * is. Pauses, shares and closing apply as to any receive; a direct one in flight is never
  * cancelled (it is bounded by what the target offered). */
 int wr__conn_want_direct(wr_conn *c, bool on);
+/* Work the protocol found in what it was given beyond its bytes (the WebSocket layer's frame
+ * headers): n more bytes against the connection's share of this loop turn and the turn's
+ * own count, as if received. Called from the protocol's on_data. */
+void wr__conn_turn_charge(wr_conn *c, size_t n);
 /* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
  * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
  * or start again. TCP's own window then holds the peer back. */
