@@ -235,6 +235,7 @@ struct tcase {
 	struct log want;
 	enum wr_ws_role role;
 	uint64_t max_msg;
+	unsigned max_frames;
 };
 
 /* Feed the wire cut at cuts[0..ncuts) (ascending, inside (0, len)); returns the log. */
@@ -244,6 +245,7 @@ static void run(const struct tcase *tc, const size_t *cuts, size_t ncuts, struct
 	wr_ws_parser p;
 	uint8_t ctrl[WR_WS_CTRL_MAX];
 	wr__ws_parser_init(&p, tc->role, tc->max_msg);
+	p.max_frames = tc->max_frames;
 	memset(got, 0, sizeof(*got));
 	size_t start = 0;
 	for (size_t c = 0; c <= ncuts; c++) {
@@ -911,4 +913,49 @@ Test(ws_parse, empty_input)
 	wr__ws_parser_init(&p, WR_WS_SERVER, 0);
 	cr_assert_eq(wr__ws_parse(&p, b, 0, &ev), 0);
 	cr_assert_eq(ev.type, WR_WS_EV_NONE);
+}
+
+Test(ws_parse, frames_per_message_limit)
+{
+	/* Three frames with a ping between them: the limit, whole (control frames do not
+	 * count); then the same message in four frames: 1009 at the fourth header. */
+	struct tcase tc;
+	tc_init(&tc, "3 frames, limit 3", WR_WS_SERVER);
+	tc.max_frames = 3;
+	w_frame(&tc.w, false, WR_OP_BINARY, "ab", 2, true);
+	w_frame(&tc.w, false, WR_OP_CONT, "cd", 2, true);
+	w_frame(&tc.w, true, WR_OP_PING, "p", 1, true);
+	w_frame(&tc.w, true, WR_OP_CONT, "ef", 2, true);
+	ex_ctrl(&tc.want, WR_OP_PING, "p", 1, 0, NULL);
+	ex_msg(&tc.want, WR_OP_BINARY, "abcdef", 6);
+	/* A new message counts from one again. */
+	w_frame(&tc.w, false, WR_OP_TEXT, "x", 1, true);
+	w_frame(&tc.w, false, WR_OP_CONT, "y", 1, true);
+	w_frame(&tc.w, true, WR_OP_CONT, "z", 1, true);
+	ex_text(&tc.want, "xyz");
+	check_and_free(&tc);
+
+	tc_init(&tc, "4 frames, limit 3", WR_WS_SERVER);
+	tc.max_frames = 3;
+	w_frame(&tc.w, false, WR_OP_BINARY, "ab", 2, true);
+	w_frame(&tc.w, false, WR_OP_CONT, "cd", 2, true);
+	w_frame(&tc.w, false, WR_OP_CONT, "ef", 2, true);
+	w_frame(&tc.w, true, WR_OP_CONT, "gh", 2, true);
+	ex_err(&tc.want, WR_CLOSE_TOO_BIG);
+	check_and_free(&tc);
+
+	/* The header count the caller charges for: every frame, control frames too. */
+	wr_ws_parser p;
+	wr__ws_parser_init(&p, WR_WS_SERVER, 0);
+	struct wire w = { 0 };
+	w_frame(&w, false, WR_OP_BINARY, "a", 1, true);
+	w_frame(&w, true, WR_OP_PING, "", 0, true);
+	w_frame(&w, true, WR_OP_CONT, "b", 1, true);
+	size_t off = 0;
+	while (off < w.len) {
+		wr_ws_event ev;
+		off += wr__ws_parse(&p, w.b + off, w.len - off, &ev);
+	}
+	cr_assert_eq(p.frames, 3);
+	tfree(w.b);
 }

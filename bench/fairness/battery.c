@@ -16,6 +16,9 @@
  *               and a POST with Content-Length 99999999999999 (413)
  *   fragments   CONNS connections each open a message and send 1-byte continuation frames
  *               for SECS: none may be closed with anything but 1009 (message too big)
+ *   fragmsgs    CONNS connections send messages of 4,000 1-byte fragments each (under the
+ *               server's limit on frames per message, 65536), again and again for SECS,
+ *               reading and dropping the echoes: none may be closed
  *   churn       CONNS cycles of connect, handshake, close (alternately with a Close frame and
  *               a bare close), 8 at a time: every handshake must succeed
  *   halfopen    CONNS connections do the handshake then shut their sending side: the server
@@ -541,6 +544,66 @@ static int fragments(unsigned conns, unsigned secs)
 	return ok ? 0 : 1;
 }
 
+/* Fragmented messages that each end before the frames-per-message limit: only the turn's
+ * fair shares (a frame counts as much as 128 bytes) keep them from crowding others out. */
+static int fragmsgs(unsigned conns, unsigned secs)
+{
+	enum { FRAMES = 4000 };
+	static uint8_t msg[FRAMES * 7];
+	size_t len = 0;
+	for (unsigned k = 0; k < FRAMES; k++) {
+		len += hdr(msg + len, (uint8_t)((k == FRAMES - 1 ? 0x80 : 0) | (k ? 0x00 : 0x02)), 1, true);
+		msg[len++] = 'x';
+	}
+	int *fd = calloc(conns, sizeof(*fd));
+	size_t *off = calloc(conns, sizeof(*off));
+	unsigned open = 0, closed = 0;
+	uint64_t sent = 0, echoed = 0;
+	for (unsigned i = 0; i < conns; i++) {
+		fd[i] = ws_open();
+		if (fd[i] < 0)
+			continue;
+		open++;
+		fcntl(fd[i], F_SETFL, O_NONBLOCK);
+	}
+	uint64_t end = now_ms() + secs * 1000u;
+	while (now_ms() < end) {
+		unsigned live = 0;
+		for (unsigned i = 0; i < conns; i++) {
+			if (fd[i] < 0)
+				continue;
+			live++;
+			ssize_t w = send(fd[i], msg + off[i], len - off[i], MSG_NOSIGNAL);
+			if (w > 0) {
+				off[i] = (off[i] + (size_t)w) % len;
+				sent += (uint64_t)w;
+			}
+			static uint8_t sink[64 * 1024];
+			ssize_t r;
+			while ((r = read(fd[i], sink, sizeof(sink))) > 0)
+				echoed += (uint64_t)r;
+			if ((w < 0 && errno != EAGAIN) || r == 0 || (r < 0 && errno != EAGAIN)) {
+				closed++;
+				close(fd[i]);
+				fd[i] = -1;
+			}
+		}
+		if (!live)
+			break;
+		usleep(1000);
+	}
+	for (unsigned i = 0; i < conns; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	free(fd);
+	free(off);
+	bool ok = open == conns && closed == 0 && echoed > 0;
+	printf("battery fragmsgs: %s: %u connections, %.1f MiB of 1-byte fragments in messages of "
+	       "%u, %.1f MiB echoed, %u closed\n", ok ? "PASS" : "FAIL", open, (double)sent / (1 << 20),
+	       FRAMES, (double)echoed / (1 << 20), closed);
+	return ok ? 0 : 1;
+}
+
 static int churn(unsigned cycles, unsigned secs)
 {
 	uint64_t end = now_ms() + secs * 1000u;
@@ -612,7 +675,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 5) {
 		fprintf(stderr, "usage: battery slowloris|bighead|garbage-pre|garbage-post|violations|"
-		                "absurd|fragments|churn|halfopen PORT CONNS SECS\n");
+		                "absurd|fragments|fragmsgs|churn|halfopen PORT CONNS SECS\n");
 		return 2;
 	}
 	const char *s = argv[1];
@@ -637,6 +700,8 @@ int main(int argc, char **argv)
 		return absurd(conns, secs);
 	if (!strcmp(s, "fragments"))
 		return fragments(conns, secs);
+	if (!strcmp(s, "fragmsgs"))
+		return fragmsgs(conns, secs);
 	if (!strcmp(s, "churn"))
 		return churn(conns, secs);
 	if (!strcmp(s, "halfopen"))

@@ -12,7 +12,8 @@
 #
 #   WR_BUILD=build-dev bench/fairness/battery.sh    (THREADS=1 SCENARIOS="slowloris bighead
 #                                                   garbage-pre garbage-post violations absurd
-#                                                   fragments ping churn halfopen" P99_MS=20)
+#                                                   fragments fragmsgs ping churn halfopen"
+#                                                   P99_MS=20)
 # The server, the canary and the attacks are stopped by their PIDs; traffic stays on
 # loopback; every attack is bounded in connections, count and seconds.
 set -uo pipefail
@@ -20,7 +21,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${WR_BUILD:-build}
 case $build in /*) ;; *) build=$src/$build ;; esac
 threads=${THREADS:-1}
-scenarios=${SCENARIOS:-"slowloris bighead garbage-pre garbage-post violations absurd fragments ping churn halfopen"}
+scenarios=${SCENARIOS:-"slowloris bighead garbage-pre garbage-post violations absurd fragments fragmsgs ping churn halfopen"}
 p99_ms=${P99_MS:-20}
 server=${SERVER:-$build/examples/echo_server}
 bench=$build/bench/ws-bench/ws-bench
@@ -62,6 +63,7 @@ attack() { # scenario
 	violations) echo "$battery violations $port 120 10" ;;
 	absurd) echo "$battery absurd $port 100 10" ;;
 	fragments) echo "$battery fragments $port 20 10" ;;
+	fragmsgs) echo "$battery fragmsgs $port 20 10" ;;
 	ping) echo "$flood ping $port 50 100000000 125 10" ;;
 	churn) echo "$battery churn $port 20000 120" ;;
 	halfopen) echo "$battery halfopen $port 50 14" ;;

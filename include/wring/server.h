@@ -30,6 +30,11 @@ typedef struct wr_server_config {
 	size_t max_body_bytes;        /* request body; 1 MiB, past it 413 */
 	size_t max_message_bytes;     /* WebSocket message; 16 MiB, past it close 1009; values
 	                                 over 4 GiB - 1 are taken as 4 GiB - 1 */
+	unsigned max_message_frames;  /* WebSocket: frames (fragments) one message may come in;
+	                                 65536, past it close 1009; -1u: any. Not applied on
+	                                 stream_large routes (their messages have no size to
+	                                 share out); every frame also counts as 128 bytes in
+	                                 the fair shares of a loop turn (README) */
 	size_t max_send_buffer;       /* bytes queued per connection past which a send cuts the
 	                                 connection off: a WebSocket gets a 1008 Close frame ahead
 	                                 of its queue, HTTP is dropped; twice max_message_bytes

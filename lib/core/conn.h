@@ -212,6 +212,10 @@ int wr__conn_want_direct(wr_conn *c, bool on);
  * goes on from there) and hold the timer until it has reported (true). false: nothing
  * pending, fire the timer now. */
 bool wr__conn_direct_settle(wr_conn *c);
+/* Work the protocol found in what it was given beyond its bytes (the WebSocket layer's frame
+ * headers): n more bytes against the connection's share of this loop turn and the turn's
+ * own count, as if received. Called from the protocol's on_data. */
+void wr__conn_turn_charge(wr_conn *c, size_t n);
 /* Backpressure inward: stop receiving (the armed receive is cancelled; bytes already on their
  * way are still delivered, so a protocol that pauses must still take a few buffers' worth),
  * or start again. TCP's own window then holds the peer back. */

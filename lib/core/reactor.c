@@ -485,6 +485,16 @@ static void take(wr_reactor *r, wr_conn *c, uint8_t *p, size_t n, uint64_t rx)
 	r->rx_ns = 0;
 }
 
+/* Only inside take (the connection's count is this turn's); saturates rather than wraps. */
+void wr__conn_turn_charge(wr_conn *c, size_t n)
+{
+	wr_reactor *r = c->r;
+	if (c->turn_stamp != r->turn_no)
+		return;
+	c->turn_bytes = n >= UINT32_MAX - c->turn_bytes ? UINT32_MAX : c->turn_bytes + (uint32_t)n;
+	r->turn_bytes += n;
+}
+
 static void defer(wr_reactor *r, wr_conn *c, const wr_cqe *cqe, uint8_t *p, size_t n,
                   uint64_t rx)
 {

@@ -120,6 +120,8 @@ static int config_defaults(wr_server_config *c)
 		c->max_body_bytes = 1u << 20;
 	if (!c->max_message_bytes)
 		c->max_message_bytes = WR_WS_DEFAULT_MAX_MSG;
+	if (!c->max_message_frames)
+		c->max_message_frames = WR_WS_DEFAULT_MAX_FRAMES;
 	if (!c->max_send_buffer) {
 		size_t two = 2 * (size_t)c->max_message_bytes;
 		c->max_send_buffer = two < (1u << 20) ? 1u << 20 : two > (1u << 30) ? 1u << 30 : two;
@@ -318,6 +320,7 @@ int wr_server_websocket(wr_server *srv, const char *path, const wr_ws_handlers *
 	*wr = (wr_ws_route){
 		.h = *h,
 		.cfg = { .max_message_bytes = srv->cfg.max_message_bytes,
+		         .max_message_frames = srv->cfg.max_message_frames,
 		         .ping_interval_ms = srv->cfg.ping_interval_ms,
 		         .close_timeout_ms = srv->cfg.close_timeout_ms },
 	};
@@ -347,6 +350,7 @@ int wr_server_websocket_fiber(wr_server *srv, const char *path, const wr_ws_fibe
 	*fr = (wr_fiber_route){ .f = *f, .stack_size = srv->cfg.fiber_stack_bytes };
 	*wr = (wr_ws_route){
 		.cfg = { .max_message_bytes = srv->cfg.max_message_bytes,
+		         .max_message_frames = srv->cfg.max_message_frames,
 		         .ping_interval_ms = srv->cfg.ping_interval_ms,
 		         .close_timeout_ms = srv->cfg.close_timeout_ms },
 		.on_pressure = wr__fiber_ws_pressure,

@@ -22,6 +22,8 @@
 
 typedef struct wr_ws_config {
 	uint64_t max_message_bytes;   /* 0: WR_WS_DEFAULT_MAX_MSG */
+	unsigned max_message_frames;  /* frames a message may come in (1009 past it); 0 or -1u:
+	                                 any */
 	unsigned ping_interval_ms;    /* ping after this much silence; -1u: never */
 	unsigned close_timeout_ms;    /* our close frame waits this long for the peer's */
 } wr_ws_config;

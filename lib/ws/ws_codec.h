@@ -18,6 +18,9 @@ enum wr_ws_role { WR_WS_SERVER, WR_WS_CLIENT }; /* server: peer frames must be m
  * largest one can give (the parser counts in 32 bits). */
 #define WR_WS_DEFAULT_MAX_MSG ((uint64_t)16 << 20)
 #define WR_WS_MAX_MSG ((uint64_t)UINT32_MAX)
+/* Frames one message may come in when none is given (wr_server_config.max_message_frames):
+ * a 16 MiB message in fragments of 256 B on average. */
+#define WR_WS_DEFAULT_MAX_FRAMES 65536u
 /* Control frame payloads are at most this long (§5.5). */
 #define WR_WS_CTRL_MAX 125u
 
@@ -54,6 +57,10 @@ typedef struct wr_ws_parser {
 	uint32_t frame_left;   /* payload bytes of the current frame still to come */
 	uint32_t msg_len;      /* bytes of the message so far */
 	uint32_t max_msg;
+	uint32_t msg_frames;   /* frames of the message so far */
+	uint32_t max_frames;   /* frames a message may come in (close 1009 past it); 0: any */
+	uint32_t frames;       /* frame headers taken in, all kinds (wraps): what the caller
+	                          charges for them */
 	wr_utf8 utf8;
 	uint8_t hdr[14];       /* a header split across calls */
 	uint8_t hdr_len, hdr_need;
@@ -88,7 +95,7 @@ void wr__ws_parser_init(wr_ws_parser *p, enum wr_ws_role role, uint64_t max_msg)
  * frame / masked server frame, RSV bits (RSV1 is allowed on the first frame of a data
  * message once p->deflate is set), reserved opcodes, control > 125 or fragmented,
  * continuation without a message, new message inside a fragmented one: 1002; message over
- * max_msg: 1009; invalid UTF-8 in text (as soon as seen) or close reason: 1007; bad close code
+ * max_msg, or in more than max_frames frames (when set): 1009; invalid UTF-8 in text (as soon as seen) or close reason: 1007; bad close code
  * or a 1-byte close payload: 1002. */
 size_t wr__ws_parse(wr_ws_parser *p, uint8_t *buf, size_t len, wr_ws_event *ev);
 /* Payload bytes of the current text/binary/continuation frame still to come (0 outside one):

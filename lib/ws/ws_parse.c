@@ -31,6 +31,7 @@ enum {
 	ERR_MASKED, /* masked frame from a server */
 	ERR_LEN64, /* 64-bit payload length with the top bit set */
 	ERR_TOO_BIG, /* message over the size limit */
+	ERR_TOO_MANY_FRAMES, /* message in more frames than the limit */
 	ERR_CLOSE_SHORT, /* 1-byte close payload */
 	ERR_CLOSE_CODE, /* invalid close code */
 	ERR_CLOSE_UTF8, /* close reason is not UTF-8 */
@@ -50,6 +51,7 @@ static const char *const err_text[] = {
 	"masked frame from a server",
 	"64-bit payload length with the top bit set",
 	"message over the size limit",
+	"message in too many fragments",
 	"1-byte close payload",
 	"invalid close code",
 	"close reason is not UTF-8",
@@ -196,6 +198,13 @@ static bool decode_rest(const wr_ws_parser *p, const uint8_t *h, struct frame *f
 			e->msg = ERR_TOO_BIG;
 			return false;
 		}
+		/* Each frame is work of its own (a header to decode and check, a piece to move):
+		 * a message in tiny fragments costs many times what its bytes do. */
+		if (f->opcode == WR_OP_CONT && p->max_frames && p->msg_frames >= p->max_frames) {
+			e->code = WR_CLOSE_TOO_BIG;
+			e->msg = ERR_TOO_MANY_FRAMES;
+			return false;
+		}
 	}
 	return true;
 }
@@ -210,13 +219,16 @@ static void apply(wr_ws_parser *p, const struct frame *f, uint8_t b0)
 	p->mask_phase = 0;
 	p->hdr_len = 0;
 	p->hdr_need = 0;
+	p->frames++;
 	if (is_control(f->opcode)) {
 		p->ctrl_len = 0;
 		p->state = ST_CTRL;
 		return;
 	}
+	p->msg_frames++;
 	if (f->opcode != WR_OP_CONT) {
 		p->msg_opcode = f->opcode;
+		p->msg_frames = 1;
 		p->msg_len = 0;
 		p->msg_begun = false;
 		p->compressed = (b0 & 0x40) != 0;
