@@ -69,6 +69,7 @@ static int64_t now_ms(void)
  * at most); counts its checked echoes, and a wrong or missing one. */
 struct load {
 	int fd;
+	pthread_t th;
 	atomic_bool stop;
 	atomic_int echoes, bad;
 };
@@ -94,6 +95,19 @@ static void *load_run(void *arg)
 	return NULL;
 }
 
+static void load_start(struct load *l)
+{
+	cr_assert_eq(pthread_create(&l->th, NULL, load_run, l), 0);
+}
+
+/* Stops the busy connection; none of its echoes may have been wrong or missing. */
+static void load_stop(struct load *l)
+{
+	atomic_store(&l->stop, true);
+	pthread_join(l->th, NULL);
+	cr_assert_eq(atomic_load(&l->bad), 0, "the busy connection lost an echo");
+}
+
 /* Five rounds of idle ping and pong on one connection while another keeps the reactor busy:
  * every ping arrives, every pong is taken (on_pong), the idle one is never closed. */
 static void idle_pings_under_load(unsigned settle_us)
@@ -102,8 +116,7 @@ static void idle_pings_under_load(unsigned settle_us)
 	uint16_t port = start(settle_us, 400);
 	int idle = ws_open(port);
 	struct load l = { .fd = ws_open(port) };
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, load_run, &l), 0);
+	load_start(&l);
 	for (int round = 0; round < 5; round++) {
 		char buf[64];
 		int op = 0, fin = 0;
@@ -118,9 +131,7 @@ static void idle_pings_under_load(unsigned settle_us)
 		cr_assert_gt(atomic_load(&n_pong), round, "round %d: pong not taken within 300 ms",
 		             round);
 	}
-	atomic_store(&l.stop, true);
-	pthread_join(th, NULL);
-	cr_assert_eq(atomic_load(&l.bad), 0, "the busy connection lost an echo");
+	load_stop(&l);
 	cr_assert_gt(atomic_load(&l.echoes), 100, "the busy connection hardly ran: %d",
 	             atomic_load(&l.echoes));
 	cr_assert_eq(atomic_load(&n_close), 0, "closed: %s", last_reason);
@@ -173,8 +184,7 @@ static void pipelined(unsigned settle_us)
 	uint16_t port = start(settle_us, 200);
 	int fd = ws_open(port);
 	struct load l = { .fd = ws_open(port) };
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, load_run, &l), 0);
+	load_start(&l);
 	for (unsigned round = 0; round < 50; round++) {
 		for (unsigned i = 0; i < 64; i++) {
 			char out[32];
@@ -189,9 +199,7 @@ static void pipelined(unsigned settle_us)
 			          "round %u message %u: got %zd bytes op %d", round, i, n, op);
 		}
 	}
-	atomic_store(&l.stop, true);
-	pthread_join(th, NULL);
-	cr_assert_eq(atomic_load(&l.bad), 0);
+	load_stop(&l);
 	cr_assert_eq(atomic_load(&n_close), 0, "closed: %s", last_reason);
 	close(l.fd);
 	close(fd);

@@ -479,6 +479,15 @@ static int absurd(unsigned conns, unsigned secs)
 	return rc;
 }
 
+/* Closes the connections still open and frees their array. */
+static void close_all(int *fd, unsigned conns)
+{
+	for (unsigned i = 0; i < conns; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	free(fd);
+}
+
 static int fragments(unsigned conns, unsigned secs)
 {
 	int *fd = calloc(conns, sizeof(*fd));
@@ -533,10 +542,7 @@ static int fragments(unsigned conns, unsigned secs)
 			break;
 		usleep(1000);
 	}
-	for (unsigned i = 0; i < conns; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
-	free(fd);
+	close_all(fd, conns);
 	free(off);
 	bool ok = open == conns && bad == 0;
 	printf("battery fragments: %s: %u connections, %.1f MiB of 1-byte fragments, %u closed with "
@@ -592,10 +598,7 @@ static int fragmsgs(unsigned conns, unsigned secs)
 			break;
 		usleep(1000);
 	}
-	for (unsigned i = 0; i < conns; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
-	free(fd);
+	close_all(fd, conns);
 	free(off);
 	bool ok = open == conns && closed == 0 && echoed > 0;
 	printf("battery fragmsgs: %s: %u connections, %.1f MiB of 1-byte fragments in messages of "
