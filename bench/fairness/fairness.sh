@@ -165,6 +165,13 @@ PY
 			peak=$(kb "$spid" VmHWM)
 			sleep "$settle_s"
 			settled=$(kb "$spid" VmRSS)
+			# More than 16 MiB left behind (issue 18's aim): say which mappings hold it, and
+			# what the budget still counts, so that the run says where to look.
+			if [ $((settled - base)) -gt 16384 ]; then
+				echo "fairness: $t reactor(s) $a run $run left $(((settled - base) / 1024)) MiB; mappings over 2 MiB resident, and the budget's count:" >&2
+				awk '/^[0-9a-f]+-[0-9a-f]+ /{m=$0} /^Rss:/{ if ($2 > 2048) print "  " $2 " kB  " m }' "/proc/$spid/smaps" >&2 || true
+				curl -s "http://127.0.0.1:$port/metrics" | grep -E '^wring_(memory_used_bytes|connections_open) ' | sed 's/^/  /' >&2 || true
+			fi
 			kill -TERM "$spid"
 			wait "$spid" 2>/dev/null
 			spid=
