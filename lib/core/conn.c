@@ -231,8 +231,6 @@ void wr__conn_mem_charge(wr_conn *c, ssize_t delta)
 {
 	c->mem_extra += (uint32_t)delta;
 	wr__reactor_mem_add(c->r, delta);
-	if (delta < 0)
-		c->r->mem_freed += (size_t)-delta;
 }
 
 /* A connection holding this little, with what it asks for, is not what fills the budget: the
@@ -385,8 +383,6 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 			done(data, status, user);
 		return;
 	}
-	if (s->pool == WR_SEG_POOL_NONE)
-		r->mem_freed += s->cap;
 	if (s->pool == WR_SEG_POOL_STD && r->seg_pool_n < SEG_POOL_MAX) {
 		s->next = r->seg_pool;
 		r->seg_pool = s;
@@ -401,8 +397,6 @@ static void seg_release(wr_reactor *r, wr_seg *s, int status)
 		r->small_pool_n++;
 		return;
 	}
-	if (s->pool == WR_SEG_POOL_STD)
-		r->mem_freed += s->cap;
 	free(s);
 }
 
@@ -902,13 +896,17 @@ void wr__conn_trim(wr_reactor *r)
 		free(s);
 	}
 	/* Only once the burst is over (most of what was held is freed): malloc_trim walks the
-	 * whole heap, a pause the turn can afford then. */
-	if (r->mem_freed >= TRIM_MIN_BYTES && r->mem_used < r->mem_freed / 4 &&
+	 * whole heap, a pause the turn can afford then. What was freed is measured by the fall
+	 * of what the budget counts, whoever freed it (a protocol, or a send queue releasing
+	 * buffers it was handed), plus what the pools gave back. */
+	size_t freed = r->mem_freed + (r->mem_high - r->mem_used);
+	if (freed >= TRIM_MIN_BYTES && r->mem_used < freed / 4 &&
 	    r->tick - r->trim_tick >= TRIM_EVERY_TICKS) {
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif
 		r->mem_freed = 0;
+		r->mem_high = r->mem_used;
 		r->trim_tick = r->tick;
 	}
 }

@@ -141,7 +141,8 @@ struct wr_reactor {
 	size_t mem_held;         /* reserved from cfg.budget: mem_used and a little more */
 	uint32_t n_paused_out, n_paused_budget;
 	uint32_t budget_since;   /* tick the reactor went over 3/4 of its budget (0: under) */
-	size_t mem_freed;        /* bytes freed since the last malloc_trim */
+	size_t mem_high;         /* the most mem_used was since the last malloc_trim */
+	size_t mem_freed;        /* bytes freed since then that mem_used does not count (pools) */
 	uint32_t trim_tick;
 	/* time */
 	uint64_t now_ns;         /* when this turn's wait returned */
@@ -246,6 +247,8 @@ int wr__poster_send(wr_poster *p, wr_reactor *r, void (*fn)(void *arg), void *ar
 static inline void wr__reactor_mem_add(wr_reactor *r, int64_t d)
 {
 	r->mem_used += (size_t)d;
+	if (r->mem_used > r->mem_high)
+		r->mem_high = r->mem_used;
 	if (r->cfg.budget && wr__budget_unsettled(r->cfg.budget, r->mem_used, r->mem_held))
 		wr__budget_settle(r->cfg.budget, r->mem_used, &r->mem_held);
 }
