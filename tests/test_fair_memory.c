@@ -56,10 +56,15 @@ static int connect_small(uint16_t port)
 	return fd;
 }
 
-/* The server, warmed by one small echo; the RSS it then has. */
-static wr_server *start_warm(uint16_t *port, long *base)
+enum { SZ = 1 << 20 };
+static uint8_t burst_out[SZ], burst_in[SZ]; /* what each burst message carries; what an echo brought */
+
+/* The server, warmed by one small echo; the RSS it then has. The burst's buffers are filled
+ * (with fill) first: the test's own pages are resident before the baseline. */
+static wr_server *start_warm(uint16_t *port, long *base, int fill)
 {
-	static uint8_t in[1000], out[1000];
+	memset(burst_out, fill, sizeof(burst_out));
+	memset(burst_in, 0, sizeof(burst_in));
 	int err, op, fin;
 	wr_server *srv = wr_server_new(&(wr_server_config){ .threads = 1 }, &err);
 	cr_assert_not_null(srv);
@@ -67,15 +72,15 @@ static wr_server *start_warm(uint16_t *port, long *base)
 	*port = live_start(srv);
 	int w = live_connect(*port);
 	cr_assert_eq(live_ws_handshake(w, "/ws"), 0);
-	cr_assert_eq(send_frame(w, out, sizeof(out)), 0);
-	cr_assert_eq(live_ws_recv(w, &op, &fin, in, sizeof(in)), (int)sizeof(out));
+	cr_assert_eq(send_frame(w, burst_out, 1000), 0);
+	cr_assert_eq(live_ws_recv(w, &op, &fin, burst_in, sizeof(burst_in)), 1000);
 	close(w);
 	usleep(300 * 1000);
 	*base = rss_kib();
 	return srv;
 }
 
-/* Reads n echoes of out (SZ bytes each) on fd, checking every byte. */
+/* Reads n echoes of out (sz bytes each) on fd, checking every byte. */
 static void read_echoes(int fd, const uint8_t *out, uint8_t *in, size_t sz, int n)
 {
 	int op, fin;
@@ -120,18 +125,15 @@ static long send_burst(uint16_t port, int *fd, int n, const uint8_t *out, size_t
 
 Test(fair_memory, rss_goes_back_after_a_burst, .timeout = 120)
 {
-	enum { CONNS = 16, MSGS = 4, SZ = 1 << 20 };
-	static uint8_t out[SZ], in[SZ];
-	memset(out, 'x', sizeof(out)); /* the test's own buffers are resident before the baseline */
-	memset(in, 0, sizeof(in));
+	enum { CONNS = 16, MSGS = 4 };
 	uint16_t port;
 	long base;
-	wr_server *srv = start_warm(&port, &base);
+	wr_server *srv = start_warm(&port, &base, 'x');
 
 	int fd[CONNS];
-	long peak = send_burst(port, fd, CONNS, out, SZ, MSGS);
+	long peak = send_burst(port, fd, CONNS, burst_out, SZ, MSGS);
 	for (int i = 0; i < CONNS; i++) {
-		read_echoes(fd[i], out, in, SZ, MSGS);
+		read_echoes(fd[i], burst_out, burst_in, SZ, MSGS);
 		close(fd[i]);
 	}
 	cr_assert_geq(peak - base, 16 * 1024, "the burst grew RSS by %ld KiB only", peak - base);
@@ -147,16 +149,13 @@ Test(fair_memory, rss_goes_back_after_a_burst, .timeout = 120)
  * last lies between what went first, not at the top of the heap (which glibc trims alone). */
 Test(fair_memory, rss_goes_back_when_a_burst_ends_in_two_steps, .timeout = 120)
 {
-	enum { CONNS = 32, MSGS = 4, SZ = 1 << 20, LAST_EVERY = 4 };
-	static uint8_t out[SZ], in[SZ];
-	memset(out, 'y', sizeof(out));
-	memset(in, 0, sizeof(in));
+	enum { CONNS = 32, MSGS = 4, LAST_EVERY = 4 };
 	uint16_t port;
 	long base;
-	wr_server *srv = start_warm(&port, &base);
+	wr_server *srv = start_warm(&port, &base, 'y');
 
 	int fd[CONNS];
-	long peak = send_burst(port, fd, CONNS, out, SZ, MSGS);
+	long peak = send_burst(port, fd, CONNS, burst_out, SZ, MSGS);
 	cr_assert_geq(peak - base, 32 * 1024, "the burst grew RSS by %ld KiB only", peak - base);
 	/* Step one: three connections in four go without reading (the server's sends fail). */
 	for (int i = 0; i < CONNS; i++)
@@ -168,7 +167,7 @@ Test(fair_memory, rss_goes_back_when_a_burst_ends_in_two_steps, .timeout = 120)
 	long mid = rss_kib();
 	/* Step two: the rest read their echoes and close. */
 	for (int i = 0; i < CONNS; i += LAST_EVERY) {
-		read_echoes(fd[i], out, in, SZ, MSGS);
+		read_echoes(fd[i], burst_out, burst_in, SZ, MSGS);
 		close(fd[i]);
 	}
 	cr_log_info("RSS after step one: +%ld KiB (peak +%ld KiB)", mid - base, peak - base);
