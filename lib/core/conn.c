@@ -895,12 +895,15 @@ void wr__conn_trim(wr_reactor *r)
 		r->ext_pool_n--;
 		free(s);
 	}
-	/* Only once the burst is over (most of what was held is freed): malloc_trim walks the
-	 * whole heap, a pause the turn can afford then. What was freed is measured by the fall
-	 * of what the budget counts, whoever freed it (a protocol, or a send queue releasing
-	 * buffers it was handed), plus what the pools gave back. */
+	/* Only once a burst has mostly gone (at least half of the high-water mark freed):
+	 * malloc_trim walks the whole heap (3-11 ms for a 100 MiB one), a pause the turn can
+	 * afford then, and under steady load the fall stays far below what is held. Not "all
+	 * gone": a burst cut off in steps leaves some connections holding a little, and what the
+	 * others freed must still go back. What was freed is measured by the fall of what the
+	 * budget counts, whoever freed it (a protocol, or a send queue releasing buffers it was
+	 * handed), plus what the pools gave back. */
 	size_t freed = r->mem_freed + (r->mem_high - r->mem_used);
-	if (freed >= TRIM_MIN_BYTES && r->mem_used < freed / 4 &&
+	if (freed >= TRIM_MIN_BYTES && r->mem_used <= freed &&
 	    r->tick - r->trim_tick >= TRIM_EVERY_TICKS) {
 #ifdef __GLIBC__
 		malloc_trim(0);
