@@ -714,6 +714,64 @@ Test(client_hostile, oversized_message)
 Test(client_hostile, reserved_opcode) { expect_read_fails(s_reserved_op, -EPROTO, 1002); }
 Test(client_hostile, bad_close_code) { expect_read_fails(s_bad_close_code, -EPROTO, 1002); }
 
+/* One binary message of g_frames frames of a byte each (the server's clients get the same
+ * limit, tests/test_fair.c): a message in many tiny fragments costs per frame. */
+static unsigned g_frames;
+static void s_many_frames(struct fake *f, int fd)
+{
+	fake_answer(fd, NULL, false, false, NULL);
+	size_t n = 0, cap = (size_t)g_frames * 3;
+	uint8_t *all = malloc(cap);
+	for (unsigned i = 0; i < g_frames; i++) {
+		n += live_ws_frame_header(all + n, i + 1 == g_frames, i ? WR_OP_CONT : WR_OP_BINARY, 1,
+		                          NULL);
+		all[n++] = (uint8_t)i;
+	}
+	live_send(fd, all, n); /* the client may stop reading past its limit */
+	free(all);
+	fake_finish(f, fd, true);
+}
+
+/* g_frames frames against the client's max_message_frames (0: the default): the message
+ * whole, or -EMSGSIZE and close 1009 (after the last frame allowed). */
+static void expect_frames(unsigned frames, unsigned max_frames, bool taken)
+{
+	int before = live_fd_count();
+	g_frames = frames;
+	struct fake f;
+	fake_start(&f, s_many_frames);
+	wr_client_err err;
+	wr_client *c = fake_connect(&f, &(wr_client_options){ .max_message_frames = max_frames,
+	                                                      .close_timeout_ms = 2000 }, &err);
+	cr_assert_not_null(c, "%s", wr_strerror(err.code));
+	wr_msg m;
+	int rc = wr_client_read(c, &m);
+	if (taken) {
+		cr_assert_eq(rc, WR_OP_BINARY, "read: %d %s", rc, wr_strerror(rc));
+		cr_assert_eq(m.len, frames);
+		for (unsigned i = 0; i < frames; i++)
+			cr_assert_eq(m.data[i], (uint8_t)i);
+		cr_assert_eq(wr_client_close(c, 0, NULL), 0);
+		cr_assert_eq(wr_client_close_code(c), 1000);
+	} else {
+		cr_assert_eq(rc, -EMSGSIZE, "read: %d %s", rc, wr_strerror(rc));
+		cr_assert_eq(wr_client_close_code(c), 1009);
+	}
+	wr_client_free(c);
+	fake_join(&f);
+	cr_assert_eq(f.close_code, taken ? 1000 : 1009, "server saw close %d", f.close_code);
+	cr_assert_eq(live_fd_count(), before);
+}
+
+Test(client_hostile, message_in_too_many_frames)
+{
+	expect_frames(10, 10, true);
+	expect_frames(11, 10, false);
+	expect_frames(65536, 0, true);   /* the default, as the server's */
+	expect_frames(65537, 0, false);
+	expect_frames(65537, -1u, true); /* any */
+}
+
 static void s_mid_frame(struct fake *f, int fd)
 {
 	fake_answer(fd, NULL, false, false, NULL);

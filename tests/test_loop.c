@@ -29,6 +29,15 @@ static void on_open_refuse(wr_ws *ws, const wr_req *req, void *user)
 	wr_ws_close(ws, WR_CLOSE_POLICY_VIOLATION, "unauthorized");
 }
 
+/* One binary message in 20 frames of a byte each. */
+static void on_open_fragments(wr_ws *ws, const wr_req *req, void *user)
+{
+	for (int i = 0; i < 20; i++) {
+		uint8_t b = (uint8_t)i;
+		wr_ws_send_fragment(ws, &b, 1, WR_OP_BINARY, i == 19);
+	}
+}
+
 static wr_server *srv;
 static uint16_t srv_port;
 
@@ -39,6 +48,7 @@ static void start_server(void)
 	cr_assert_not_null(srv, "wr_server_new: %s", wr_strerror(err));
 	wr_server_websocket(srv, "/ws", &(wr_ws_handlers){ .on_message = on_echo });
 	wr_server_websocket(srv, "/refuse", &(wr_ws_handlers){ .on_open = on_open_refuse });
+	wr_server_websocket(srv, "/fragments", &(wr_ws_handlers){ .on_open = on_open_fragments });
 	srv_port = live_start(srv);
 }
 
@@ -83,6 +93,11 @@ static void c_open(wr_ws *ws, const wr_req *req, void *user)
 	struct conn_state *cs = calloc(1, sizeof(*cs));
 	wr_ws_set_data(ws, cs);
 	send_next(ws, cs);
+}
+
+static void c_open_quiet(wr_ws *ws, const wr_req *req, void *user)
+{
+	((struct run *)user)->opened++;
 }
 
 static void c_message(wr_ws *ws, wr_msg msg, void *user)
@@ -367,6 +382,44 @@ Test(loop, server_closes_with_reason)
 	cr_assert_eq(r.last_code, WR_CLOSE_POLICY_VIOLATION);
 	cr_assert_str_eq(r.last_reason, "unauthorized");
 	wr_loop_free(loop);
+}
+
+static void c_message_frames(wr_ws *ws, wr_msg msg, void *user)
+{
+	struct run *r = user;
+	r->messages++;
+	for (size_t i = 0; i < msg.len; i++)
+		if (msg.data[i] != (uint8_t)i)
+			r->bad++;
+	if (msg.opcode != WR_OP_BINARY || msg.len != 20)
+		r->bad++;
+	wr_ws_close(ws, WR_CLOSE_NORMAL, "done");
+}
+
+/* The server sends a message in 20 frames; the client's max_message_frames takes it or
+ * fails the connection with 1009. */
+static void frames_case(unsigned max_frames, int code_want, unsigned messages_want)
+{
+	struct run r = { .want = 1 };
+	wr_loop *loop = new_loop(&r, 10000);
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/fragments", srv_port);
+	wr_ws_handlers h = { .on_open = c_open_quiet, .on_message = c_message_frames,
+	                     .on_close = c_close, .user = &r };
+	cr_assert_eq(wr_loop_connect(loop, url, &(wr_client_options){ .max_message_frames = max_frames },
+	                             &h), 0);
+	cr_assert_eq(wr_loop_run(loop), 0);
+	cr_assert_eq(r.closed, 1);
+	cr_assert_eq(r.messages, messages_want);
+	cr_assert_eq(r.bad, 0);
+	cr_assert_eq(r.last_code, code_want, "closed with %d (%s)", r.last_code, r.last_reason);
+	wr_loop_free(loop);
+}
+
+Test(loop, message_in_too_many_frames)
+{
+	frames_case(20, WR_CLOSE_NORMAL, 1);
+	frames_case(19, 1009, 0);
 }
 
 Test(loop, handshake_timeout)

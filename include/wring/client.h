@@ -19,6 +19,9 @@ typedef struct wr_client_options {
 	const char *const *protocols; /* subprotocols offered, NULL-terminated */
 	size_t max_message_bytes;     /* default 16 MiB (at most 4 GiB - 1); larger messages fail
 	                                 with close 1009 */
+	unsigned max_message_frames;  /* frames (fragments) one message may come in, default
+	                                 65536 (as the server's); more fail with close 1009;
+	                                 -1u: any */
 	unsigned connect_timeout_ms;  /* default 10000 */
 	unsigned handshake_timeout_ms;/* default 10000 */
 	unsigned close_timeout_ms;    /* default 5000 */

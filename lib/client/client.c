@@ -620,6 +620,7 @@ wr_client *wr_client_connect(const char *url, const wr_client_options *opts,
 	c->last_rx_ms = wr__now_ms();
 	wr__ws_parser_init(&c->parser, WR_WS_CLIENT, opts ? opts->max_message_bytes : 0);
 	c->parser.ctrl = c->ctrl;
+	c->parser.max_frames = wr__client_max_frames(opts);
 	if (opts && opts->deflate.enable)
 		c->dcfg = wr__pmd_config(&opts->deflate);
 	err.code = tcp_connect(&u, opts, opts && opts->connect_timeout_ms ? opts->connect_timeout_ms

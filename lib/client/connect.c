@@ -443,6 +443,7 @@ int wr__connector_connect(wr_connector *k, const char *url, const wr_client_opti
 		.h = *h,
 		/* The route copy carries the client's offer, for checking the answer and after. */
 		.cfg = { .max_message_bytes = opts ? opts->max_message_bytes : 0,
+		         .max_message_frames = wr__client_max_frames(opts),
 		         /* as the server: a ping after this much silence, a failure after as much
 		          * again; by default clients only answer pings */
 		         .ping_interval_ms = opts && opts->ping_interval_ms ? opts->ping_interval_ms

@@ -18,8 +18,8 @@ enum wr_ws_role { WR_WS_SERVER, WR_WS_CLIENT }; /* server: peer frames must be m
  * largest one can give (the parser counts in 32 bits). */
 #define WR_WS_DEFAULT_MAX_MSG ((uint64_t)16 << 20)
 #define WR_WS_MAX_MSG ((uint64_t)UINT32_MAX)
-/* Frames one message may come in when none is given (wr_server_config.max_message_frames):
- * a 16 MiB message in fragments of 256 B on average. */
+/* Frames one message may come in when none is given (wr_server_config.max_message_frames,
+ * wr_client_options): a 16 MiB message in fragments of 256 B on average. */
 #define WR_WS_DEFAULT_MAX_FRAMES 65536u
 /* Control frame payloads are at most this long (§5.5). */
 #define WR_WS_CTRL_MAX 125u
