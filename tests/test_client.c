@@ -714,8 +714,9 @@ Test(client_hostile, oversized_message)
 Test(client_hostile, reserved_opcode) { expect_read_fails(s_reserved_op, -EPROTO, 1002); }
 Test(client_hostile, bad_close_code) { expect_read_fails(s_bad_close_code, -EPROTO, 1002); }
 
-/* One binary message of g_frames frames of a byte each (the server's clients get the same
- * limit, tests/test_fair.c): a message in many tiny fragments costs per frame. */
+/* One binary message of g_frames frames of a byte each: a message in many tiny fragments
+ * costs per frame, so clients hold servers to a frames-per-message limit as the server
+ * holds its clients (tests/test_fair.c). */
 static unsigned g_frames;
 static void s_many_frames(struct fake *f, int fd)
 {
