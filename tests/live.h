@@ -17,6 +17,8 @@ int live_connect(uint16_t port);
  * sends waits in its own queues rather than in a large autotuned socket buffer, and
  * send/receive timeouts of timeout_s seconds (live_connect: 5). */
 int live_connect_window(uint16_t port, int rcvbuf, int timeout_s);
+/* recv(2) with flags 0, again after EINTR (see live.c). */
+ssize_t live_recv(int fd, void *p, size_t n);
 /* Send all of p. Returns 0 or -errno. */
 int live_send(int fd, const void *p, size_t n);
 int live_send_str(int fd, const char *s);

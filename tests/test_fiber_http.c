@@ -159,7 +159,7 @@ static ssize_t recv_line(int fd, char *buf, size_t cap)
 {
 	size_t n = 0;
 	while (n + 1 < cap) {
-		if (recv(fd, buf + n, 1, 0) != 1)
+		if (live_recv(fd, buf + n, 1) != 1)
 			return -1;
 		n++;
 		if (n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n')
@@ -228,7 +228,7 @@ static bool read_resp(int fd, resp *r, bool *saw_continue)
 			size_t cap = 1 << 16;
 			r->body = malloc(cap);
 			ssize_t k;
-			while ((k = recv(fd, r->body + r->len, cap - r->len, 0)) > 0)
+			while ((k = live_recv(fd, r->body + r->len, cap - r->len)) > 0)
 				if ((r->len += (size_t)k) == cap)
 					r->body = realloc(r->body, cap *= 2);
 			return true;
