@@ -184,7 +184,7 @@ static int upgrade(edrv *d, int fd)
 	size_t got = 0;
 	while (got < sizeof(resp) - 1) {
 		/* byte by byte up to the blank line: nothing of what follows may be taken here */
-		ssize_t k = recv(fd, resp + got, 1, 0);
+		ssize_t k = wsb_recv(fd, resp + got, 1);
 		if (k <= 0)
 			return k ? -errno : -ECONNRESET;
 		got++;
@@ -216,8 +216,8 @@ static int open_conn(edrv *d, econn *c)
 	if (o->nbinds &&
 	    bind(fd, (const struct sockaddr *)&o->binds[conn_no % o->nbinds], o->bind_len) < 0)
 		rc = -errno;
-	if (!rc && connect(fd, (const struct sockaddr *)&o->addr, o->addr_len) < 0)
-		rc = -errno;
+	if (!rc)
+		rc = wsb_connect(fd, (const struct sockaddr *)&o->addr, o->addr_len, 10000);
 	if (!rc && !o->raw)
 		rc = upgrade(d, fd);
 	if (!rc && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)

@@ -163,10 +163,10 @@ static bool fetch_stats(const wsb_opts *o, double out[3])
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
 	                 o->stats_path, o->host_port);
 	size_t got = 0;
-	if (connect(fd, (const struct sockaddr *)&o->addr, o->addr_len) == 0 &&
+	if (wsb_connect(fd, (const struct sockaddr *)&o->addr, o->addr_len, 2000) == 0 &&
 	    write(fd, req, (size_t)n) == n) {
 		ssize_t k;
-		while (got + 1 < sizeof(buf) && (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		while (got + 1 < sizeof(buf) && (k = wsb_recv(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 			got += (size_t)k;
 	}
 	close(fd);

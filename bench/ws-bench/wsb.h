@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "hist.h"   /* lib/core: the library's histogram */
 
@@ -305,5 +306,12 @@ double wsb_self_cpu_s(void);
  * kernel does not keep them. */
 int wsb_thread_sched(int tid, uint64_t *out_run_ns, uint64_t *out_wait_ns);
 void wsb_raise_nofile(unsigned need);
+
+/* ---- blocking setup calls (blocking.c) ---- */
+
+/* connect(2) on a blocking socket, finished after EINTR: 0 or -errno. */
+int wsb_connect(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms);
+/* recv(2) with flags 0, again after EINTR. */
+ssize_t wsb_recv(int fd, void *p, size_t n);
 
 #endif
