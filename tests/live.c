@@ -49,8 +49,8 @@ static int connect_finish(int fd, const struct sockaddr *sa, socklen_t len, int 
 	do
 		rc = poll(&p, 1, timeout_s * 1000);
 	while (rc < 0 && errno == EINTR);
-	if (rc == 0)
-		return ETIMEDOUT;
+	if (rc <= 0)
+		return rc ? errno : ETIMEDOUT;
 	int err = 0;
 	socklen_t l = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
