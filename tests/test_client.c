@@ -865,7 +865,7 @@ static void s_no_pong(struct fake *f, int fd)
 {
 	fake_answer(fd, NULL, false, false, NULL);
 	char buf[256];
-	while (read(fd, buf, sizeof(buf)) > 0)
+	while (live_recv(fd, buf, sizeof(buf)) > 0)
 		;
 }
 

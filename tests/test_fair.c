@@ -461,7 +461,7 @@ static void *frag_flood_run(void *arg)
 		if (w > 0) {
 			off = (off + (size_t)w) % len;
 			f->sent += (uint64_t)w;
-		} else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		} else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			break;
 		}
 		while (recv(f->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
